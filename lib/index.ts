@@ -1,0 +1,23 @@
+// The public API for config files: `import { defineConfig, defineTask } from 'gcp-tasks/lib/index.js'`.
+import type { ConfigDef, Json, TaskDef } from './types.js';
+import type { InfraConfig } from './infra.js';
+
+/** Declares a task. Identity function: it exists for type inference and to mark task objects. */
+export function defineTask<Out extends Json | void>(task: TaskDef<Out>): TaskDef<Out> {
+  return task;
+}
+
+/** Declares a config: the default export of tasks.config.ts. Validated by the engine when loaded. */
+export function defineConfig(config: ConfigDef): ConfigDef {
+  return config;
+}
+
+/** Declares the infrastructure data (validated with zod when resolved for an environment). */
+export function defineInfra(infra: InfraConfig): InfraConfig {
+  return infra;
+}
+
+export type * from './types.js';
+export type { InfraConfig, ResolvedInfra, ResolvedService } from './infra.js';
+export { UserError, UsageError } from './errors.js';
+export { GcloudError } from './gcloud.js';
