@@ -149,4 +149,9 @@ export interface ConfigDef {
   infra?: import('./infra.js').InfraConfig;
   /** Default concurrency (-j). */
   concurrency?: number;
+  /**
+   * Env values used with --sandbox when no file or process variable sets them (a sandbox run needs no .env).
+   * GCP_PROJECT_ID and GCP_REGION are then always the sandbox's own.
+   */
+  sandboxVars?: (env: EnvName, sandbox: { project: string; region: string }) => Record<string, string>;
 }

@@ -1,0 +1,3 @@
+import type { ApiModule } from '../types.js';
+
+export const projects: ApiModule = { name: 'projects', routes: [] };
