@@ -1,0 +1,155 @@
+// Loads the env files of one environment and validates them, before anything runs.
+// Precedence, highest first: forced (the sandbox's project/region) > the process environment (so CI can
+// override) > `.env.<env>.local` > `.env.<env>` > `.env` > defaults (sandbox values).
+// dotenv parses the files (it keeps `#` inside quotes, a trailing `=`, apostrophes and a last line without
+// newline); a line dotenv would silently drop is reported instead, with its file and line number.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parse } from 'dotenv';
+import type { z } from 'zod';
+import { UserError } from './errors.js';
+import { isSecretKey, registerSecret } from './redact.js';
+import type { EnvName } from './types.js';
+
+export interface LoadEnvOptions {
+  dir: string;
+  env: EnvName;
+  processEnv: NodeJS.ProcessEnv;
+  schema?: z.ZodType<Record<string, string>>;
+  defaults?: Record<string, string>;
+  forced?: Record<string, string>;
+}
+
+export interface LoadedEnv {
+  vars: Record<string, string>;
+  /** The files read, lowest precedence first. */
+  files: string[];
+  /** Keys whose value was a `${SECRET_*}` placeholder: not loaded, Secret Manager provides them. */
+  placeholders: string[];
+}
+
+const SECRET_PLACEHOLDER = /^\$\{SECRET_[A-Z0-9_]+\}$/;
+
+export function envFileNames(env: EnvName): string[] {
+  return ['.env', `.env.${env}`, `.env.${env}.local`];
+}
+
+export function loadEnv(opts: LoadEnvOptions): LoadedEnv {
+  const problems: string[] = [];
+  const source: Record<string, string> = {};
+  const fromFiles: Record<string, string> = {};
+  const placeholders = new Set<string>();
+  const files: string[] = [];
+
+  for (const name of envFileNames(opts.env)) {
+    const file = path.join(opts.dir, name);
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue;
+      problems.push(`${name}: cannot be read (${(error as Error).message})`);
+      continue;
+    }
+    files.push(file);
+    problems.push(...lintEnvText(text).map((p) => `${name}:${p.line}: ${p.message}`));
+    for (const [key, value] of Object.entries(parse(text))) {
+      if (SECRET_PLACEHOLDER.test(value.trim())) {
+        placeholders.add(key);
+        delete fromFiles[key];
+        continue;
+      }
+      placeholders.delete(key);
+      fromFiles[key] = value;
+      source[key] = name;
+    }
+  }
+
+  const fromProcess: Record<string, string> = {};
+  for (const [key, value] of Object.entries(opts.processEnv)) {
+    if (value === undefined || SECRET_PLACEHOLDER.test(value.trim())) continue;
+    fromProcess[key] = value;
+    source[key] = 'the environment';
+  }
+  for (const key of Object.keys(opts.forced ?? {})) source[key] = 'the sandbox';
+  for (const key of Object.keys(opts.defaults ?? {})) source[key] ??= 'the sandbox defaults';
+
+  const vars = { ...opts.defaults, ...fromFiles, ...fromProcess, ...opts.forced };
+  for (const [key, value] of Object.entries(vars)) if (isSecretKey(key)) registerSecret(value);
+
+  if (opts.schema && !problems.length) {
+    const result = opts.schema.safeParse(vars);
+    if (!result.success) {
+      for (const issue of result.error.issues) {
+        const key = issue.path.join('.') || '(env)';
+        const where = source[key] ? ` (from ${source[key]})` : '';
+        problems.push(`${key}: ${describeIssue(issue, vars[key])}${where}`);
+      }
+    }
+  }
+
+  if (problems.length) {
+    const looked = envFileNames(opts.env).join(', ');
+    throw new UserError(`Invalid environment for --env ${opts.env}:\n${problems.map((p) => `  - ${p}`).join('\n')}`, {
+      hint: `Fix the values in ${looked} (in ${opts.dir}) or set them in the environment; nothing was run.`,
+    });
+  }
+  return { vars, files, placeholders: [...placeholders] };
+}
+
+function describeIssue(issue: z.core.$ZodIssue, value: string | undefined): string {
+  if (value === undefined) return `is required but not set`;
+  // Never echo a secret value back.
+  return issue.message;
+}
+
+/**
+ * Finds the lines dotenv would silently ignore or misread: not a comment, not blank, not `KEY=value`
+ * (optionally `export KEY=value`), an invalid key, or a quote that never closes.
+ */
+export function lintEnvText(text: string): { line: number; message: string }[] {
+  const problems: { line: number; message: string }[] = [];
+  const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/);
+  let open: { quote: string; line: number } | null = null;
+  lines.forEach((raw, index) => {
+    const lineNo = index + 1;
+    if (open) {
+      if (closesQuote(raw, open.quote)) open = null;
+      return;
+    }
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#')) return;
+    const match = /^(export\s+)?([^=\s]+)\s*=\s*(.*)$/.exec(line);
+    if (!match) {
+      // Show only the first word: the rest of a broken line may be a secret value.
+      problems.push({ line: lineNo, message: `not a KEY=value line (starts with "${truncate(line.split(/[\s=:]/)[0])}")` });
+      return;
+    }
+    const [, , key, rest] = match;
+    if (!/^[A-Za-z_][A-Za-z0-9_.-]*$/.test(key)) {
+      problems.push({ line: lineNo, message: `"${truncate(key)}" is not a valid variable name (letters, digits and _; not starting with a digit)` });
+      return;
+    }
+    const quote = rest[0];
+    if (quote === '"' || quote === "'" || quote === '`') {
+      if (!closesQuote(rest.slice(1), quote)) open = { quote, line: lineNo };
+    }
+  });
+  if (open) problems.push({ line: (open as { line: number }).line, message: `the quote opened here is never closed` });
+  return problems;
+}
+
+function closesQuote(text: string, quote: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    if (text[i] === '\\' && quote === '"') {
+      i++;
+      continue;
+    }
+    if (text[i] === quote) return true;
+  }
+  return false;
+}
+
+function truncate(text: string): string {
+  return text.length > 30 ? `${text.slice(0, 30)}…` : text;
+}

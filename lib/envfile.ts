@@ -1,0 +1,57 @@
+// Writes KEY=value lines into an env file the way a person would edit it: only the matching line changes,
+// comments and order stay, new keys are appended, the file is created when missing, and the write is atomic
+// (temp file + fsync + rename) so a crash never leaves it truncated or half-written.
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import type { EnvFile } from './types.js';
+
+const chains = new Map<string, Promise<void>>();
+
+export function createEnvFile(filePath: string): EnvFile {
+  return {
+    path: filePath,
+    set(entries) {
+      // Parallel deploy tasks update the same file: serialise the read-modify-write per path.
+      const previous = chains.get(filePath) ?? Promise.resolve();
+      const next = previous.catch(() => undefined).then(() => update(filePath, entries));
+      chains.set(filePath, next);
+      return next;
+    },
+  };
+}
+
+async function update(filePath: string, entries: Record<string, string>): Promise<void> {
+  let text = '';
+  let mode = 0o644;
+  try {
+    text = await fs.readFile(filePath, 'utf8');
+    mode = (await fs.stat(filePath)).mode & 0o777;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+  const eol = text.includes('\r\n') ? '\r\n' : '\n';
+  const lines = text === '' ? [] : text.split(/\r?\n/);
+  if (lines.length && lines[lines.length - 1] === '') lines.pop();
+  for (const [key, value] of Object.entries(entries)) {
+    const line = `${key}=${quote(value)}`;
+    const at = lines.findIndex((l) => new RegExp(`^\\s*(export\\s+)?${key}\\s*=`).test(l));
+    if (at === -1) lines.push(line);
+    else lines[at] = (/^\s*export\s+/.test(lines[at]) ? 'export ' : '') + line;
+  }
+  const tmp = path.join(path.dirname(filePath), `.${path.basename(filePath)}.${process.pid}.tmp`);
+  const handle = await fs.open(tmp, 'w', mode);
+  try {
+    await handle.writeFile(lines.join(eol) + eol);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  await fs.rename(tmp, filePath);
+}
+
+/** Quotes a value only when dotenv would otherwise change it, with a quote style dotenv reads back verbatim. */
+function quote(value: string): string {
+  if (/^[^\s#'"`\\]*$/.test(value)) return value;
+  for (const q of ["'", '"', '`']) if (!value.includes(q) && !value.includes('\n')) return q + value + q;
+  throw new Error('a value with newlines and every kind of quote cannot be written to an env file');
+}
