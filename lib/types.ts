@@ -60,6 +60,11 @@ export interface TaskDef<Out extends Json | void = Json | void> {
   check?: (ctx: TaskContext) => Promise<boolean>;
   /** Hidden from --list unless --all (helpers, grouping tasks still show). */
   hidden?: boolean;
+  /**
+   * Needs no cloud: no GCP credentials, project or gcloud (db:local, db:stop). The engine may skip the
+   * gcloud/auth checks and the GCP env validation for a run made only of local tasks.
+   */
+  local?: boolean;
   run: (ctx: TaskContext) => Promise<Out>;
 }
 
