@@ -4,6 +4,7 @@
 // development: `-dev`), so two environments sharing one project never touch each other's resources.
 import { defineConfig, defineInfra } from './lib/index.js';
 import { gcpTasks, gcpEnvSchema } from './tasks/index.js';
+import { sandboxVars } from './tasks/env-schema.js';
 
 const commonServiceEnv = [
   'NODE_ENV', 'GCP_PROJECT_ID', 'GCP_REGION',
@@ -105,6 +106,7 @@ export const infra = defineInfra({
 export default defineConfig({
   infra,
   envSchema: gcpEnvSchema,
+  sandboxVars: (env, sandbox) => sandboxVars(env, sandbox, infra),
   tasks: [
     ...gcpTasks(infra),
     // Your own tasks go here, with the same API the built-in ones use (see README, "Your own tasks").
