@@ -41,6 +41,12 @@ export interface GcloudCallOptions {
   project?: boolean;
   /** Per-call timeout; the call is killed and fails with kind 'transient' after it. */
   timeoutMs?: number;
+  /**
+   * gcloud reads a password with its prompt (`sql users set-password --prompt-for-password`): prompts stay
+   * enabled (no --quiet) and gcloud runs in its own session without a controlling terminal, so Python's
+   * getpass falls back to reading the line from stdin. Pass the password as `stdin` (with a newline) and `secret: true`.
+   */
+  passwordPrompt?: boolean;
 }
 
 export interface Gcloud {
@@ -121,13 +127,14 @@ function buildArgs(args: string[], opts: GcloudCallOptions, project: string): st
   const out = [...args];
   if (opts.project !== false && !out.some((a) => a.startsWith('--project'))) out.push(`--project=${project}`);
   if (opts.json !== false && !out.some((a) => a.startsWith('--format'))) out.push('--format=json');
-  if (!out.includes('--quiet') && !out.includes('-q')) out.push('--quiet');
+  if (!opts.passwordPrompt && !out.includes('--quiet') && !out.includes('-q')) out.push('--quiet');
   return out;
 }
 
 async function spawnGcloud(args: string[], opts: GcloudCallOptions, setup: GcloudSetup, command: string): Promise<ProcessOutput> {
   let p = $({
-    env: { ...process.env, ...setup.env, CLOUDSDK_CORE_DISABLE_PROMPTS: '1' },
+    env: { ...process.env, ...setup.env, CLOUDSDK_CORE_DISABLE_PROMPTS: opts.passwordPrompt ? '0' : '1' },
+    detached: opts.passwordPrompt === true,
     input: opts.stdin ?? '',
     signal: setup.signal,
     quiet: true,
