@@ -1,0 +1,260 @@
+// Makefile semantics for cloud steps: a task's fingerprint (everything that changes its effect) and the
+// state store holding one record per task from its last successful run.
+//
+// A record is written only after the task succeeded, atomically (tmp file + fsync + rename), and deleted
+// before the task runs again, so a crash, kill -9 or Ctrl-C mid-run leaves the task stale, never falsely done.
+import { createHash, randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { FingerprintContext, Json, TaskDef } from './types.js';
+
+const RECORD_VERSION = 1;
+
+/** The parts of a fingerprint, kept separately so a miss can say which input changed. */
+export interface FingerprintParts {
+  /** Hash of the task's code (run, check, invalidates, inputs functions). */
+  definition: string;
+  /** Where it acts: stored in clear, it is what the user chose on the command line. */
+  target: { env: string; project: string; region: string };
+  /** Hash of the declared config slice (null when none is declared). */
+  config: string | null;
+  /** Declared env keys → salted hash of the value (values are never stored). */
+  env: Record<string, string>;
+  /** Input files (relative to the config root) → sha256 of their content. */
+  files: Record<string, string>;
+  /** Hash of the task arguments. */
+  args: string;
+  /** Direct dependencies → hash of their outputs (not of their fingerprints: same digest, no redeploy). */
+  deps: Record<string, string>;
+}
+
+export interface Fingerprint {
+  hash: string;
+  parts: FingerprintParts;
+}
+
+export interface TaskRecord {
+  version: typeof RECORD_VERSION;
+  task: string;
+  fingerprint: Fingerprint;
+  outputs: Json;
+  finishedAt: string;
+  durationMs: number;
+}
+
+const sha256 = (data: string | Buffer) => createHash('sha256').update(data).digest('hex');
+
+/** JSON with sorted object keys, so equal values always hash the same (turbo #2029). */
+export function stableJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v) =>
+    v !== null && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, v[k]]))
+      : v,
+  );
+}
+
+export const hashOutputs = (outputs: Json | void): string => sha256(stableJson(outputs ?? null));
+
+/** Why a task must run, comparing the last successful record with the current fingerprint; null = fresh. */
+export function staleReason(record: TaskRecord | null, fp: Fingerprint): string | null {
+  if (!record) return 'never ran';
+  if (record.fingerprint.hash === fp.hash) return null;
+  const prev = record.fingerprint.parts;
+  const next = fp.parts;
+  const reasons: string[] = [];
+  if (prev.definition !== next.definition) reasons.push('task definition changed');
+  for (const key of ['env', 'project', 'region'] as const) {
+    if (prev.target[key] !== next.target[key]) reasons.push(`${key} changed (${prev.target[key] || '-'} → ${next.target[key] || '-'})`);
+  }
+  if (prev.config !== next.config) reasons.push('config changed');
+  reasons.push(...mapChanges(prev.env, next.env, (k, what) => `env ${k} ${what}`));
+  reasons.push(...mapChanges(prev.files, next.files, (f, what) => `input ${f} ${what}`));
+  if (prev.args !== next.args) reasons.push('arguments changed');
+  reasons.push(...mapChanges(prev.deps, next.deps, (d, what) => (what === 'changed' ? `dependency ${d} output changed` : `dependency ${d} ${what}`)));
+  if (!reasons.length) return 'fingerprint changed';
+  return reasons.length === 1 ? reasons[0]! : `${reasons[0]} (+${reasons.length - 1} more)`;
+}
+
+function mapChanges(prev: Record<string, string>, next: Record<string, string>, say: (key: string, what: string) => string): string[] {
+  const out: string[] = [];
+  for (const key of Object.keys(next)) {
+    if (!(key in prev)) out.push(say(key, 'added'));
+    else if (prev[key] !== next[key]) out.push(say(key, 'changed'));
+  }
+  for (const key of Object.keys(prev)) if (!(key in next)) out.push(say(key, 'removed'));
+  return out;
+}
+
+/** Computes fingerprints. One per run: definition and file hashes are memoised across tasks. */
+export class Fingerprinter {
+  readonly #salt: string;
+  readonly #root: string;
+  readonly #definitions = new WeakMap<TaskDef<any>, string>();
+  readonly #files = new Map<string, Promise<string>>();
+
+  constructor(opts: { salt: string; root: string }) {
+    this.#salt = opts.salt;
+    this.#root = opts.root;
+  }
+
+  async compute(task: TaskDef<any>, ctx: FingerprintContext, depOutputs: ReadonlyMap<string, Json | void>): Promise<Fingerprint> {
+    const inputs = task.inputs ?? {};
+    const env: Record<string, string> = {};
+    for (const key of [...(inputs.env ?? [])].sort()) {
+      // Salted per state folder: a short secret's hash cannot be looked up in a precomputed table.
+      env[key] = key in ctx.vars ? sha256(`${this.#salt}\0${key}\0${ctx.vars[key]}`) : 'unset';
+    }
+    const globs = typeof inputs.files === 'function' ? inputs.files(ctx) : inputs.files;
+    const deps: Record<string, string> = {};
+    for (const [dep, outputs] of [...depOutputs].sort(([a], [b]) => (a < b ? -1 : 1))) deps[dep] = hashOutputs(outputs);
+    const parts: FingerprintParts = {
+      definition: this.#definition(task),
+      target: { env: ctx.env, project: ctx.project, region: ctx.region },
+      config: inputs.config ? sha256(stableJson(inputs.config(ctx) ?? null)) : null,
+      env,
+      files: globs?.length ? await this.#hashFiles(globs) : {},
+      args: sha256(stableJson(ctx.args)),
+      deps,
+    };
+    return { hash: sha256(stableJson(parts)), parts };
+  }
+
+  #definition(task: TaskDef<any>): string {
+    let hash = this.#definitions.get(task);
+    if (!hash) {
+      const code = [task.run, task.check, task.invalidates, task.inputs?.files, task.inputs?.config]
+        .map((f) => (typeof f === 'function' ? f.toString() : stableJson(f ?? null)))
+        .join('\0');
+      hash = sha256(`${stableJson({ always: !!task.always, inputEnv: task.inputs?.env ?? [] })}\0${code}`);
+      this.#definitions.set(task, hash);
+    }
+    return hash;
+  }
+
+  async #hashFiles(globs: string[]): Promise<Record<string, string>> {
+    const { glob } = await import('zx');
+    const matches = await glob(globs, {
+      cwd: this.#root,
+      dot: true,
+      onlyFiles: true,
+      followSymbolicLinks: true,
+      ignore: ['**/node_modules/**', '**/.git/**'],
+    });
+    const files: Record<string, string> = {};
+    const sorted = matches.map((m) => path.relative(this.#root, path.resolve(this.#root, m))).sort();
+    const hashes = await Promise.all(sorted.map((rel) => this.#hashFile(path.resolve(this.#root, rel))));
+    sorted.forEach((rel, i) => (files[rel] = hashes[i]!));
+    return files;
+  }
+
+  #hashFile(file: string): Promise<string> {
+    let hash = this.#files.get(file);
+    if (!hash) {
+      hash = fs.promises.readFile(file).then(sha256);
+      this.#files.set(file, hash);
+    }
+    return hash;
+  }
+}
+
+/** The per-state-folder salt for env value hashes (created once, mode 0600). */
+export function loadSalt(stateDir: string): string {
+  const file = path.join(stateDir, 'salt');
+  try {
+    return fs.readFileSync(file, 'utf8').trim();
+  } catch {
+    fs.mkdirSync(stateDir, { recursive: true });
+    const salt = randomBytes(32).toString('hex');
+    try {
+      fs.writeFileSync(file, salt + '\n', { mode: 0o600, flag: 'wx' });
+      return salt;
+    } catch {
+      return fs.readFileSync(file, 'utf8').trim(); // another run created it first
+    }
+  }
+}
+
+/** A file name for a task name (`deploy:api-gateway` stays readable; anything unsafe becomes `_`). */
+export const safeFileName = (name: string): string => name.replace(/[^A-Za-z0-9._:@+=,-]/g, '_').replace(/^\./, '_');
+
+/** The folder of records for one project + environment, so switching environments keeps both caches. */
+export const recordsDir = (stateDir: string, project: string, env: string): string =>
+  path.join(stateDir, 'records', safeFileName(`${project || 'local'}.${env}`));
+
+/** One JSON record per task, last successful run only. */
+export class StateStore {
+  readonly dir: string;
+  #made = false;
+
+  constructor(dir: string) {
+    this.dir = dir;
+  }
+
+  #file(task: string): string {
+    return path.join(this.dir, `${safeFileName(task)}.json`);
+  }
+
+  /** The record, or null when there is none or it cannot be trusted (torn, foreign, older format). */
+  async read(task: string): Promise<TaskRecord | null> {
+    let text: string;
+    try {
+      text = await fs.promises.readFile(this.#file(task), 'utf8');
+    } catch {
+      return null;
+    }
+    try {
+      const record = JSON.parse(text) as TaskRecord;
+      return record.version === RECORD_VERSION && record.task === task && typeof record.fingerprint?.hash === 'string' ? record : null;
+    } catch {
+      return null;
+    }
+  }
+
+  /** Atomic: readers see the old record or the new one, never a partial file, even after kill -9. */
+  async write(record: Omit<TaskRecord, 'version'>): Promise<void> {
+    if (!this.#made) {
+      await fs.promises.mkdir(this.dir, { recursive: true });
+      this.#made = true;
+    }
+    const file = this.#file(record.task);
+    const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+    const handle = await fs.promises.open(tmp, 'w', 0o600);
+    try {
+      await handle.writeFile(JSON.stringify({ version: RECORD_VERSION, ...record }, null, 2));
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    try {
+      await fs.promises.rename(tmp, file);
+    } catch (error) {
+      await fs.promises.rm(tmp, { force: true });
+      throw error;
+    }
+  }
+
+  async delete(task: string): Promise<void> {
+    await fs.promises.rm(this.#file(task), { force: true });
+  }
+}
+
+/** Deletes the records of the given tasks in every project/environment, or all records. Returns how many. */
+export async function clearRecords(stateDir: string, tasks?: readonly string[]): Promise<number> {
+  const root = path.join(stateDir, 'records');
+  let count = 0;
+  let namespaces: string[];
+  try {
+    namespaces = await fs.promises.readdir(root);
+  } catch {
+    return 0;
+  }
+  const wanted = tasks && new Set(tasks.map((t) => `${safeFileName(t)}.json`));
+  for (const ns of namespaces) {
+    for (const file of await fs.promises.readdir(path.join(root, ns))) {
+      if (wanted && !wanted.has(file)) continue;
+      await fs.promises.rm(path.join(root, ns, file), { force: true });
+      if (file.endsWith('.json')) count++;
+    }
+  }
+  return count;
+}

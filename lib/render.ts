@@ -1,0 +1,275 @@
+// Renderers turn runner events into the UI, always on stderr (stdout stays clean for --json):
+// - listr2's default renderer on an interactive terminal (status, elapsed time, last output line per task);
+// - a line renderer with timestamps otherwise (pipes, CI, runs with prompts), whole lines only.
+// Also the end-of-run summary (text on stderr, JSON on stdout).
+import type { RunEvent, RunSummary, TaskResult, TaskStatus } from './runner.js';
+import { GcloudError } from './gcloud.js';
+import { UserError } from './errors.js';
+import { redact } from './redact.js';
+
+export interface Renderer {
+  event(event: RunEvent): void;
+  /** An engine message (e.g. "interrupted, waiting for running tasks"), shown at once. */
+  note(text: string): void;
+  end(): Promise<void>;
+}
+
+type Out = { write(text: string): unknown };
+
+const useColor = (stream: Out) =>
+  !process.env.NO_COLOR && (!!process.env.FORCE_COLOR || !!(stream as { isTTY?: boolean }).isTTY);
+
+function palette(stream: Out) {
+  const on = useColor(stream);
+  const wrap = (code: number) => (s: string) => (on ? `\x1b[${code}m${s}\x1b[39m` : s);
+  return { red: wrap(31), green: wrap(32), yellow: wrap(33), cyan: wrap(36), dim: (s: string) => (on ? `\x1b[2m${s}\x1b[22m` : s) };
+}
+
+export const formatMs = (ms: number): string => (ms < 1000 ? `${Math.round(ms)} ms` : ms < 60_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s`);
+
+/** Message and hint of an error, as the user should read it (stack only with --verbose). */
+export function describeError(error: unknown, verbose: boolean): { message: string; hint?: string } {
+  const text = (e: Error) => redact(verbose && e.stack ? e.stack : e.message);
+  if (error instanceof UserError || error instanceof GcloudError) return { message: text(error), hint: error.hint && redact(error.hint) };
+  if (error instanceof Error) return { message: text(error) };
+  return { message: redact(String(error)) };
+}
+
+const STATUS_WORD: Record<TaskStatus, string> = {
+  ran: 'ran',
+  cached: 'cached',
+  failed: 'failed',
+  'skipped-dep-failed': 'skipped',
+  'not-run': 'not run',
+  interrupted: 'interrupted',
+  'would-run': 'would run',
+};
+
+/** Timestamped lines: `12:03:04 ✔ buckets:create (1.2 s)`. Every write is one or more whole lines. */
+export function createLineRenderer(opts: { stream?: Out; verbose?: boolean } = {}): Renderer {
+  const out = opts.stream ?? process.stderr;
+  const c = palette(out);
+  const stamp = () => c.dim(new Date().toISOString().slice(11, 19));
+  const say = (text: string) => out.write(`${stamp()} ${text}\n`);
+  return {
+    event(e) {
+      switch (e.type) {
+        case 'start':
+          say(`${c.cyan('▶')} ${e.task} ${c.dim(`(${e.reason})`)}`);
+          break;
+        case 'check':
+          say(`${c.cyan('?')} ${e.task} ${c.dim('(checking the live state, --refresh)')}`);
+          break;
+        case 'line': {
+          const mark = e.level === 'error' ? c.red('✖ ') : e.level === 'warn' ? c.yellow('⚠ ') : e.level === 'success' ? c.green('✔ ') : '';
+          say(`  ${c.dim(`${e.task} │`)} ${mark}${e.line}`);
+          break;
+        }
+        case 'end':
+          say(endLine(e.result, c, !!opts.verbose));
+          break;
+      }
+    },
+    note: (text) => say(c.yellow(text)),
+    end: async () => {},
+  };
+}
+
+function endLine(r: TaskResult, c: ReturnType<typeof palette>, verbose: boolean): string {
+  switch (r.status) {
+    case 'ran':
+      return `${c.green('✔')} ${r.name} ${c.dim(`(${formatMs(r.durationMs)})`)}`;
+    case 'cached':
+      return `${c.dim('○')} ${r.name} ${c.dim('cached')}`;
+    case 'would-run':
+      return `${c.cyan('▷')} ${r.name} would run ${c.dim(`(${r.reason})`)}`;
+    case 'failed':
+      return `${c.red('✖')} ${r.name} failed${r.durationMs ? ` after ${formatMs(r.durationMs)}` : ''}: ${describeError(r.error, verbose).message}`;
+    case 'interrupted':
+      return `${c.red('✖')} ${r.name} interrupted after ${formatMs(r.durationMs)}`;
+    case 'skipped-dep-failed':
+    case 'not-run':
+      return `${c.dim('↷')} ${r.name} ${STATUS_WORD[r.status]} ${c.dim(`(${r.reason})`)}`;
+  }
+}
+
+/** listr2's interactive renderer, fed by runner events. Each listr task mirrors one planned task. */
+export async function createTtyRenderer(order: readonly string[], opts: { verbose?: boolean } = {}): Promise<Renderer> {
+  const { Listr, ListrLogger, ProcessOutput, PRESET_TIMER } = await import('listr2');
+  const processOutput = new ProcessOutput(process.stderr, process.stderr);
+  const ended = new Map<string, (result: TaskResult) => void>();
+  const wrappers = new Map<string, { title: string; output: string }>();
+  const started = new Map<string, number>();
+
+  const listr = new Listr(
+    order.map((name) => ({
+      title: `${name} ${dim('waiting')}`,
+      task: async (_ctx: unknown, task: { title: string; output: string; skip(message?: string): void }) => {
+        wrappers.set(name, task);
+        const result = await new Promise<TaskResult>((resolve) => ended.set(name, resolve));
+        task.title = name;
+        switch (result.status) {
+          case 'ran':
+            task.title = `${name} ${dim(`(${formatMs(result.durationMs)})`)}`;
+            return;
+          case 'failed':
+          case 'interrupted':
+            throw new Error(result.status === 'interrupted' ? 'interrupted' : describeError(result.error, !!opts.verbose).message);
+          case 'cached':
+            return task.skip(`${name} ${dim('cached')}`);
+          default:
+            return task.skip(`${name} ${dim(`${STATUS_WORD[result.status]} (${result.reason})`)}`);
+        }
+      },
+    })),
+    {
+      concurrent: true, // p-limit enforces -j; listr2's own limiter would count tasks waiting on deps
+      exitOnError: false,
+      registerSignalListeners: false, // the CLI owns SIGINT and the exit code (130)
+      renderer: 'default',
+      rendererOptions: {
+        logger: new ListrLogger({ processOutput, useIcons: true }),
+        formatOutput: 'truncate',
+        collapseSkips: true,
+        collapseErrors: false,
+        showErrorMessage: true,
+        timer: PRESET_TIMER,
+      },
+    },
+  );
+  const done = listr.run().catch(() => {});
+  // Elapsed time of running tasks, refreshed every second.
+  const ticker = setInterval(() => {
+    for (const [name, at] of started) {
+      const task = wrappers.get(name);
+      if (task) task.title = `${name} ${dim(formatMs(Math.floor((performance.now() - at) / 1000) * 1000))}`;
+    }
+  }, 1000);
+
+  return {
+    event(e) {
+      switch (e.type) {
+        case 'start':
+        case 'check': {
+          started.set(e.task, performance.now());
+          const task = wrappers.get(e.task);
+          if (task) task.title = e.task;
+          break;
+        }
+        case 'line': {
+          const task = wrappers.get(e.task);
+          if (task) task.output = e.line;
+          break;
+        }
+        case 'end':
+          started.delete(e.result.name);
+          ended.get(e.result.name)?.(e.result);
+          break;
+      }
+    },
+    note: (text) => processOutput.toStderr(text),
+    async end() {
+      clearInterval(ticker);
+      await done;
+    },
+  };
+}
+
+function dim(s: string): string {
+  return useColor(process.stderr) ? `\x1b[2m${s}\x1b[22m` : s;
+}
+
+export interface SummaryInfo {
+  env: string;
+  project: string;
+  region: string;
+  dryRun: boolean;
+  gcloud: { calls: number; retries: number };
+  verbose: boolean;
+}
+
+/** Every status with its count, in a fixed order (zero counts left out). */
+function counts(results: readonly TaskResult[]): Partial<Record<TaskStatus, number>> {
+  const out: Partial<Record<TaskStatus, number>> = {};
+  for (const r of results) out[r.status] = (out[r.status] ?? 0) + 1;
+  return out;
+}
+
+/** The failures, root failure first (the one that finished first). */
+export function failures(summary: RunSummary): TaskResult[] {
+  return summary.results
+    .filter((r) => r.status === 'failed')
+    .sort((a, b) => (a.finishedAt ?? 0) - (b.finishedAt ?? 0));
+}
+
+/** The human summary: counts, per-task times, wall time, critical path, gcloud calls, then every failure. */
+export function formatSummary(summary: RunSummary, info: SummaryInfo, stream: Out = process.stderr): string {
+  const c = palette(stream);
+  const lines: string[] = [''];
+  const count = counts(summary.results);
+  const parts = (Object.keys(STATUS_WORD) as TaskStatus[]).filter((s) => count[s]).map((s) => `${count[s]} ${STATUS_WORD[s]}`);
+  const where = [info.env, info.project && `project ${info.project}`, info.region].filter(Boolean).join(', ');
+  lines.push(`${info.dryRun ? 'Dry run' : 'Summary'} (${where}): ${parts.join(', ') || 'nothing to do'} in ${formatMs(summary.wallMs)}`);
+
+  if (info.dryRun) {
+    for (const r of summary.results) {
+      lines.push(`  ${r.status === 'would-run' ? c.cyan('▷ would run') : c.dim(`○ ${STATUS_WORD[r.status].padEnd(9)}`)}  ${r.name} ${c.dim(`— ${r.reason}`)}`);
+    }
+  } else {
+    // Every task that did something (cached ones are only counted when there are many).
+    const shown = summary.results.length <= 30 ? summary.results : summary.results.filter((r) => r.status !== 'cached');
+    const width = Math.min(40, Math.max(0, ...shown.map((r) => r.name.length)));
+    for (const r of shown) {
+      const time = r.status === 'ran' || r.status === 'failed' || r.status === 'interrupted' ? formatMs(r.durationMs) : '';
+      lines.push(`  ${r.name.padEnd(width)}  ${STATUS_WORD[r.status].padEnd(11)} ${time.padStart(9)}  ${c.dim(r.reason)}`);
+    }
+    if (summary.criticalPath.tasks.length && summary.criticalPath.ms > 0) {
+      lines.push(`Critical path: ${summary.criticalPath.tasks.join(' → ')} (${formatMs(summary.criticalPath.ms)} of ${formatMs(summary.wallMs)} wall)`);
+    }
+  }
+  if (info.gcloud.calls) lines.push(`gcloud: ${info.gcloud.calls} call${info.gcloud.calls === 1 ? '' : 's'}, ${info.gcloud.retries} retr${info.gcloud.retries === 1 ? 'y' : 'ies'}`);
+
+  const failed = failures(summary);
+  if (failed.length) {
+    lines.push('', c.red(`Failed (${failed.length}), root failure first:`));
+    for (const r of failed) {
+      const { message, hint } = describeError(r.error, info.verbose);
+      lines.push(`  ${c.red('✖')} ${r.name}: ${message.split('\n').join('\n    ')}`);
+      if (hint) lines.push(`    ${c.yellow('hint:')} ${hint}`);
+      if (r.log) lines.push(`    ${c.dim(`log: ${r.log}`)}`);
+    }
+  }
+  if (summary.interrupted) lines.push(c.yellow('Interrupted: tasks that did not finish are not recorded as done; run again to continue.'));
+  return lines.join('\n') + '\n';
+}
+
+/** The --json summary (stdout). */
+export function jsonSummary(summary: RunSummary, info: SummaryInfo, exitCode: number): string {
+  return (
+    JSON.stringify(
+      {
+        ok: exitCode === 0,
+        exitCode,
+        env: info.env,
+        project: info.project,
+        region: info.region,
+        dryRun: info.dryRun,
+        wallMs: Math.round(summary.wallMs),
+        criticalPath: { tasks: summary.criticalPath.tasks, ms: Math.round(summary.criticalPath.ms) },
+        gcloud: info.gcloud,
+        counts: counts(summary.results),
+        tasks: summary.results.map((r) => ({
+          name: r.name,
+          status: r.status,
+          reason: r.reason,
+          durationMs: Math.round(r.durationMs),
+          ...(r.log ? { log: r.log } : {}),
+          ...(r.cause ? { cause: r.cause } : {}),
+          ...(r.error !== undefined ? { error: describeError(r.error, false).message } : {}),
+        })),
+      },
+      null,
+      2,
+    ) + '\n'
+  );
+}

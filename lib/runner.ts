@@ -1,0 +1,274 @@
+// The executor: runs a planned DAG of tasks. One memoised promise per task (wireit's BaseExecution):
+// a task waits for its deps OUTSIDE the concurrency limiter, decides fresh/stale from its fingerprint,
+// and only the work (the --refresh probe and run()) goes through p-limit, so a waiting task never holds
+// a slot and every task starts the moment its own deps are done.
+//
+// Failure policy: running tasks finish, no new ones start (with continueOnError: every task that does not
+// depend on a failure still runs). Abort: the signal reaches every running task (zx kills its children),
+// nothing unfinished is recorded. Every observable step is an event; only renderers print.
+import pLimit from 'p-limit';
+import type { FingerprintContext, Json, TaskContext, TaskDef } from './types.js';
+import { UserError } from './errors.js';
+import { criticalPath, type TaskGraph } from './graph.js';
+import { staleReason, type Fingerprint, type Fingerprinter, type StateStore, type TaskRecord } from './cache.js';
+import { logFilePath, TaskLog, type LogLevel } from './logger.js';
+
+export type TaskStatus =
+  | 'ran'
+  | 'cached'
+  | 'failed'
+  /** A dependency failed (or was skipped because of a failure). */
+  | 'skipped-dep-failed'
+  /** Never started: the run stopped (after a failure without --continue, or Ctrl-C) before its turn. */
+  | 'not-run'
+  /** Was running when the run was aborted. */
+  | 'interrupted'
+  /** --dry-run: would run (the reason says why). */
+  | 'would-run';
+
+export interface TaskResult {
+  name: string;
+  status: TaskStatus;
+  /** Why it ran / would run / was skipped, or 'up to date'. */
+  reason: string;
+  /** Time spent in run() (and the --refresh probe); 0 when it did not run. */
+  durationMs: number;
+  /** Milliseconds since the start of the run. */
+  startedAt?: number;
+  finishedAt?: number;
+  error?: unknown;
+  outputs?: Json | void;
+  /** The task's log file, when it ran. */
+  log?: string;
+  /** The failed task that caused a skip. */
+  cause?: string;
+}
+
+export type RunEvent =
+  | { type: 'start'; task: string; reason: string; at: number }
+  | { type: 'check'; task: string; at: number }
+  | { type: 'line'; task: string; level: LogLevel; line: string; at: number }
+  | { type: 'end'; result: TaskResult; at: number };
+
+/** What the runner needs from the outside world to fingerprint and run a task. */
+export interface TaskRuntime {
+  fingerprintContext(task: TaskDef<any>): FingerprintContext;
+  context(
+    task: TaskDef<any>,
+    parts: { deps: Record<string, Json | void>; log: TaskLog; signal: AbortSignal; invalidate(names: string[]): Promise<void> },
+  ): Promise<TaskContext>;
+}
+
+export interface RunOptions {
+  graph: TaskGraph;
+  /** The plan in topological order. Deps outside it (--only) use their recorded outputs. */
+  order: readonly string[];
+  concurrency: number;
+  continueOnError?: boolean;
+  /** Tasks run regardless of their record (-f / --force-all). */
+  force?: ReadonlySet<string>;
+  /** Run the `check` probe of cached tasks. */
+  refresh?: boolean;
+  /** Decide and report, run nothing, write nothing. */
+  dryRun?: boolean;
+  verbose?: boolean;
+  store: StateStore;
+  fingerprinter: Fingerprinter;
+  runtime: TaskRuntime;
+  /** Logs go to `<stateDir>/logs/<task>.log`. */
+  stateDir: string;
+  onEvent?: (event: RunEvent) => void;
+  /** Aborting it interrupts the run (Ctrl-C). */
+  signal?: AbortSignal;
+}
+
+export interface RunSummary {
+  /** In plan order. */
+  results: TaskResult[];
+  wallMs: number;
+  criticalPath: { tasks: string[]; ms: number };
+  interrupted: boolean;
+  failed: boolean;
+}
+
+const OK: ReadonlySet<TaskStatus> = new Set(['ran', 'cached', 'would-run']);
+
+/**
+ * The recorded outputs of deps outside the plan (--only). Throws a UserError naming every dep that has
+ * no record, before anything runs.
+ */
+async function outsideDepOutputs(opts: RunOptions): Promise<Map<string, Json | void>> {
+  const inPlan = new Set(opts.order);
+  const outside = [...new Set(opts.order.flatMap((n) => opts.graph.deps(n)).filter((d) => !inPlan.has(d)))];
+  const records = await Promise.all(outside.map((d) => opts.store.read(d)));
+  const missing = outside.filter((_, i) => !records[i]);
+  if (missing.length) {
+    throw new UserError(`--only needs the recorded outputs of ${missing.map((m) => `"${m}"`).join(', ')}, which never ran successfully here.`, {
+      hint: `Run them first (pnpm task ${missing.join(' ')}), or drop --only to run the dependencies too.`,
+    });
+  }
+  return new Map(outside.map((d, i) => [d, records[i]!.outputs]));
+}
+
+export async function runPlan(opts: RunOptions): Promise<RunSummary> {
+  const t0 = performance.now();
+  const now = () => performance.now() - t0;
+  const emit = opts.onEvent ?? (() => {});
+  const limit = pLimit(Math.max(1, opts.concurrency));
+  const controller = new AbortController();
+  const inPlan = new Set(opts.order);
+  const outside = await outsideDepOutputs(opts);
+  const results = new Map<string, Promise<TaskResult>>();
+  let stopping: 'failure' | 'abort' | null = null;
+
+  const abort = () => {
+    stopping = 'abort';
+    controller.abort(new UserError('Interrupted'));
+  };
+  if (opts.signal?.aborted) abort();
+  opts.signal?.addEventListener('abort', abort, { once: true });
+
+  const finish = (result: TaskResult): TaskResult => {
+    if (result.status === 'failed' && !opts.continueOnError && !stopping) stopping = 'failure';
+    emit({ type: 'end', result, at: now() });
+    return result;
+  };
+  const notRun = (name: string): TaskResult => ({
+    name,
+    status: 'not-run',
+    reason: stopping === 'abort' ? 'interrupted before it started' : 'the run stopped after a failure',
+    durationMs: 0,
+  });
+
+  const execute = (name: string): Promise<TaskResult> => {
+    let result = results.get(name);
+    if (!result) {
+      result = executeTask(name).then(finish);
+      results.set(name, result);
+    }
+    return result;
+  };
+
+  async function executeTask(name: string): Promise<TaskResult> {
+    const task = opts.graph.tasks.get(name)!;
+    const depNames = opts.graph.deps(name);
+    const depResults = await Promise.all(depNames.filter((d) => inPlan.has(d)).map(execute));
+    const blocked = depResults.find((r) => !OK.has(r.status));
+    if (blocked) {
+      if (blocked.status === 'failed' || blocked.status === 'skipped-dep-failed') {
+        const cause = blocked.cause ?? blocked.name;
+        return { name, status: 'skipped-dep-failed', reason: `dependency ${cause} failed`, durationMs: 0, cause };
+      }
+      return notRun(name);
+    }
+    if (stopping) return notRun(name);
+
+    const byName = new Map(depResults.map((r) => [r.name, r]));
+    const deps: Record<string, Json | void> = {};
+    for (const dep of depNames) deps[dep] = byName.has(dep) ? byName.get(dep)!.outputs : outside.get(dep);
+
+    let fingerprint: Fingerprint | undefined;
+    let record: TaskRecord | null = null;
+    let reason: string | null;
+    try {
+      const pending = depResults.find((r) => r.status === 'would-run');
+      if (task.always) reason = 'always runs';
+      else if (opts.force?.has(name)) reason = 'forced';
+      else {
+        record = await opts.store.read(name);
+        if (pending && record) reason = `dependency ${pending.name} will run first`;
+        else {
+          fingerprint = await opts.fingerprinter.compute(task, opts.runtime.fingerprintContext(task), new Map(Object.entries(deps)));
+          reason = staleReason(record, fingerprint);
+        }
+      }
+      if (reason === null && opts.refresh && task.check) reason = await limit(() => probe(task, deps));
+    } catch (error) {
+      return { name, status: 'failed', reason: 'could not compute its fingerprint', durationMs: 0, error, finishedAt: now() };
+    }
+    if (reason === null) return { name, status: 'cached', reason: 'up to date', durationMs: 0, outputs: record!.outputs };
+    if (opts.dryRun) return { name, status: 'would-run', reason, durationMs: 0 };
+    const why = reason;
+    return limit(() => (stopping ? notRun(name) : run(task, why, deps, fingerprint)));
+  }
+
+  /** --refresh: the cheap live probe of a cached task. Returns a stale reason, or null when it still holds. */
+  async function probe(task: TaskDef<any>, deps: Record<string, Json | void>): Promise<string | null> {
+    if (stopping) return null;
+    emit({ type: 'check', task: task.name, at: now() });
+    const log = openLog(task.name);
+    try {
+      const ctx = await opts.runtime.context(task, { deps, log, signal: controller.signal, invalidate });
+      return (await task.check!(ctx)) ? null : 'the live check found a difference (--refresh)';
+    } finally {
+      log.close();
+    }
+  }
+
+  async function run(task: TaskDef<any>, reason: string, deps: Record<string, Json | void>, fingerprint?: Fingerprint): Promise<TaskResult> {
+    const name = task.name;
+    // Delete the record BEFORE running: if we die mid-run, the task is stale, never falsely done (wireit).
+    await opts.store.delete(name);
+    const startedAt = now();
+    emit({ type: 'start', task: name, reason, at: startedAt });
+    const log = openLog(name);
+    const base = { name, reason, startedAt, log: log.file };
+    try {
+      const ctx = await opts.runtime.context(task, { deps, log, signal: controller.signal, invalidate });
+      const outputs = toJson(name, await task.run(ctx));
+      const durationMs = now() - startedAt;
+      if (!task.always) {
+        fingerprint ??= await opts.fingerprinter.compute(task, opts.runtime.fingerprintContext(task), new Map(Object.entries(deps)));
+        await opts.store.write({ task: name, fingerprint, outputs, finishedAt: new Date().toISOString(), durationMs: Math.round(durationMs) });
+      }
+      const invalidates = typeof task.invalidates === 'function' ? task.invalidates(ctx, outputs) : task.invalidates;
+      if (invalidates?.length) await invalidate(invalidates);
+      return { ...base, status: 'ran', durationMs, finishedAt: now(), outputs };
+    } catch (error) {
+      const status = controller.signal.aborted ? 'interrupted' : 'failed';
+      log.write('error', error instanceof Error ? error.stack ?? error.message : String(error));
+      return { ...base, status, durationMs: now() - startedAt, finishedAt: now(), error };
+    } finally {
+      log.close();
+    }
+  }
+
+  function openLog(name: string): TaskLog {
+    return new TaskLog({
+      task: name,
+      file: logFilePath(opts.stateDir, name),
+      verbose: !!opts.verbose,
+      onLine: (level, line) => emit({ type: 'line', task: name, level, line, at: now() }),
+    });
+  }
+
+  async function invalidate(names: string[]): Promise<void> {
+    await Promise.all(names.map((n) => opts.store.delete(n)));
+  }
+
+  try {
+    const all = await Promise.all(opts.order.map(execute));
+    const durations = new Map(all.map((r) => [r.name, r.durationMs]));
+    return {
+      results: all,
+      wallMs: now(),
+      criticalPath: criticalPath(opts.graph, opts.order, (n) => durations.get(n) ?? 0),
+      interrupted: stopping === 'abort',
+      failed: all.some((r) => r.status === 'failed' || r.status === 'skipped-dep-failed'),
+    };
+  } finally {
+    opts.signal?.removeEventListener('abort', abort);
+  }
+}
+
+/** Task outputs are stored and handed to dependents: they must be plain JSON. */
+function toJson(task: string, outputs: unknown): Json {
+  if (outputs === undefined) return null;
+  try {
+    return JSON.parse(JSON.stringify(outputs)) as Json;
+  } catch (error) {
+    throw new UserError(`Task "${task}" returned outputs that are not plain JSON: ${(error as Error).message}`, {
+      hint: 'Return strings, numbers, booleans, arrays and plain objects from run().',
+    });
+  }
+}
