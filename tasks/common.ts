@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { UserError } from '../lib/errors.js';
 import { GcloudError, type GcloudErrorKind } from '../lib/gcloud.js';
 import type { ResolvedInfra } from '../lib/infra.js';
-import type { EnvName } from '../lib/types.js';
+import type { EnvName, TaskContext } from '../lib/types.js';
 
 export type Labels = Record<string, string>;
 
@@ -159,3 +159,20 @@ export type ResourceReport = {
   /** What was changed (for `updated`; empty otherwise). */
   changes: string[];
 };
+
+// What happened to each resource is reported to the run's journal, not returned as an output: outputs
+// are hashed into the fingerprints of dependents, so they must describe the resulting resources only
+// ("created" turning into "unchanged" must not make a deploy run again). ctx.vars is one object per run.
+const journals = new WeakMap<object, Map<string, ResourceReport[]>>();
+
+/** Records what the task did to its resources in this run (read by the `setup` summary). */
+export function recordReports(ctx: Pick<TaskContext, 'vars' | 'name'>, reports: ResourceReport[]): void {
+  let journal = journals.get(ctx.vars);
+  if (!journal) journals.set(ctx.vars, (journal = new Map()));
+  journal.set(ctx.name, reports);
+}
+
+/** Reports recorded in this run, by task name; a task served from the cache has none. */
+export function recordedReports(ctx: Pick<TaskContext, 'vars'>): ReadonlyMap<string, ResourceReport[]> {
+  return journals.get(ctx.vars) ?? new Map();
+}
