@@ -38,7 +38,7 @@ export function dbMigrateTask(_infra: InfraConfig) {
       if (target === 'local') {
         const db = await resolveLocalDatabase(ctx);
         if (db.kind === 'embedded' && !db.alreadyRunning) ctx.log.info(`Started the local database (stop it with: pnpm task db:stop)`);
-        await runMigrations(ctx, command, cwd, db.url, `the local database (${db.target.label})`);
+        await runMigrations(ctx, command, cwd, db.url, db.target.label);
         return { target, database: db.kind };
       }
       const conn = await openCloudSql(ctx);
@@ -57,7 +57,7 @@ async function runMigrations(ctx: TaskContext, command: string[], cwd: string, u
   const env = { ...process.env, ...ctx.vars, DATABASE_URL: url };
   const [bin, ...rest] = command;
   const result = await ctx.$({ cwd, env, nothrow: true, quiet: true })`${bin} ${rest}`;
-  const output = redact(result.stdout + result.stderr).trim();
+  const output = redact(result.stdall).trim();
   if (output) ctx.log.output(output);
   if (result.exitCode !== 0)
     throw new UserError(`The migration command \`${command.join(' ')}\` failed (exit code ${result.exitCode}).`, {
