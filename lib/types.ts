@@ -90,6 +90,11 @@ export interface Logger {
   debug(message: string): void;
   /** A block of lines shown under the task (and in the log): tables, summaries. */
   output(text: string): void;
+  /**
+   * Text for the process's stdout, exactly as given (pipe-friendly output such as `list`); the UI stays on
+   * stderr. Optional: when the engine does not provide it, tasks write to process.stdout themselves.
+   */
+  stdout?(text: string): void;
 }
 
 export interface Prompt {

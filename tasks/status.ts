@@ -5,6 +5,8 @@ import { defineTask } from '../lib/index.js';
 import { UsageError } from '../lib/errors.js';
 import type { TaskContext, TaskDef } from '../lib/types.js';
 import type { IamPolicy } from './common.js';
+import { localDbStatus } from './db.js';
+import type { LocalDbStatus } from '../lib/postgres/local.js';
 import { configuredNames, discover, typeTitles, type Discovery, type Resource, type ResourceType } from './discover.js';
 import { bucketDrift, roleDrift, serviceDrift, sqlDrift } from './drift.js';
 import { columns, formatBytes, plural } from './format.js';
@@ -64,11 +66,12 @@ export function statusTask(): TaskDef<StatusReport> {
 
 export async function collectStatus(ctx: TaskContext, deadline: Deadline): Promise<StatusReport> {
   const started = Date.now();
-  const [found, apis, policy, alerts] = await Promise.all([
+  const [found, apis, policy, alerts, localDb] = await Promise.all([
     discover(ctx, { types: ['service', 'sql', 'bucket', 'registry', 'secret', 'sa'], deadline }),
     probe(deadline, (timeoutMs) => ctx.gcloud.read<any[]>(['services', 'list', '--enabled'], { timeoutMs })),
     probe(deadline, (timeoutMs) => ctx.gcloud.read<IamPolicy>(['projects', 'get-iam-policy', ctx.project], { project: false, timeoutMs })),
     probe(deadline, (timeoutMs) => ctx.gcloud.read<any[]>(['alpha', 'monitoring', 'policies', 'list'], { timeoutMs })),
+    probe(deadline, () => localDbStatus(ctx.paths)),
   ]);
   const items = [
     ...apiItems(ctx, apis),
@@ -79,6 +82,7 @@ export async function collectStatus(ctx: TaskContext, deadline: Deadline): Promi
     ...secretItems(ctx, found.secret!),
     ...serviceItems(ctx, found.service!),
     alertItem(alerts),
+    localDbItem(localDb),
   ];
   const counts = Object.fromEntries(
     (['ok', 'missing', 'drift', 'stopped', 'not-ready', 'extra', 'timed-out', 'error'] as StatusState[]).map((s) => [s, items.filter((i) => i.state === s).length]),
@@ -232,6 +236,17 @@ function alertItem(alerts: Probe<any[]>): StatusItem {
   const list = alerts.state === 'ok' ? alerts.value ?? [] : [];
   const enabled = list.filter((p) => p.enabled !== false).length;
   return item('Monitoring', 'alert policies', 'ok', `${plural(list.length, 'alert policy', 'alert policies')} (${enabled} enabled)`);
+}
+
+function localDbItem(db: Probe<LocalDbStatus>): StatusItem {
+  const section = 'Local development database';
+  if (db.state !== 'ok') return unknownItem(section, 'db:local', db);
+  const s = db.value;
+  if (s.state === 'stopped') return item(section, 'db:local', 'stopped', 'not running', { fix: 'pnpm task db:local' });
+  const where = `${s.host}:${s.port} (pid ${s.pid})`;
+  return s.state === 'running'
+    ? item(section, 'db:local', 'ok', `running on ${where}`)
+    : item(section, 'db:local', 'error', `process alive but ${where} does not answer`, { fix: 'pnpm task db:stop && pnpm task db:local' });
 }
 
 // ---------------------------------------------------------------- rendering
