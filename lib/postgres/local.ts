@@ -5,7 +5,8 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { UserError } from '../errors.js';
 import type { Paths } from '../types.js';
 import { databaseUrl } from './client.js';
@@ -43,6 +44,9 @@ const LOG_FILE = 'db-local.log';
 const START_TIMEOUT_MS = 90_000;
 const STOP_TIMEOUT_MS = 15_000;
 const SERVER_SCRIPT = fileURLToPath(new URL('../bin/db-local-server.ts', import.meta.url));
+// tsx's loader, so the detached node process runs the TypeScript server directly (no tsx wrapper process).
+// (createRequire rather than import.meta.resolve: configs may be loaded as CommonJS, where it is missing.)
+const TSX_LOADER = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
 
 export const localDbStateFile = (stateDir: string) => path.join(stateDir, STATE_FILE);
 export const localDbLogFile = (stateDir: string) => path.join(stateDir, LOG_FILE);
@@ -74,7 +78,7 @@ export async function startLocalDb(opts: LocalDbOptions): Promise<{ alreadyRunni
   const logFd = fs.openSync(logFile, 'a');
   const logStart = fs.fstatSync(logFd).size;
   const args = [
-    '--import', import.meta.resolve('tsx'), SERVER_SCRIPT,
+    '--import', TSX_LOADER, SERVER_SCRIPT,
     `--host=${opts.host}`, `--port=${opts.port}`, `--data-dir=${opts.dataDir}`, `--user=${opts.user}`,
     `--database=${opts.database}`, `--state-file=${localDbStateFile(opts.stateDir)}`, `--log-file=${logFile}`,
   ];

@@ -21,6 +21,8 @@ export interface TempProject {
 export function tempProject(overrides: { appRoot?: string; localDbDataDir?: string } = {}): TempProject {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gt-db-'));
   const config = path.join(dir, 'tasks.config.ts');
+  // An ESM project like the real one: without it the config (and the lib it imports) would load as CommonJS.
+  fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ type: 'module', private: true }));
   const from = (p: string) => JSON.stringify(path.join(repoRoot, p));
   fs.writeFileSync(
     config,
