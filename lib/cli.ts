@@ -135,7 +135,7 @@ async function run(loaded: LoadedConfig, opts: CliOptions, argv: readonly string
   const forceTTY = io.env.GCP_TASKS_PROMPT_TTY === '1';
 
   // Refuse before anything runs: a destructive task could only fail halfway through at its prompt.
-  const destructive = planned.filter((t) => t.destructive).map((t) => t.name);
+  const destructive = planned.filter((t) => (typeof t.destructive === 'function' ? t.destructive(argsFor(t.name)) : t.destructive)).map((t) => t.name);
   if (destructive.length && !opts.yes && !opts.dryRun && !canPrompt({ forceTTY })) {
     throw new UserError(`${destructive.join(', ')} ${destructive.length === 1 ? 'is' : 'are'} destructive and there is no terminal to confirm on.`, {
       hint: 'Pass --yes to confirm in advance (or run it in a terminal). Nothing was run.',

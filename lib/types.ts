@@ -48,8 +48,9 @@ export interface TaskDef<Out extends Json | void = Json | void> {
    * Destructive tasks must confirm on a TTY and refuse without `--yes` when there is none.
    * The task itself calls ctx.prompt.confirm(...) with the details; the flag lets the CLI
    * refuse early (before any gcloud call) when there is no TTY and no --yes.
+   * A function decides from the task's arguments (e.g. `cleanup -- --dry-run` only shows its plan).
    */
-  destructive?: boolean;
+  destructive?: boolean | ((args: TaskArgs) => boolean);
   /** Needs the terminal for questions (cleanup menus): the runner switches to the line renderer. */
   interactive?: boolean;
   /** Documented arguments (after `--`): name → description. Unknown args are a usage error (exit 2). */
