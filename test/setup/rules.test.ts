@@ -66,7 +66,7 @@ test('env: unknown keys pass through unchanged, values stay strings', () => {
 
 test('sandboxVars: both environments validate, development relaxed and local, production strict', () => {
   for (const env of ['development', 'production'] as const) {
-    const vars = { ...sandboxVars(env, sandbox, config), GCP_PROJECT_ID: sandbox.project, GCP_REGION: sandbox.region };
+    const vars: Record<string, string> = { ...sandboxVars(env, sandbox, config), GCP_PROJECT_ID: sandbox.project, GCP_REGION: sandbox.region };
     assert.equal(problems(vars), {}, env);
     assert.is(vars.NODE_ENV, env);
     assert.is(vars.CLOUD_SQL_CONNECTION_NAME, (env === 'development' ? dev : prod).sql.connectionName);
