@@ -40,6 +40,8 @@ export interface EmbeddedPostgresOptions {
   acceptDatabase?: (name: string) => boolean;
   /** Simultaneous client connections (default 20). */
   maxConnections?: number;
+  /** Called as soon as the address is bound (clients may connect; they wait until the database is ready). */
+  onListening?: (port: number) => void;
 }
 
 export interface EmbeddedPostgres {
@@ -97,6 +99,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
   });
 
   const port = await listen(front, opts.host, opts.port);
+  opts.onListening?.(port);
   ready = (async () => {
     fs.mkdirSync(opts.dataDir, { recursive: true });
     const socketDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pg-embedded-'));
