@@ -79,7 +79,7 @@ function listTasks({ config }: LoadedConfig, opts: CliOptions): string {
       always: !!t.always,
       destructive: !!t.destructive,
       interactive: !!t.interactive,
-      local: !!t.local,
+      local: typeof t.local === 'function' ? 'depends on args' : !!t.local,
       args: t.args ?? {},
     }));
     return JSON.stringify(rows, null, 2) + '\n';
@@ -153,7 +153,7 @@ async function run(loaded: LoadedConfig, opts: CliOptions, argv: readonly string
       const { connectOrStartSandbox } = await import('./sandbox/index.js');
       sandbox = await connectOrStartSandbox({ stateDir: where.sandboxDir });
     }
-    const needsCloud = !!config.infra && planned.some((t) => !t.local);
+    const needsCloud = !!config.infra && planned.some((t) => !(typeof t.local === 'function' ? t.local(argsFor(t.name), env) : t.local));
     const sandboxTarget = sandbox && { project: sandbox.project, region: sandbox.region };
     const { vars } = loadEnv({
       dir: where.envDir,

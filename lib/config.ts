@@ -34,7 +34,7 @@ const taskSchema = z.strictObject({
   destructive: z.union([z.boolean(), fn]).optional(),
   interactive: z.boolean().optional(),
   hidden: z.boolean().optional(),
-  local: z.boolean().optional(),
+  local: z.union([z.boolean(), fn]).optional(),
   args: z.record(z.string(), z.string()).optional(),
   invalidates: z.union([names, fn]).optional(),
   check: fn.optional(),

@@ -64,8 +64,10 @@ export interface TaskDef<Out extends Json | void = Json | void> {
   /**
    * Needs no cloud: no GCP credentials, project or gcloud (db:local, db:stop). The engine may skip the
    * gcloud/auth checks and the GCP env validation for a run made only of local tasks.
+   * A function decides from the task's arguments and the environment (db:migrate: only `--target=cloud`,
+   * the production default, needs the cloud).
    */
-  local?: boolean;
+  local?: boolean | ((args: TaskArgs, env: EnvName) => boolean);
   run: (ctx: TaskContext) => Promise<Out>;
 }
 

@@ -12,7 +12,7 @@ import { resolveLocalDatabase } from './db-local.js';
 
 type Target = 'local' | 'cloud';
 
-function chooseTarget(ctx: TaskContext): Target {
+function chooseTarget(ctx: Pick<TaskContext, 'args' | 'env'>): Target {
   const given = ctx.args.target;
   if (given === undefined) return ctx.env === 'production' ? 'cloud' : 'local';
   if (given === 'local' || given === 'cloud') return given;
@@ -25,6 +25,9 @@ export function dbMigrateTask(_infra: InfraConfig) {
     description: "Run the app's database migrations against the local database or Cloud SQL",
     args: { target: 'local (default in development: db:local or DATABASE_URL) or cloud (default in production: Cloud SQL)' },
     always: true,
+    // The local target needs no GCP project or credentials. The engine asks before anything runs, so an
+    // unknown target is a usage error (exit 2) right away.
+    local: (args, env) => chooseTarget({ args, env }) === 'local',
     async run(ctx): Promise<JsonObject> {
       const target = chooseTarget(ctx);
       const command = ctx.infra.migrateCommand;

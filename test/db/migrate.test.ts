@@ -12,7 +12,7 @@ import { noCloudEnv, runCli, show, tempProject } from './helpers.js';
 const project = tempProject();
 const port = await freePort();
 const env = noCloudEnv({ GCP_TASKS_STATE_DIR: project.stateDir, DB_LOCAL_PORT: String(port), CLOUDSDK_CONFIG: path.join(project.dir, 'no-gcloud') });
-const task = (args: string[], extraEnv: Record<string, string> = {}) => runCli([...args, '--config', project.config], { ...env, ...extraEnv });
+const task = (args: string[], extraEnv: Record<string, string> = {}) => runCli(['--config', project.config, ...args], { ...env, ...extraEnv });
 const url = `postgresql://postgres@127.0.0.1:${port}/digitwinlive-db`;
 
 async function vectorColumn(connectionString: string): Promise<string | undefined> {
