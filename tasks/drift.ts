@@ -42,11 +42,12 @@ const memoryMi = (v: string | null) => (v === null ? null : v.endsWith('Gi') ? N
  */
 export function serviceDrift(infra: ResolvedInfra, wanted: ResolvedService, actual: ServiceDetails, vars: Readonly<Record<string, string>>): string[] {
   const out: string[] = [];
-  const differ = (what: string, is: unknown, want: unknown, shown: unknown = is) => {
-    if (is !== want) out.push(`${what} ${shown ?? 'unset'} (config: ${want === null ? 'unset' : String(want)})`);
+  // Compared normalised (`is`, `want`), shown as written (`shown`, `wanted`).
+  const differ = (what: string, is: unknown, want: unknown, shown: unknown = is, shownWant: unknown = want) => {
+    if (is !== want) out.push(`${what} ${shown ?? 'unset'} (config: ${shownWant ?? 'unset'})`);
   };
-  differ('cpu', cpuMillis(actual.cpu), cpuMillis(wanted.cpu), actual.cpu);
-  differ('memory', memoryMi(actual.memory), memoryMi(wanted.memory), actual.memory);
+  differ('cpu', cpuMillis(actual.cpu), cpuMillis(wanted.cpu), actual.cpu, wanted.cpu);
+  differ('memory', memoryMi(actual.memory), memoryMi(wanted.memory), actual.memory, wanted.memory);
   differ('min instances', actual.minInstances, wanted.minInstances);
   differ('max instances', actual.maxInstances, wanted.maxInstances);
   differ('timeout', actual.timeoutSeconds, wanted.timeoutSeconds);
