@@ -1,6 +1,18 @@
+// Build and deploy tasks, one set per service in the infra data: build:<service>, deploy:<service>,
+// rollback:<service>, plus deploy:all and urls.
 import type { InfraConfig } from '../lib/infra.js';
 import type { TaskDef } from '../lib/types.js';
+import { buildTask } from './build.js';
+import { deployAllTask, deployTask } from './deploy-service.js';
+import { rollbackTask } from './rollback.js';
+import { urlsTask } from './urls.js';
 
-export function buildDeployTasks(_infra: InfraConfig): TaskDef<any>[] {
-  return [];
+export function buildDeployTasks(infra: InfraConfig): TaskDef<any>[] {
+  return [
+    ...infra.services.map(buildTask),
+    ...infra.services.map(deployTask),
+    deployAllTask(infra.services),
+    ...infra.services.map(rollbackTask),
+    urlsTask(),
+  ];
 }
