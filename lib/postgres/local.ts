@@ -8,6 +8,7 @@ import path from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { UserError } from '../errors.js';
+import { isSecretKey } from '../redact.js';
 import type { Paths } from '../types.js';
 import { databaseUrl } from './client.js';
 import { isPortOpen, pollUntil } from './net.js';
@@ -83,7 +84,7 @@ export async function startLocalDb(opts: LocalDbOptions): Promise<{ alreadyRunni
     `--database=${opts.database}`, `--state-file=${localDbStateFile(opts.stateDir)}`, `--log-file=${logFile}`,
   ];
   // Detached in its own process group with no handle on our terminal: it outlives this run.
-  const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', logFd, logFd] });
+  const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', logFd, logFd], env: serverEnv() });
   fs.closeSync(logFd);
   let exitCode: number | null | undefined;
   child.once('exit', (code, signal) => (exitCode = code ?? (signal ? 128 : 1)));
@@ -127,6 +128,11 @@ export async function stopLocalDb(stateDir: string): Promise<LocalDbState | null
 /** The URL the apps use for the embedded server. */
 export function localDbUrl(o: { host: string; port: number; user: string; database: string }): string {
   return databaseUrl(o);
+}
+
+/** The long-lived server gets no secrets or database URLs from this run's environment. */
+function serverEnv(): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(process.env).filter(([key]) => !isSecretKey(key) && !/^(DATABASE_URL|PG[A-Z]+)$/.test(key)));
 }
 
 function portTaken(opts: LocalDbOptions): UserError {
