@@ -278,42 +278,42 @@ export function sqlResource(infra: ResolvedInfra, i: any, namedInConfig: boolean
 // ---------------------------------------------------------------- Cloud Storage
 
 export async function discoverBuckets(ctx: Reader, deadline: Deadline): Promise<Probe<Resource<'bucket'>[]>> {
-  const size = memo((name: string) => probe(deadline, (timeoutMs) => ctx.gcloud.read<string>(['storage', 'du', `gs://${name}`], { json: false, timeoutMs })));
-  const configured = configuredNames(ctx.infra).bucket;
-  configured.forEach((name) => void size(name)); // start now, in parallel with the list
   // --raw: the API's own JSON (labels, lifecycle.rule) instead of gcloud's renamed display fields.
   const listed = await probe(deadline, (timeoutMs) => ctx.gcloud.read<any[]>(['storage', 'buckets', 'list', '--raw'], { timeoutMs }));
   if (listed.state !== 'ok') return listed.state === 'missing' ? { state: 'ok', value: [] } : listed;
-  const value = await Promise.all(
-    asArray(listed.value).map(async (b): Promise<Resource<'bucket'>> => {
-      const labels: Labels = b.labels ?? {};
-      const scope = scopeOf(ctx.infra, labels, configured.includes(b.name));
-      const du = scope === 'managed' ? await size(b.name) : null;
-      const usage = du?.state === 'ok' ? parseDu(String(du.value ?? ''), b.name) : null;
-      return {
-        type: 'bucket',
-        name: b.name,
-        location: String(b.location ?? '').toLowerCase(),
-        state: 'READY',
-        scope,
-        labels,
-        details: {
-          location: String(b.location ?? '').toLowerCase(),
-          sizeBytes: usage?.bytes ?? null,
-          objects: usage?.objects ?? null,
-          sizeNote: du === null ? 'not measured (not managed by this tool)' : du.state === 'ok' ? null : du.state === 'timed-out' ? 'size query timed out' : 'size query failed',
-          lifecycle: lifecycleOf(b.lifecycle),
-        },
-      };
-    }),
-  );
+  const configured = configuredNames(ctx.infra).bucket;
+  const buckets = asArray(listed.value).map((b) => ({ raw: b, labels: (b.labels ?? {}) as Labels, scope: scopeOf(ctx.infra, b.labels ?? {}, configured.includes(b.name)) }));
+  const mine = buckets.filter((b) => b.scope === 'managed').map((b) => String(b.raw.name));
+  // One du for all of this environment's buckets: every gcloud process costs about a second of CPU.
+  const du = mine.length
+    ? await probe(deadline, (timeoutMs) => ctx.gcloud.read<string>(['storage', 'du', ...mine.map((n) => `gs://${n}`)], { json: false, timeoutMs }))
+    : null;
+  const value = buckets.map(({ raw: b, labels, scope }): Resource<'bucket'> => {
+    const usage = scope === 'managed' && du?.state === 'ok' ? parseDu(String(du.value ?? ''), b.name) : null;
+    const location = String(b.location ?? '').toLowerCase();
+    return {
+      type: 'bucket',
+      name: b.name,
+      location,
+      state: 'READY',
+      scope,
+      labels,
+      details: {
+        location,
+        sizeBytes: usage?.bytes ?? null,
+        objects: usage?.objects ?? null,
+        sizeNote: scope !== 'managed' ? 'not measured (not managed by this tool)' : usage ? null : du?.state === 'timed-out' ? 'size query timed out' : 'size query failed',
+        lifecycle: lifecycleOf(b.lifecycle),
+      },
+    };
+  });
   return { state: 'ok', value };
 }
 
 /**
- * `gcloud storage du gs://B` prints one `SIZE  URL` line per object, per folder (URL ending in `/`) and
- * for the bucket itself; it refuses --format=json. Object count = object lines, size = the bucket line
- * (or the sum of the object lines when there is none).
+ * `gcloud storage du gs://A gs://B` prints one `SIZE  URL` line per object, per folder (URL ending in `/`)
+ * and per bucket; it refuses --format=json. For one bucket: object count = its object lines, size = its
+ * bucket line (or the sum of its object lines when there is none).
  */
 export function parseDu(text: string, bucket: string): { bytes: number; objects: number } {
   let objects = 0;
@@ -324,7 +324,7 @@ export function parseDu(text: string, bucket: string): { bytes: number; objects:
     if (!m) continue;
     const [, bytes, url] = m;
     if (url === `gs://${bucket}` || url === `gs://${bucket}/`) total = Number(bytes);
-    else if (!url.endsWith('/')) {
+    else if (url.startsWith(`gs://${bucket}/`) && !url.endsWith('/')) {
       objects++;
       objectBytes += Number(bytes);
     }

@@ -52,13 +52,21 @@ function classifyFailure<T>(e: unknown, limit: number): Probe<T> {
   if (e instanceof GcloudError) {
     if (e.kind === 'not-found') return { state: 'missing' };
     if (e.kind === 'timeout') return { state: 'timed-out', afterMs: limit };
+    if (/SERVICE_DISABLED|has not been used in project|is disabled/i.test(e.message)) return { state: 'error', message: 'the API is disabled (pnpm task apis:enable)' };
     return { state: 'error', message: firstLine(e.message) };
   }
   return { state: 'error', message: firstLine(e instanceof Error ? e.message : String(e)) };
 }
 
+/** The first line of an error, or the `message` of a JSON error body some commands print; kept short. */
 function firstLine(text: string): string {
-  return text.split('\n').find((l) => l.trim())?.trim() ?? text;
+  let line = text.split('\n').find((l) => l.trim())?.trim() ?? text;
+  try {
+    line = JSON.parse(line)?.error?.message ?? line;
+  } catch {
+    // not JSON: keep the line
+  }
+  return line.length > 200 ? `${line.slice(0, 197)}...` : line;
 }
 
 /** The value of an ok probe, else undefined. */

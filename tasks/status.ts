@@ -118,7 +118,7 @@ function matchConfigured<T extends ResourceType>(
   const resources = found.value as Resource<T>[];
   const configured = names.map((name) => {
     const resource = resources.find((r) => r.name === name && r.scope === 'managed');
-    return resource ? present(resource) : item(section, name, 'missing', 'missing', { fix: fix(name) });
+    return resource ? present(resource) : item(section, name, 'missing', '', { fix: fix(name) });
   });
   const extra = resources
     .filter((r) => r.scope === 'managed' && !names.includes(r.name))
@@ -130,7 +130,7 @@ function apiItems(ctx: TaskContext, apis: Probe<any[]>): StatusItem[] {
   if (apis.state === 'timed-out' || apis.state === 'error') return ctx.infra.apis.map((a) => unknownItem('APIs', a, apis));
   const enabled = new Set((apis.state === 'ok' ? apis.value ?? [] : []).map((s) => s.config?.name ?? String(s.name ?? '').split('/').pop()));
   return ctx.infra.apis.map((api) =>
-    enabled.has(api) ? item('APIs', api, 'ok', 'enabled') : item('APIs', api, 'missing', 'not enabled', { fix: `pnpm task apis:enable (or: pnpm task api:enable -- --name=${api})` }),
+    enabled.has(api) ? item('APIs', api, 'ok', 'enabled') : item('APIs', api, 'missing', '', { fix: `pnpm task apis:enable (or: pnpm task api:enable -- --name=${api})` }),
   );
 }
 
@@ -267,12 +267,11 @@ export function renderStatus(report: StatusReport): string {
     }
     const shown = section === 'APIs' ? items.filter((i) => i.state !== 'ok') : items;
     if (section === 'APIs') lines.push(`  ${items.length - shown.length} of ${items.length} required APIs enabled`);
-    lines.push(columns(shown.map((i) => [`${marks[i.state]} ${i.name}`, i.state === 'ok' ? '' : i.state.toUpperCase(), i.summary]), '  '));
-    for (const i of shown) {
+    const rows = columns(shown.map((i) => [`${marks[i.state]} ${i.name}`, i.state === 'ok' ? '' : i.state.toUpperCase(), i.summary]), '  ').split('\n');
+    shown.forEach((i, n) => {
       const fix = i.fix ? [`→ ${i.state === 'missing' ? 'created by' : 'fix'}: ${i.fix}`] : [];
-      const more = [...i.problems.map((p) => `drift: ${p}`), ...i.notes, ...fix];
-      if (more.length) lines.push(...more.map((m) => `      ${m}`));
-    }
+      lines.push(rows[n].trimEnd(), ...[...i.problems.map((p) => `drift: ${p}`), ...i.notes, ...fix].map((m) => `      ${m}`));
+    });
   }
   const c = report.counts;
   const parts = (Object.keys(c) as StatusState[]).filter((s) => c[s] > 0).map((s) => `${c[s]} ${s}`);

@@ -20,6 +20,8 @@ test('du output: bucket total, object count without folder lines', () => {
   const text = ['6            gs://b/dir/a.txt', '6            gs://b/dir/', '9437184      gs://b/big.bin', '9437190      gs://b/', ''].join('\n');
   assert.equal(parseDu(text, 'b'), { bytes: 9437190, objects: 2 });
   assert.equal(parseDu('', 'b'), { bytes: 0, objects: 0 });
+  // Several buckets in one du: each counts only its own lines (`b` is a prefix of `bb`).
+  assert.equal(parseDu('3  gs://bb/x\n3  gs://bb/\n7  gs://b/y\n7  gs://b/\n', 'b'), { bytes: 7, objects: 1 });
   // Without a bucket line the object lines are summed; names with spaces survive.
   assert.equal(parseDu('10  gs://b/x y.txt\n5  gs://b/z', 'b'), { bytes: 15, objects: 2 });
 });
