@@ -265,6 +265,8 @@ export function jsonSummary(summary: RunSummary, info: SummaryInfo, exitCode: nu
           durationMs: Math.round(r.durationMs),
           ...(r.log ? { log: r.log } : {}),
           ...(r.cause ? { cause: r.cause } : {}),
+          // What the task returned (status, list, cost: the report as data).
+          ...(r.outputs !== undefined && r.outputs !== null ? { outputs: r.outputs } : {}),
           ...(r.error !== undefined ? { error: describeError(r.error, false).message } : {}),
         })),
       },

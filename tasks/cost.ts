@@ -107,7 +107,7 @@ export function renderCost(report: CostReport): string {
   const rows = report.lines.map((l) => [l.item, l.detail, l.monthly === null ? '' : money(l.monthly)]);
   rows.push(['Total', report.incomplete.length ? 'estimate (see below)' : 'estimate', money(report.total)]);
   const w = [0, 1, 2].map((i) => Math.max(...rows.map((r) => [...r[i]].length)));
-  const fmt = (r: string[]) => `  ${r[0].padEnd(w[0])}  ${r[1].padEnd(w[1])}  ${r[2].padStart(w[2])}`;
+  const fmt = (r: string[]) => `  ${r[0].padEnd(w[0])}  ${r[1].padEnd(w[1])}  ${r[2].padStart(w[2])}`.trimEnd();
   const body = rows.map(fmt);
   body.splice(body.length - 1, 0, `  ${'─'.repeat(w[0] + w[1] + w[2] + 4)}`);
   return [
