@@ -83,10 +83,10 @@ function* instructions(text: string): Generator<Instruction> {
     let joined = first;
     // A trailing backslash continues the instruction; comment lines inside it are dropped (as Docker does).
     while (joined.endsWith('\\') && i + 1 < lines.length) {
-      joined = joined.slice(0, -1);
-      i++;
-      const next = lines[i].trim();
-      if (!next.startsWith('#')) joined += ' ' + next;
+      joined = joined.slice(0, -1).trimEnd();
+      let next = lines[++i].trim();
+      while (next.startsWith('#') && i + 1 < lines.length) next = lines[++i].trim();
+      joined += ' ' + next;
     }
     const match = /^(\S+)\s*(.*)$/s.exec(joined)!;
     const flags: Record<string, string> = {};
