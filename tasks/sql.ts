@@ -144,13 +144,10 @@ async function createInstance(ctx: TaskContext): Promise<void> {
     `--database-flags=max_connections=${sql.maxConnections}`, `--labels=${labelsFlag(labels)}`], { timeoutMs: CREATE_TIMEOUT_MS }));
 }
 
-/** The number of the password secret's latest version (`…/versions/3` → "3"). */
-async function latestPasswordVersion(ctx: TaskContext): Promise<string> {
-  const secret = ctx.infra.sql.passwordSecret;
-  const version = await ctx.gcloud.read<{ name?: string }>(['secrets', 'versions', 'describe', 'latest', `--secret=${secret}`]);
-  const number = version?.name?.split('/').pop();
-  if (!number) throw new UserError(`Secret ${secret} (the ${ctx.infra.sql.user} password) has no version.`, { hint: 'Create it with: pnpm task secrets:create' });
-  return number;
+/** The number of the password secret's latest version (`…/versions/3` → "3"); null when it has none. */
+async function latestPasswordVersion(ctx: TaskContext): Promise<string | null> {
+  const version = await ctx.gcloud.read<{ name?: string }>(['secrets', 'versions', 'describe', 'latest', `--secret=${ctx.infra.sql.passwordSecret}`]);
+  return version?.name?.split('/').pop() ?? null;
 }
 
 /**
@@ -179,7 +176,6 @@ async function ensureInstance(ctx: TaskContext): Promise<ResourceReport[]> {
   const { sql, labels } = ctx.infra;
   const resource = `Cloud SQL instance ${sql.connectionName}`;
   let instance = await describeInstance(ctx);
-  const fresh = !instance;
   if (instance) {
     guardEnvironment(ctx.infra, resource, instance.settings?.userLabels);
     const problems = incompatibilities(instance, sql, ctx.region);
@@ -189,31 +185,37 @@ async function ensureInstance(ctx: TaskContext): Promise<ResourceReport[]> {
       });
     }
     instance = await waitUntilCreated(ctx, instance);
-  } else {
-    await createInstance(ctx);
   }
 
-  // The password: set when the secret's latest version is not the one recorded on the instance.
+  // The password follows the secret: set when its latest version is not the one recorded on the instance.
   const version = await latestPasswordVersion(ctx);
-  const recorded = instance?.settings?.userLabels?.[PASSWORD_LABEL];
-  if (recorded !== version) await setPassword(ctx);
-
-  const wanted = { ...labels, [PASSWORD_LABEL]: version };
-  const drift = fresh
-    ? { changes: [], flags: recorded !== version ? [`--update-labels=${labelsFlag(wanted)}`] : [] }
-    : instanceDrift(instance!, sql, wanted);
-  if (!fresh && drift.changes.length) {
-    ctx.log.warn(`${resource} differs from the config: ${drift.changes.join('; ')}; patching`);
-    if (instance!.state && instance!.state !== 'RUNNABLE') {
-      throw new UserError(`${resource} needs a patch but is ${instance!.state}.`, { hint: 'Wait until it is RUNNABLE (pnpm task status), then run again.' });
+  if (version === null && !ctx.dryRun) {
+    throw new UserError(`Secret ${sql.passwordSecret} (the ${sql.user} password) has no version.`, { hint: 'Create it with: pnpm task secrets:create' });
+  }
+  const setPasswordNow = version !== null && instance?.settings?.userLabels?.[PASSWORD_LABEL] !== version;
+  const drift = instance ? instanceDrift(instance, sql, labels) : { changes: [], flags: [] };
+  const patchFlags = drift.flags.filter((f) => !f.startsWith('--update-labels='));
+  if (setPasswordNow || patchFlags.length < drift.flags.length) patchFlags.push(`--update-labels=${labelsFlag({ ...labels, ...(version ? { [PASSWORD_LABEL]: version } : {}) })}`);
+  if (instance && patchFlags.length) {
+    const stopped = instance.settings?.activationPolicy === 'NEVER';
+    if (stopped || (instance.state && instance.state !== 'RUNNABLE')) {
+      throw new UserError(`${resource} needs changes (${[...drift.changes, ...(setPasswordNow ? ['password'] : [])].join('; ')}) but is ${stopped ? 'stopped' : instance.state}. Nothing was changed.`, {
+        hint: stopped ? 'Start it with: pnpm task sql:start, then run again.' : 'Wait until it is RUNNABLE (pnpm task status), then run again.',
+      });
     }
+    if (drift.changes.length) ctx.log.warn(`${resource} differs from the config: ${drift.changes.join('; ')}; patching`);
   }
-  if (drift.flags.length) {
-    await withProgress(ctx, `patching ${sql.instance}`, ctx.gcloud.mutate(['beta', 'sql', 'instances', 'patch', sql.instance, ...drift.flags], { timeoutMs: PATCH_TIMEOUT_MS }));
+
+  if (!instance) await createInstance(ctx);
+  if (setPasswordNow) await setPassword(ctx);
+  else if (version === null) ctx.log.info(`would set the ${sql.user} password from secret ${sql.passwordSecret} once it exists`);
+  // Last: the password label records a password that is really set.
+  if (patchFlags.length) {
+    await withProgress(ctx, `patching ${sql.instance}`, ctx.gcloud.mutate(['beta', 'sql', 'instances', 'patch', sql.instance, ...patchFlags], { timeoutMs: PATCH_TIMEOUT_MS }));
   }
-  const database = await ensureDatabase(ctx, fresh);
-  const changes = fresh ? [] : [...drift.changes, ...(recorded !== version ? [`${sql.user} password from secret version ${version}`] : [])];
-  const report: ResourceReport = { resource, state: fresh ? 'created' : changes.length ? 'updated' : 'unchanged', changes };
+  const database = await ensureDatabase(ctx, !instance);
+  const changes = instance ? [...drift.changes, ...(setPasswordNow ? [`${sql.user} password from secret version ${version}`] : [])] : [];
+  const report: ResourceReport = { resource, state: !instance ? 'created' : changes.length ? 'updated' : 'unchanged', changes };
   return [report, database];
 }
 
