@@ -37,10 +37,10 @@ const cpuMillis = (v: string | null) => (v === null ? null : v.endsWith('m') ? N
 const memoryMi = (v: string | null) => (v === null ? null : v.endsWith('Gi') ? Number(v.slice(0, -2)) * 1024 : Number(v.replace(/Mi$/, '')));
 
 /**
- * What a deployed service should look like: limits, scaling, timeout, identity, the declared variables
- * that have a value in the env file, and the Secret Manager variables it needs.
+ * What a deployed service should look like: limits, scaling, timeout, identity, the plain variables a
+ * deploy gives it (`expectedEnv`, from deploy's own serviceEnvVars) and the Secret Manager variables it needs.
  */
-export function serviceDrift(infra: ResolvedInfra, wanted: ResolvedService, actual: ServiceDetails, vars: Readonly<Record<string, string>>): string[] {
+export function serviceDrift(infra: ResolvedInfra, wanted: ResolvedService, actual: ServiceDetails, expectedEnv: string[]): string[] {
   const out: string[] = [];
   // Compared normalised (`is`, `want`), shown as written (`shown`, `wanted`).
   const differ = (what: string, is: unknown, want: unknown, shown: unknown = is, shownWant: unknown = want) => {
@@ -54,11 +54,10 @@ export function serviceDrift(infra: ResolvedInfra, wanted: ResolvedService, actu
   differ('service account', actual.serviceAccount, infra.serviceAccount.email);
 
   const expectedSecrets = wanted.needs.secrets ? infra.secrets : [];
-  const declared = wanted.env.filter((name) => (vars[name] ?? '') !== '');
-  const missingVars = declared.filter((name) => !actual.env.includes(name));
+  const missingVars = expectedEnv.filter((name) => !actual.env.includes(name));
   if (missingVars.length) out.push(`env vars missing: ${missingVars.join(', ')}`);
-  // Besides the declared ones, a service legitimately gets the other services' URLs and PORT-like runtime values.
-  const known = new Set([...wanted.env, ...infra.services.map((s) => s.urlEnvVar), ...expectedSecrets.map((s) => s.envVar)]);
+  // Besides those, a service legitimately gets the other services' URLs (once they are deployed).
+  const known = new Set([...expectedEnv, ...wanted.env, ...infra.services.map((s) => s.urlEnvVar), ...expectedSecrets.map((s) => s.envVar)]);
   const unknownVars = actual.env.filter((name) => !known.has(name));
   if (unknownVars.length) out.push(`env vars not in config: ${unknownVars.join(', ')}`);
 

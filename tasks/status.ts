@@ -6,6 +6,7 @@ import { UsageError } from '../lib/errors.js';
 import type { TaskContext, TaskDef } from '../lib/types.js';
 import type { IamPolicy } from './common.js';
 import { localDbStatus } from './db.js';
+import { serviceEnvVars } from './deploy-env.js';
 import type { LocalDbStatus } from '../lib/postgres/local.js';
 import { configuredNames, discover, typeTitles, type Discovery, type Resource, type ResourceType } from './discover.js';
 import { bucketDrift, roleDrift, serviceDrift, sqlDrift } from './drift.js';
@@ -220,7 +221,7 @@ function serviceItems(ctx: TaskContext, found: Discovery['service']): StatusItem
   return matchConfigured(ctx, 'service', found, (name) => `pnpm task deploy:${ctx.infra.services.find((s) => s.name === name)!.key}`, (s) => {
     const d = s.details;
     const wanted = ctx.infra.services.find((w) => w.name === s.name)!;
-    const problems = serviceDrift(ctx.infra, wanted, d, ctx.vars);
+    const problems = serviceDrift(ctx.infra, wanted, d, Object.keys(serviceEnvVars(ctx, wanted, {})));
     const state: StatusState = !d.ready ? 'not-ready' : problems.length ? 'drift' : 'ok';
     const traffic = d.traffic.map((t) => `${t.percent}% ${t.revision}`).join(', ') || 'none';
     return item(typeTitles.service, s.name, state, `${d.url ?? 'no URL'} · revision ${d.revision ?? 'none'} · ${d.ready ? 'ready' : 'NOT ready'}`, {
