@@ -47,7 +47,7 @@ function sqlPowerTask(action: 'start' | 'stop'): TaskDef<SqlPowerOutput> {
       guardEnvironment(ctx.infra, `Cloud SQL instance ${sql.instance}`, before.labels);
       const monthly = (running: boolean) => {
         const c = sqlMonthly(ctx.infra.prices, before.details, running);
-        return c.instance === null ? null : c.instance + c.storage;
+        return c.instance === null ? null : Math.round((c.instance + c.storage) * 100) / 100; // to the cent
       };
       const output = (now: Resource<'sql'>, changed: boolean, cancelled = false): SqlPowerOutput => ({
         instance: sql.instance,

@@ -105,6 +105,18 @@ export async function startOpsSandbox(): Promise<OpsSandbox> {
   };
 }
 
+/** uvu swallows errors thrown in hooks: this prints them. */
+export function loud(fn: () => Promise<void>): () => Promise<void> {
+  return async () => {
+    try {
+      await fn();
+    } catch (e) {
+      console.error('hook failed:', e);
+      throw e;
+    }
+  };
+}
+
 /** Fails with both streams shown, so a failing test says why. */
 export function expectCode(result: CliResult, code: number, what: string): void {
   if (result.code !== code) throw new Error(`${what}: exit ${result.code}, expected ${code}\nstdout:\n${result.stdout}\nstderr:\n${result.stderr}`);
