@@ -47,13 +47,15 @@ function builtImage(ctx: Pick<TaskContext, 'deps'>, key: string): string | undef
   return (ctx.deps[`build:${key}`] as { image?: string } | undefined)?.image;
 }
 
-export function deployTask(config: ServiceConfig): TaskDef<DeployResult & { [key: string]: string }> {
+export function deployTask(config: ServiceConfig, infra: InfraConfig): TaskDef<DeployResult & { [key: string]: string }> {
   const key = config.name;
+  // The secrets' keys too: a literal secret appearing in the env file must reach the production check.
+  const envKeys = [...new Set([...config.env, ...infra.secrets.map((s) => s.envVar)])];
   return defineTask({
     name: `deploy:${key}`,
     description: `Deploy ${key} to Cloud Run (pinned digest, health-checked before it takes traffic)`,
     deps: deployDeps(config),
-    inputs: { env: config.env, config: (fx) => deploySettings(fx.infra, key) },
+    inputs: { env: envKeys, config: (fx) => deploySettings(fx.infra, key) },
     // With --refresh: redeploy when the live service is gone, not ready, or runs another image.
     async check(ctx) {
       const live = await describeService(ctx, resolvedService(ctx.infra, key).name);

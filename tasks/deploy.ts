@@ -10,7 +10,7 @@ import { urlsTask } from './urls.js';
 export function buildDeployTasks(infra: InfraConfig): TaskDef<any>[] {
   return [
     ...infra.services.map(buildTask),
-    ...infra.services.map(deployTask),
+    ...infra.services.map((service) => deployTask(service, infra)),
     deployAllTask(infra.services),
     ...infra.services.map(rollbackTask),
     urlsTask(),

@@ -1,18 +1,24 @@
-// rollback:<service> (requirement 12.4): all traffic back to the revision before the one serving now, or
-// to a named revision (`-- --to=api-gateway-00002-abc`), or to an image tag (`-- --to=20251126-004512`:
+// rollback:<service> (requirement 12.4): all traffic back to the newest healthy revision older than the
+// one serving now (each candidate is health-checked at a tag URL first, so a revision that failed its
+// rollout is skipped), or to a named revision (`-- --to=api-gateway-00002-abc`), or to an image tag (`-- --to=20251126-004512`:
 // that image's digest is deployed with the same safe rollout). Prints the resulting traffic split.
 // The deploy task's cache is left alone, so the next deploy:all does not undo the rollback; a source
 // change (or `pnpm task deploy:<service> --force`) deploys forward again.
 import { UserError } from '../lib/errors.js';
-import type { InfraConfig } from '../lib/infra.js';
+import type { InfraConfig, ResolvedService } from '../lib/infra.js';
 import { defineTask } from '../lib/index.js';
 import type { TaskContext, TaskDef } from '../lib/types.js';
 import { tagsOf, type RegistryImage } from './cloud-build.js';
 import { guardEnvironment } from './common.js';
 import { rollOut } from './rollout.js';
-import { describeService, isReady, listRevisions, servingRevisions, trafficLines, type Revision } from './run-service.js';
+import { checkHealth, describeHealth } from './health.js';
+import { describeService, isReady, joinUrl, listRevisions, logsCommand, servingRevisions, tagUrl, trafficLines, type Revision, type RunService } from './run-service.js';
 
 type ServiceConfig = InfraConfig['services'][number];
+
+const ROLLBACK_TAG = 'rollback';
+/** How many older revisions a default rollback health-checks before giving up. */
+const MAX_CANDIDATES = 3;
 
 export function rollbackTask(config: ServiceConfig): TaskDef<{ service: string; traffic: string[] }> {
   const key = config.name;
@@ -20,7 +26,7 @@ export function rollbackTask(config: ServiceConfig): TaskDef<{ service: string; 
     name: `rollback:${key}`,
     description: `Move all of ${key}'s traffic back to its previous revision (or --to=<revision|image tag>)`,
     always: true,
-    args: { to: 'a revision name or an image tag (default: the revision before the one serving now)' },
+    args: { to: 'a revision name or an image tag (default: the newest healthy revision older than the one serving now)' },
     async run(ctx) {
       const service = ctx.infra.services.find((s) => s.key === key)!;
       const live = await describeService(ctx, service.name);
@@ -29,10 +35,10 @@ export function rollbackTask(config: ServiceConfig): TaskDef<{ service: string; 
       const revisions = await listRevisions(ctx, service.name);
       const to = typeof ctx.args.to === 'string' ? ctx.args.to : undefined;
 
-      const revision = to === undefined ? previousRevision(live, revisions, service.name) : revisions.find((r) => r.metadata.name === to);
-      if (revision) {
-        if (!isReady(revision)) throw new UserError(`${revision.metadata.name} is not a ready revision of ${service.name}: Cloud Run cannot route traffic to it.`, { hint: `Pick another: gcloud run revisions list --service=${service.name} --region=${ctx.region} --project=${ctx.project}` });
-        await ctx.gcloud.mutate(['run', 'services', 'update-traffic', service.name, `--region=${ctx.region}`, '--platform=managed', `--to-revisions=${revision.metadata.name}=100`]);
+      if (to === undefined || revisions.some((r) => r.metadata.name === to)) {
+        const candidates = to === undefined ? olderRevisions(live, revisions, service.name) : revisions.filter((r) => r.metadata.name === to);
+        const target = await firstHealthy(ctx, service, candidates);
+        await ctx.gcloud.mutate([...updateTraffic(ctx, service.name), `--to-revisions=${target}=100`, `--remove-tags=${ROLLBACK_TAG}`]);
       } else {
         const image = await imageByTag(ctx, service.image, to!, revisions);
         ctx.log.info(`${to} is an image tag: deploying ${image}`);
@@ -47,18 +53,46 @@ export function rollbackTask(config: ServiceConfig): TaskDef<{ service: string; 
   });
 }
 
-/** The newest ready revision created before the oldest one serving traffic now. */
-function previousRevision(live: Parameters<typeof servingRevisions>[0], revisions: Revision[], name: string): Revision {
+/** Ready revisions created before the oldest one serving traffic now, newest first. */
+function olderRevisions(live: RunService, revisions: Revision[], name: string): Revision[] {
   const serving = new Set(servingRevisions(live).map((r) => r.revisionName));
   const oldestServing = revisions.reduce((at, r, i) => (serving.has(r.metadata.name) ? i : at), -1);
-  const previous = revisions.slice(oldestServing + 1).find(isReady);
-  if (!previous) {
+  const older = revisions.slice(oldestServing + 1).filter(isReady);
+  if (!older.length) {
     throw new UserError(`${name} has no ready revision older than the one serving now (${[...serving].join(', ') || 'none'}).`, {
       hint: 'Name one with -- --to=<revision or image tag>.',
     });
   }
-  return previous;
+  return older;
 }
+
+/**
+ * The first of `candidates` that passes its health check at a temporary tag URL (no traffic moves for
+ * the check): a revision that once failed its rollout check, or broke since, is skipped.
+ */
+async function firstHealthy(ctx: TaskContext, service: ResolvedService, candidates: Revision[]): Promise<string> {
+  const failures: string[] = [];
+  for (const revision of candidates.slice(0, MAX_CANDIDATES)) {
+    const name = revision.metadata.name;
+    if (!isReady(revision)) {
+      failures.push(`${name}: not ready`);
+      continue;
+    }
+    await ctx.gcloud.mutate([...updateTraffic(ctx, service.name), `--update-tags=${ROLLBACK_TAG}=${name}`]);
+    if (ctx.dryRun) return name;
+    const url = tagUrl((await describeService(ctx, service.name))!, ROLLBACK_TAG);
+    const health = url ? await checkHealth(joinUrl(url, service.healthPath), ctx.signal) : undefined;
+    if (health?.ok) return name;
+    failures.push(`${name}: ${health ? describeHealth(health) : `no URL for the tag ${ROLLBACK_TAG}`}`);
+    ctx.log.warn(`${failures.at(-1)}`);
+  }
+  await ctx.gcloud.mutate([...updateTraffic(ctx, service.name), `--remove-tags=${ROLLBACK_TAG}`]);
+  throw new UserError(`${service.name}: no healthy revision to roll back to; traffic is unchanged.\n${failures.map((f) => `  ${f}`).join('\n')}`, {
+    hint: `Name another with -- --to=<revision or image tag>; logs: ${logsCommand(ctx, service.name)}`,
+  });
+}
+
+const updateTraffic = (ctx: TaskContext, name: string) => ['run', 'services', 'update-traffic', name, `--region=${ctx.region}`, '--platform=managed'];
 
 /** The digest reference of the image tagged `tag`; a readable error listing what exists otherwise. */
 async function imageByTag(ctx: TaskContext, imagePath: string, tag: string, revisions: Revision[]): Promise<string> {
