@@ -38,6 +38,8 @@ export interface Route {
   host?: (host: string) => boolean;
   /** Operation kind for simulated latency (see Latency in server.ts). */
   latency?: LatencyKind;
+  /** false: never inject faults here (e.g. the served Cloud Run URLs, whose health is controlled by `unhealthy`). */
+  faults?: boolean;
   handler: Handler;
 }
 
