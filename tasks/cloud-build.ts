@@ -109,10 +109,7 @@ function buildFailure(ctx: TaskContext, service: ResolvedService, build: Build, 
   return new UserError(
     `Cloud Build ${build.id} of ${service.key} ended with ${build.status}: ${reason}${tail ? `\n  last lines of the build log:\n${tail}` : ''}`,
     {
-      hint: [
-        `Full log: ${ctx.paths.logFile} (or \`gcloud builds log ${build.id} --project=${ctx.project}\`${build.logUrl ? `, ${build.logUrl}` : ''}).`,
-        `${service.key} was not deployed; the image it runs now is unchanged.`,
-      ].join('\n'),
+      hint: `${service.key} was not deployed (what runs now is unchanged). Full log: ${ctx.paths.logFile}, or \`gcloud builds log ${build.id} --project=${ctx.project}\`${build.logUrl ? ` (${build.logUrl})` : ''}.`,
     },
   );
 }
