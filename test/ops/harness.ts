@@ -61,11 +61,11 @@ export async function startOpsSandbox(): Promise<OpsSandbox> {
     handle,
     project: handle.project,
     region: handle.region,
-    cli: (args, opts = {}) => runCli([...args, '--sandbox'], { env: { ...env, ...opts.env }, stdin: opts.stdin, timeoutMs: opts.timeoutMs ?? 110_000 }),
+    cli: (args, opts = {}) => runCli(withSandbox(args), { env: { ...env, ...opts.env }, stdin: opts.stdin, timeoutMs: opts.timeoutMs ?? 110_000 }),
     tty: (args, steps, opts = {}) =>
       new Promise((resolve, reject) => {
         const spec = {
-          cmd: [path.join(repoRoot, 'node_modules', '.bin', 'tsx'), path.join(repoRoot, 'lib', 'bin', 'task.ts'), ...args, '--sandbox'],
+          cmd: [path.join(repoRoot, 'node_modules', '.bin', 'tsx'), path.join(repoRoot, 'lib', 'bin', 'task.ts'), ...withSandbox(args)],
           env: { ...env, CI: '1', NO_COLOR: '1' },
           cwd: repoRoot,
           steps,
@@ -103,6 +103,12 @@ export async function startOpsSandbox(): Promise<OpsSandbox> {
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** `--sandbox` goes before `--` (what follows it are task arguments). */
+function withSandbox(args: string[]): string[] {
+  const at = args.indexOf('--');
+  return at < 0 ? [...args, '--sandbox'] : [...args.slice(0, at), '--sandbox', ...args.slice(at)];
 }
 
 /** uvu swallows errors thrown in hooks: this prints them. */
