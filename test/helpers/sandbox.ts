@@ -1,0 +1,91 @@
+// A sandbox for tests: started in this process, announced in its folder (sandbox.json) so CLI subprocesses run
+// with GCP_TASKS_SANDBOX_DIR=<dir> use it, plus the REAL gcloud pointed at it and its control endpoints.
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { FaultConfig } from '../../lib/sandbox/faults.js';
+import type { RequestLogEntry } from '../../lib/sandbox/server.js';
+import { removeSandboxInfo, startSandbox, writeSandboxInfo, type SandboxHandle } from '../../lib/sandbox/index.js';
+import type { SandboxState } from '../../lib/sandbox/types.js';
+
+export interface GcloudResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export interface TestSandbox {
+  handle: SandboxHandle;
+  dir: string;
+  /** Runs the real gcloud with the sandbox's environment (no --project needed: CLOUDSDK_CORE_PROJECT is set). */
+  gcloud(args: string[], opts?: { stdin?: string; env?: Record<string, string>; timeoutMs?: number }): Promise<GcloudResult>;
+  setFaults(faults: FaultConfig): Promise<void>;
+  reset(): Promise<void>;
+  dump(): Promise<SandboxState>;
+  /** Requests the sandbox answered (control requests excluded). */
+  requests(): Promise<RequestLogEntry[]>;
+  /** Direct HTTP to the sandbox (what gcloud cannot show). */
+  fetch(pathAndQuery: string, init?: RequestInit): Promise<Response>;
+  stop(): Promise<void>;
+}
+
+let gcloudPresent: boolean | undefined;
+
+/** Whether the real gcloud is installed. */
+export function hasGcloud(): boolean {
+  gcloudPresent ??= spawnSync('which', ['gcloud']).status === 0;
+  return gcloudPresent;
+}
+
+/** Prints the loud skip line when gcloud is missing; returns whether the gcloud tests can run. */
+export function gcloudOrSkip(what: string): boolean {
+  if (hasGcloud()) return true;
+  console.log(`\n*** SKIPPED: gcloud not installed — ${what} not run ***\n`);
+  return false;
+}
+
+export async function startTestSandbox(opts: { latencyScale?: number; seed?: number; dir?: string } = {}): Promise<TestSandbox> {
+  const dir = opts.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'gt-sandbox-'));
+  const handle = await startSandbox({ stateDir: dir, latencyScale: opts.latencyScale ?? 0, seed: opts.seed });
+  writeSandboxInfo(handle);
+  const control = async (method: string, route: string, body?: unknown) => {
+    const res = await fetch(`${handle.url}/__sandbox/${route}`, {
+      method,
+      ...(body === undefined ? {} : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
+    });
+    const text = await res.text();
+    if (!res.ok) throw new Error(`sandbox control ${method} ${route}: ${res.status} ${text}`);
+    return JSON.parse(text);
+  };
+  const gcloud: TestSandbox['gcloud'] = (args, o = {}) =>
+    new Promise((resolve, reject) => {
+      const child = spawn('gcloud', args, { env: { ...process.env, ...handle.gcloudEnv, ...o.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      const timer = setTimeout(() => child.kill('SIGKILL'), o.timeoutMs ?? 90_000);
+      child.stdout.on('data', (d) => (stdout += d));
+      child.stderr.on('data', (d) => (stderr += d));
+      child.once('error', reject);
+      child.once('close', (code) => {
+        clearTimeout(timer);
+        resolve({ code, stdout, stderr });
+      });
+      child.stdin.end(o.stdin ?? '');
+    });
+  return {
+    handle,
+    dir,
+    gcloud,
+    setFaults: async (faults) => void (await control('PUT', 'faults', faults)),
+    reset: async () => void (await control('POST', 'reset')),
+    dump: async () => (await control('GET', 'state')) as SandboxState,
+    requests: async () => ((await control('GET', 'requests')) as { requests: RequestLogEntry[] }).requests.filter((r) => !r.path.startsWith('/__sandbox/')),
+    fetch: (p, init) => fetch(`${handle.url}${p}`, init),
+    stop: async () => {
+      removeSandboxInfo(dir);
+      await handle.stop();
+      if (!opts.dir) fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
