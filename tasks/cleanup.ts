@@ -13,7 +13,7 @@ import { defineTask } from '../lib/index.js';
 import { UsageError, UserError } from '../lib/errors.js';
 import type { TaskContext, TaskDef } from '../lib/types.js';
 import type { InfraConfig } from '../lib/infra.js';
-import { discover, resourceTypes, typeTitles, type Discovery, type Resource, type ResourceType } from './discover.js';
+import { discover, resourceTypes, typeSingular, typeTitles, type Discovery, type Resource, type ResourceType } from './discover.js';
 import { plural } from './format.js';
 import { Deadline, describeFailure, probe, type Probe } from './probe.js';
 import { affectedTasks, deleteResource, describeResource } from './resource.js';
@@ -108,7 +108,7 @@ async function cleanup(ctx: TaskContext): Promise<CleanupOutput> {
 
   if (planOnly) {
     const types = mode === 'menu' && ctx.args.types !== undefined ? parseTypes(String(ctx.args.types), offered) : offered;
-    const order = waves.flatMap((w) => w.filter((t) => types.includes(t))).flatMap((t) => candidates[t].map((r) => `  ${typeTitles[t].replace(/s$/, '')} ${r.name}`));
+    const order = waves.flatMap((w) => w.filter((t) => types.includes(t))).flatMap((t) => candidates[t].map((r) => `  ${typeSingular[t]} ${r.name}`));
     ctx.log.output(['Dry run: nothing is deleted. Would delete, in this order:', ...order, ...(apis.length ? [`  then disable ${apis.join(', ')}`] : [])].join('\n'));
     return finish(ctx, out);
   }
@@ -125,7 +125,7 @@ async function cleanup(ctx: TaskContext): Promise<CleanupOutput> {
   const selected: Resource[] = [];
   for (const t of chosen) {
     for (const r of candidates[t]) {
-      if (confirmEach.includes(t) && !(await ctx.prompt.confirm(`Delete ${typeTitles[t].replace(/s$/, '')} ${r.name} (${describeResource(r)}) from project ${ctx.project}?`))) {
+      if (confirmEach.includes(t) && !(await ctx.prompt.confirm(`Delete ${typeSingular[t]} ${r.name} (${describeResource(r)}) from project ${ctx.project}?`))) {
         out.skipped.push(entry(r, 'you answered no'));
         continue;
       }
@@ -216,7 +216,7 @@ async function chooseTypes(ctx: TaskContext, mode: Mode | null, offered: Resourc
     const chosen: ResourceType[] = [];
     for (const t of offered) {
       const names = candidates[t].map((r) => r.name).join(', ');
-      if (await ctx.prompt.confirm(`Delete ${plural(candidates[t].length, typeTitles[t].replace(/s$/, ''), typeTitles[t])} (${names}) from project ${ctx.project}?`)) chosen.push(t);
+      if (await ctx.prompt.confirm(`Delete ${plural(candidates[t].length, typeSingular[t], typeTitles[t])} (${names}) from project ${ctx.project}?`)) chosen.push(t);
     }
     return chosen;
   }

@@ -20,6 +20,16 @@ export const typeTitles: Record<ResourceType, string> = {
   sa: 'Service accounts',
 };
 
+export const typeSingular: Record<ResourceType, string> = {
+  service: 'Cloud Run service',
+  gke: 'GKE cluster',
+  sql: 'Cloud SQL instance',
+  bucket: 'Storage bucket',
+  registry: 'Artifact Registry repository',
+  secret: 'Secret Manager secret',
+  sa: 'Service account',
+};
+
 /** `managed`: this tool's, for this environment. `other-environment`: this tool's, for the other one. `foreign`: not this tool's. */
 export type Scope = 'managed' | 'other-environment' | 'foreign';
 

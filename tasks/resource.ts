@@ -5,7 +5,7 @@ import { defineTask } from '../lib/index.js';
 import { UsageError, UserError } from '../lib/errors.js';
 import type { ResolvedInfra } from '../lib/infra.js';
 import type { TaskContext, TaskDef } from '../lib/types.js';
-import { configuredNames, discover, typeTitles, type Resource, type ResourceType } from './discover.js';
+import { configuredNames, discover, typeSingular, typeTitles, type Resource, type ResourceType } from './discover.js';
 import { formatBytes, plural } from './format.js';
 import { Deadline, describeFailure } from './probe.js';
 
@@ -129,7 +129,7 @@ function deleteTask(): TaskDef<DeleteOutput> {
             : `${name} belongs to the ${resource.labels.environment} environment; this ${ctx.env} run will not delete it.`,
           { hint: resource.scope === 'foreign' ? 'Delete it with gcloud or the console if you really mean to.' : `Run with --env=${resource.labels.environment}.` },
         );
-      const what = `${typeTitles[type].replace(/s$/, '')} ${name} (${describeResource(resource)})`;
+      const what = `${typeSingular[type]} ${name} (${describeResource(resource)})`;
       if (!(await ctx.prompt.confirm(`Delete ${what} in project ${ctx.project}? This cannot be undone.`))) {
         ctx.log.warn('Not deleted: nothing changed.');
         return { type, name, deleted: false, invalidated: [] };
