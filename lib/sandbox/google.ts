@@ -91,6 +91,12 @@ export function md5Base64(data: Buffer): string {
   return createHash('md5').update(data).digest('base64');
 }
 
+/** Etags are bytes: gcloud may send back the URL-safe base64 form of the one it received. */
+export function sameEtag(a: string, b: string): boolean {
+  const bytes = (s: string) => Buffer.from(s.replace(/-/g, '+').replace(/_/g, '/'), 'base64').toString('hex');
+  return bytes(a) === bytes(b);
+}
+
 /** An etag that is valid base64 (gcloud decodes IAM policy etags as bytes), derived from the content. */
 export function base64Etag(content: unknown): string {
   return createHash('sha256').update(JSON.stringify(content ?? null)).digest().subarray(0, 8).toString('base64');
@@ -324,4 +330,58 @@ export function validateLabels(labels: unknown, field = 'labels'): Record<string
     }
   }
   return labels as Record<string, string>;
+}
+
+// ---------------------------------------------------------------------------------------------- IAM policies
+
+export interface IamBinding {
+  role: string;
+  members: string[];
+  condition?: unknown;
+}
+
+export interface IamPolicy {
+  version: number;
+  etag: string;
+  bindings: IamBinding[];
+}
+
+const MEMBER = /^(allUsers|allAuthenticatedUsers|(user|serviceAccount|group|domain|deleted:user|deleted:serviceAccount|deleted:group|projectOwner|projectEditor|projectViewer):[^\s:][^\s]*|principal(Set)?:\/\/\S+)$/;
+const ROLE = /^(roles\/[\w.]+|(projects|organizations)\/[\w.-]+\/roles\/[\w.]+)$/;
+
+export function newPolicy(bindings: IamBinding[] = []): IamPolicy {
+  const policy = { version: 1, bindings };
+  return { ...policy, etag: base64Etag(policy) };
+}
+
+/** The policy as getIamPolicy answers it (no `bindings` key when empty, like Google). */
+export function renderPolicy(policy: IamPolicy): Record<string, unknown> {
+  return { version: policy.version, etag: policy.etag, ...(policy.bindings.length ? { bindings: policy.bindings } : {}) };
+}
+
+/**
+ * setIamPolicy: validates the request's policy and its etag against the current one (a stale etag is the
+ * concurrent-change conflict Google answers with 409 ABORTED), and returns the new policy with a new etag.
+ * `serviceAccountExists` lets a caller reject bindings for service accounts of sandbox projects that do not exist.
+ */
+export function setIamPolicy(current: IamPolicy, body: any, serviceAccountExists?: (email: string) => boolean | undefined): IamPolicy {
+  const policy = body?.policy;
+  if (!policy || typeof policy !== 'object') throw invalidArgument('Invalid value for policy: a policy is required.');
+  if (policy.etag !== undefined && !sameEtag(policy.etag, current.etag)) {
+    throw aborted('There were concurrent policy changes. Please retry the whole read-modify-write with exponential backoff.');
+  }
+  const bindings: IamBinding[] = [];
+  for (const [i, b] of ((policy.bindings ?? []) as IamBinding[]).entries()) {
+    if (typeof b?.role !== 'string' || !ROLE.test(b.role)) throw invalidArgument(`Invalid value for policy.bindings[${i}].role: '${b?.role}' is not a valid role.`);
+    for (const m of b.members ?? []) {
+      if (typeof m !== 'string' || !MEMBER.test(m)) throw invalidArgument(`Invalid value for policy.bindings[${i}].members: '${m}'. Policy members must be of the form "<type>:<value>".`);
+      if (m.startsWith('serviceAccount:') && serviceAccountExists?.(m.slice('serviceAccount:'.length)) === false) {
+        throw invalidArgument(`Service account ${m.slice('serviceAccount:'.length)} does not exist.`);
+      }
+    }
+    if (b.members?.length) bindings.push({ role: b.role, members: [...new Set(b.members)].sort(), ...(b.condition ? { condition: b.condition } : {}) });
+  }
+  const version = bindings.some((b) => b.condition) ? 3 : Number(policy.version ?? 1) || 1;
+  const next = { version, bindings };
+  return { ...next, etag: base64Etag({ ...next, previous: current.etag }) };
 }

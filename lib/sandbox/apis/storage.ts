@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import {
-  ApiError, base64Etag, crc32cBase64, failedPrecondition, hexId, invalidArgument, isRegion, md5Base64, validateLabels, notFound, ok, paginate, timestamp,
+  ApiError, base64Etag, crc32cBase64, failedPrecondition, hexId, invalidArgument, isRegion, md5Base64, sameEtag, validateLabels, notFound, ok, paginate, timestamp,
 } from '../google.js';
 import type { ApiContext, ApiModule, ProjectState, SandboxRequest, SandboxResponse } from '../types.js';
 import { requireApi } from './serviceusage.js';
@@ -547,7 +547,7 @@ function setBucketPolicy(req: SandboxRequest, ctx: ApiContext) {
   const b = getBucket(ctx, req.params.bucket!);
   const body = (req.json ?? {}) as Partial<Policy>;
   // Cloud Storage reports a stale etag as a failed precondition (412).
-  if (body.etag && body.etag !== b.iamPolicy.etag) throw failedPrecondition('At least one of the pre-conditions you specified did not hold.');
+  if (body.etag && !sameEtag(body.etag, b.iamPolicy.etag)) throw failedPrecondition('At least one of the pre-conditions you specified did not hold.');
   if (!Array.isArray(body.bindings ?? [])) throw invalidArgument('Invalid value for bindings: expected a list.');
   const bindings = (body.bindings ?? []).filter((x) => x.members?.length);
   for (const [i, x] of bindings.entries()) {
