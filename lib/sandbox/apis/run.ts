@@ -233,7 +233,7 @@ function renderService(ctx: ApiContext, project: ProjectState, svc: ServiceRecor
       generation: svc.generation,
       creationTimestamp: timestamp(svc.createTime),
       labels: { ...svc.labels, [L.location]: svc.region },
-      annotations: { ...svc.annotations, [L.creator]: USER, [L.lastModifier]: USER, 'run.googleapis.com/ingress': svc.annotations['run.googleapis.com/ingress'] ?? 'all', 'run.googleapis.com/urls': JSON.stringify([url]) },
+      annotations: { ...svc.annotations, [L.creator]: USER, [L.lastModifier]: USER, 'run.googleapis.com/ingress': svc.annotations['run.googleapis.com/ingress'] ?? 'all', 'run.googleapis.com/ingress-status': svc.annotations['run.googleapis.com/ingress'] ?? 'all', 'run.googleapis.com/urls': JSON.stringify([url]) },
     },
     spec: { template: svc.template, traffic: svc.traffic },
     status: {

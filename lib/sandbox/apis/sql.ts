@@ -1,8 +1,9 @@
 // Cloud SQL Admin v1beta4: instances (insert, get, list, patch, delete, restart), databases, users, operations.
 //
 // Every instance whose activation policy is ALWAYS is backed by a real PostgreSQL with pgvector
-// (lib/postgres/embedded.ts) listening on its own loopback address 127.0.0.x:5432 (x from 10 up; an address
-// whose port 5432 is taken by another program is skipped), reported as the PRIMARY address. Its data lives in
+// (lib/postgres/embedded.ts) listening on its own loopback address 127.0.0.x:5432 (10 ≤ x ≤ 250, first pick
+// derived from the sandbox folder; an address whose port 5432 is taken by another program is skipped, and an
+// instance whose address got taken while it was stopped moves), reported as the PRIMARY address. Its data lives in
 // `<stateDir>/sql/<project>/<instance>`. The `postgres` password set through the API (rootPassword on insert,
 // users update) is the one the server accepts; only its md5 hash is kept in the state. `patch` to NEVER
 // really stops the server, ALWAYS brings it back with its data, delete removes server and data, and a
@@ -95,10 +96,16 @@ function usedAddresses(ctx: ApiContext, except?: InstanceRecord): Set<string> {
   return used;
 }
 
+/**
+ * The first free 127.0.0.x. The search starts at an x derived from the sandbox folder, so that sandboxes
+ * running side by side (parallel test runs) rarely reach for the same address.
+ */
 function freeAddress(ctx: ApiContext, skip: Set<string>, except?: InstanceRecord): string {
   const used = usedAddresses(ctx, except);
-  for (let x = FIRST_HOST; x <= LAST_HOST; x++) {
-    const ip = `127.0.0.${x}`;
+  const span = LAST_HOST - FIRST_HOST + 1;
+  const start = createHash('sha256').update(path.resolve(ctx.stateDir)).digest().readUInt32BE(0) % span;
+  for (let i = 0; i < span; i++) {
+    const ip = `127.0.0.${FIRST_HOST + ((start + i) % span)}`;
     if (!used.has(ip) && !skip.has(ip)) return ip;
   }
   throw new ApiError(429, 'The sandbox has no free loopback address left for another Cloud SQL instance (127.0.0.10–250 are in use).', 'RESOURCE_EXHAUSTED');
