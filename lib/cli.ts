@@ -135,7 +135,8 @@ async function run(loaded: LoadedConfig, opts: CliOptions, argv: readonly string
   const forceTTY = io.env.GCP_TASKS_PROMPT_TTY === '1';
 
   // Refuse before anything runs: a destructive task could only fail halfway through at its prompt.
-  const destructive = planned.filter((t) => (typeof t.destructive === 'function' ? t.destructive(argsFor(t.name)) : t.destructive)).map((t) => t.name);
+  const isDestructive = (t: TaskDef<any>) => (typeof t.destructive === 'function' ? t.destructive(argsFor(t.name)) : !!t.destructive);
+  const destructive = planned.filter(isDestructive).map((t) => t.name);
   if (destructive.length && !opts.yes && !opts.dryRun && !canPrompt({ forceTTY })) {
     throw new UserError(`${destructive.join(', ')} ${destructive.length === 1 ? 'is' : 'are'} destructive and there is no terminal to confirm on.`, {
       hint: 'Pass --yes to confirm in advance (or run it in a terminal). Nothing was run.',
@@ -153,13 +154,15 @@ async function run(loaded: LoadedConfig, opts: CliOptions, argv: readonly string
       const { connectOrStartSandbox } = await import('./sandbox/index.js');
       sandbox = await connectOrStartSandbox({ stateDir: where.sandboxDir });
     }
-    const needsCloud = !!config.infra && planned.some((t) => !(typeof t.local === 'function' ? t.local(argsFor(t.name), env) : t.local));
+    // A plan made only of local tasks (db:local) needs no cloud env and no gcloud.
+    const allLocal = planned.every((t) => (typeof t.local === 'function' ? t.local(argsFor(t.name), env) : !!t.local));
+    const needsGcloud = !!config.infra && !allLocal;
     const sandboxTarget = sandbox && { project: sandbox.project, region: sandbox.region };
     const { vars } = loadEnv({
       dir: where.envDir,
       env,
       processEnv: io.env,
-      schema: needsCloud ? config.envSchema : undefined,
+      schema: allLocal ? undefined : config.envSchema,
       defaults: sandboxTarget && config.sandboxVars?.(env, sandboxTarget),
       forced: sandboxTarget && { GCP_PROJECT_ID: sandboxTarget.project, GCP_REGION: sandboxTarget.region },
     });
@@ -167,7 +170,7 @@ async function run(loaded: LoadedConfig, opts: CliOptions, argv: readonly string
     const region = vars.GCP_REGION ?? '';
     const infra = resolveConfigInfra(config, { env, project, region, vars });
     const gcloudEnv = sandbox?.gcloudEnv ?? {};
-    if (needsCloud && (!opts.dryRun || opts.refresh)) await checkGcloud({ ...(io.env as Record<string, string>), ...gcloudEnv }, { sandbox: !!sandbox });
+    if (needsGcloud && (!opts.dryRun || opts.refresh)) await checkGcloud({ ...(io.env as Record<string, string>), ...gcloudEnv }, { sandbox: !!sandbox });
 
     if (!opts.dryRun) {
       lock = await acquireLock(lockPath(where.stateDir, project, env), { command: `pnpm task ${argv.join(' ')}`, timeoutMs: opts.lockTimeoutMs });
@@ -189,7 +192,8 @@ async function run(loaded: LoadedConfig, opts: CliOptions, argv: readonly string
       argsFor,
     });
 
-    const renderer = await pickRenderer(opts, planned, order, io);
+    const asks = planned.some((t) => t.interactive || (isDestructive(t) && !opts.yes));
+    const renderer = await pickRenderer(opts, asks, order, io);
     const controller = new AbortController();
     let signals = 0;
     const onSignal = () => {
@@ -241,9 +245,8 @@ async function run(loaded: LoadedConfig, opts: CliOptions, argv: readonly string
 }
 
 /** listr2 on an interactive terminal; timestamped lines in CI, in pipes, and when a task may ask questions. */
-async function pickRenderer(opts: CliOptions, planned: TaskDef<any>[], order: string[], io: Io): Promise<Renderer> {
+async function pickRenderer(opts: CliOptions, asks: boolean, order: string[], io: Io): Promise<Renderer> {
   if (opts.dryRun) return { event() {}, note() {}, end: async () => {} }; // the plan table says it all
-  const asks = planned.some((t) => t.interactive || (t.destructive && !opts.yes));
   const tty = !!(io.stderr as { isTTY?: boolean }).isTTY && !io.env.CI && !asks;
   return tty ? createTtyRenderer(order, { verbose: opts.verbose }) : createLineRenderer({ stream: io.stderr, verbose: opts.verbose });
 }

@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { z } from 'zod';
-import type { ConfigDef, EnvName } from './types.js';
+import type { ConfigDef, EnvName, TaskDef } from './types.js';
 import { resolveInfra, type ResolvedInfra } from './infra.js';
 import { UserError } from './errors.js';
 import { assertAcyclic, createGraph, suggest, type TaskGraph } from './graph.js';
@@ -96,7 +96,7 @@ export function validateConfig(value: unknown, label = 'the config'): ConfigDef 
       const result = taskSchema.safeParse(task);
       if (!result.success) problems.push(...result.error.issues.map((issue) => `${formatPath(['tasks', i, ...issue.path], label)}: ${issue.message}`));
     });
-    if (!problems.length) problems.push(...graphProblems(shape.data.tasks as ConfigDef['tasks'], label));
+    problems.push(...graphProblems(tasks, label));
   }
   if (problems.length) {
     throw new UserError(`Invalid config ${label}:\n${problems.map((p) => `  - ${p}`).join('\n')}`, { hint: 'Fix these in the config; nothing was run.' });
@@ -106,10 +106,13 @@ export function validateConfig(value: unknown, label = 'the config'): ConfigDef 
   return config;
 }
 
-function graphProblems(tasks: ConfigDef['tasks'], label: (s: readonly PropertyKey[], i: number) => string | undefined): string[] {
+/** Duplicate names and references to unknown tasks (checked on whatever parts of the tasks are well-formed). */
+function graphProblems(raw: unknown[], label: (s: readonly PropertyKey[], i: number) => string | undefined): string[] {
+  const tasks = raw.map((t) => (t && typeof t === 'object' ? (t as Partial<TaskDef<any>>) : {}));
   const problems: string[] = [];
   const first = new Map<string, number>();
   tasks.forEach((t, i) => {
+    if (typeof t.name !== 'string') return;
     if (first.has(t.name)) problems.push(`${formatPath(['tasks', i, 'name'], label)}: duplicate task name (also tasks[${first.get(t.name)}])`);
     else first.set(t.name, i);
   });
@@ -119,9 +122,10 @@ function graphProblems(tasks: ConfigDef['tasks'], label: (s: readonly PropertyKe
     return `unknown task "${name}"${close.length ? ` (did you mean ${close.map((c) => `"${c}"`).join(', ')}?)` : ''}`;
   };
   tasks.forEach((t, i) => {
-    t.deps?.forEach((d, j) => first.has(d) || problems.push(`${formatPath(['tasks', i, 'deps', j], label)}: ${unknownRef(d)}`));
-    if (Array.isArray(t.invalidates)) {
-      t.invalidates.forEach((d, j) => first.has(d) || problems.push(`${formatPath(['tasks', i, 'invalidates', j], label)}: ${unknownRef(d)}`));
+    for (const key of ['deps', 'invalidates'] as const) {
+      const refs = t[key];
+      if (!Array.isArray(refs)) continue;
+      refs.forEach((d, j) => typeof d !== 'string' || first.has(d) || problems.push(`${formatPath(['tasks', i, key, j], label)}: ${unknownRef(d)}`));
     }
   });
   return problems;

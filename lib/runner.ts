@@ -129,8 +129,12 @@ export async function runPlan(opts: RunOptions): Promise<RunSummary> {
   opts.signal?.addEventListener('abort', abort, { once: true });
 
   const finish = (result: TaskResult): TaskResult => {
-    if (result.status === 'failed' && !opts.continueOnError && !stopping) stopping = 'failure';
     emit({ type: 'end', result, at: now() });
+    return result;
+  };
+  /** Called the moment a task fails, before its limiter slot is handed to the next queued task. */
+  const failed = (result: TaskResult): TaskResult => {
+    if (result.status === 'failed' && !opts.continueOnError && !stopping) stopping = 'failure';
     return result;
   };
   const notRun = (name: string): TaskResult => ({
@@ -184,7 +188,7 @@ export async function runPlan(opts: RunOptions): Promise<RunSummary> {
       }
       if (reason === null && opts.refresh && task.check) reason = await limit(() => probe(task, deps));
     } catch (error) {
-      return { name, status: 'failed', reason: 'could not compute its fingerprint', durationMs: 0, error, finishedAt: now() };
+      return failed({ name, status: 'failed', reason: 'could not compute its fingerprint', durationMs: 0, error, finishedAt: now() });
     }
     if (reason === null) return { name, status: 'cached', reason: 'up to date', durationMs: 0, outputs: record!.outputs };
     if (opts.dryRun) return { name, status: 'would-run', reason, durationMs: 0 };
@@ -227,7 +231,7 @@ export async function runPlan(opts: RunOptions): Promise<RunSummary> {
     } catch (error) {
       const status = controller.signal.aborted ? 'interrupted' : 'failed';
       log.write('error', error instanceof Error ? error.stack ?? error.message : String(error));
-      return { ...base, status, durationMs: now() - startedAt, finishedAt: now(), error };
+      return failed({ ...base, status, durationMs: now() - startedAt, finishedAt: now(), error });
     } finally {
       log.close();
     }

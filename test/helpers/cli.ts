@@ -1,0 +1,50 @@
+// Runs the real CLI (`tsx lib/bin/task.ts`) as a subprocess, the way a user or CI does.
+import { spawn } from 'node:child_process';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const tsx = path.join(repoRoot, 'node_modules', '.bin', 'tsx');
+const entry = path.join(repoRoot, 'lib', 'bin', 'task.ts');
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export interface CliOptions {
+  cwd?: string;
+  /** Added to the inherited environment (CI=1 and NO_COLOR=1 are set unless overridden). */
+  env?: Record<string, string | undefined>;
+  /** Written to stdin, then closed (stdin is a pipe: never a TTY). */
+  stdin?: string;
+  timeoutMs?: number;
+  /** Called with the child as soon as it is spawned (e.g. to send SIGINT). */
+  onSpawn?: (child: import('node:child_process').ChildProcess) => void;
+}
+
+export function runCli(args: string[], opts: CliOptions = {}): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(tsx, [entry, ...args], {
+      cwd: opts.cwd ?? repoRoot,
+      env: { ...process.env, CI: '1', NO_COLOR: '1', FORCE_COLOR: undefined, ...opts.env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`pnpm task ${args.join(' ')} did not finish within ${opts.timeoutMs ?? 60_000} ms\nstdout: ${stdout}\nstderr: ${stderr}`));
+    }, opts.timeoutMs ?? 60_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+    child.stdin.end(opts.stdin ?? '');
+    opts.onSpawn?.(child);
+  });
+}

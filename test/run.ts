@@ -1,0 +1,112 @@
+// `pnpm test`: runs every test/**/*.test.ts in its own process, two at a time (a 2-core machine), prints
+// each file's result, and ends with exactly `N passed, N failed` counting uvu test cases.
+// Usage: tsx test/run.ts [--reliability] [file-or-dir...]. test/reliability/ runs only with --reliability
+// (or when named explicitly). TEST_CONCURRENCY overrides the 2; TEST_FILE_TIMEOUT_S the 15-minute cap per file.
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const tsx = path.join(repo, 'node_modules', '.bin', 'tsx');
+const concurrency = Math.max(1, Number(process.env.TEST_CONCURRENCY) || 2);
+const fileTimeoutMs = (Number(process.env.TEST_FILE_TIMEOUT_S) || 900) * 1000;
+
+interface FileResult {
+  file: string;
+  passed: number;
+  failed: number;
+  skipped: number;
+  ms: number;
+  output: string;
+  code: number | null;
+}
+
+function findTests(dir: string, includeReliability: boolean): string[] {
+  if (!fs.existsSync(dir)) return [];
+  if (fs.statSync(dir).isFile()) return [dir];
+  const out: string[] = [];
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) {
+      if (entry.name === 'node_modules' || entry.name === 'fixtures') continue;
+      if (!includeReliability && path.relative(path.join(repo, 'test'), full) === 'reliability') continue;
+      out.push(...findTests(full, includeReliability));
+    } else if (entry.name.endsWith('.test.ts')) out.push(full);
+  }
+  return out.sort();
+}
+
+const stripAnsi = (s: string) => s.replace(/\x1b\[[0-9;]*m/g, '');
+
+/** uvu's closing block: `Total: N`, `Passed: N`, `Skipped: N` (one per process, all suites of the file). */
+function parseCounts(output: string): { total: number; passed: number; skipped: number } | null {
+  const text = stripAnsi(output);
+  const num = (label: string) => {
+    const all = [...text.matchAll(new RegExp(`^\\s*${label}:\\s+(\\d+)`, 'gm'))];
+    return all.length ? Number(all[all.length - 1]![1]) : null;
+  };
+  const total = num('Total');
+  const passed = num('Passed');
+  if (total === null || passed === null) return null;
+  return { total, passed, skipped: num('Skipped') ?? 0 };
+}
+
+function runFile(file: string): Promise<FileResult> {
+  const started = performance.now();
+  return new Promise((resolve) => {
+    const child = spawn(tsx, [file], { cwd: repo, env: { ...process.env, FORCE_COLOR: '0' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (d) => (output += d));
+    child.stderr.on('data', (d) => (output += d));
+    const timer = setTimeout(() => {
+      output += `\n[test/run.ts] killed after ${fileTimeoutMs / 1000} s\n`;
+      child.kill('SIGKILL');
+    }, fileTimeoutMs);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      const counts = parseCounts(output);
+      // A file that crashed before uvu's summary (or exited non-zero with all passing) counts one failure.
+      let passed = counts?.passed ?? 0;
+      let failed = counts ? counts.total - counts.passed - counts.skipped : 1;
+      if (code !== 0 && failed === 0) failed = 1;
+      if (counts && passed > counts.total) passed = counts.total;
+      resolve({ file, passed, failed, skipped: counts?.skipped ?? 0, ms: performance.now() - started, output, code });
+    });
+  });
+}
+
+async function main(): Promise<number> {
+  const args = process.argv.slice(2);
+  const reliability = args.includes('--reliability');
+  const targets = args.filter((a) => a !== '--reliability');
+  const files = targets.length
+    ? targets.flatMap((t) => findTests(path.resolve(t), true))
+    : findTests(path.join(repo, 'test'), reliability);
+  if (!files.length) {
+    console.log('No test files found.');
+    console.log('0 passed, 0 failed');
+    return 1;
+  }
+  const results: FileResult[] = [];
+  let next = 0;
+  const worker = async () => {
+    while (next < files.length) {
+      const file = files[next++]!;
+      const r = await runFile(file);
+      results.push(r);
+      const rel = path.relative(repo, r.file);
+      const skippedNote = /SKIPPED/.test(r.output) ? ` — ${stripAnsi(r.output).match(/SKIPPED[^\n]*/)![0]}` : '';
+      const mark = r.failed ? '✖' : '✔';
+      console.log(`${mark} ${rel}  ${r.passed} passed${r.failed ? `, ${r.failed} failed` : ''}${r.skipped ? `, ${r.skipped} skipped` : ''} (${(r.ms / 1000).toFixed(1)} s)${skippedNote}`);
+      if (r.failed) console.log(stripAnsi(r.output).replace(/^/gm, '    '));
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, files.length) }, worker));
+  const passed = results.reduce((n, r) => n + r.passed, 0);
+  const failed = results.reduce((n, r) => n + r.failed, 0);
+  console.log(`${passed} passed, ${failed} failed`);
+  return failed ? 1 : 0;
+}
+
+process.exitCode = await main();
