@@ -4,6 +4,7 @@ import path from 'node:path';
 import { apiModules } from './apis/index.js';
 import { sandboxCerts } from './certs.js';
 import { faultsFromEnv } from './faults.js';
+import type { ApiContext } from './types.js';
 import { DEFAULT_LATENCY_SCALE, DEFAULT_PROJECT, DEFAULT_REGION, SandboxServer } from './server.js';
 
 export interface SandboxOptions {
@@ -96,7 +97,7 @@ export async function startSandbox(opts: SandboxOptions): Promise<SandboxHandle>
   });
   const { port, url } = await server.start();
   let stopped: Promise<void> | undefined;
-  return {
+  const handle: SandboxHandle = {
     url,
     port,
     project: DEFAULT_PROJECT,
@@ -106,6 +107,15 @@ export async function startSandbox(opts: SandboxOptions): Promise<SandboxHandle>
     owned: true,
     stop: () => (stopped ??= server.stop()),
   };
+  servers.set(handle, server);
+  return handle;
+}
+
+const servers = new WeakMap<SandboxHandle, SandboxServer>();
+
+/** The API context of a sandbox running in this process (tests: seed state the way another API module would). */
+export function inProcessContext(handle: SandboxHandle): ApiContext | undefined {
+  return servers.get(handle)?.ctx;
 }
 
 function isAlive(pid: number): boolean {

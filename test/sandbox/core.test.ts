@@ -1,0 +1,214 @@
+// The sandbox core over direct HTTP: proxy-form requests, 501 for what is not implemented, Google errors,
+// control endpoints, seeded fault injection, operations that finish after their simulated time, the
+// CONNECT/TLS path of the Cloud Build log host, persistence across restarts, finding a running sandbox.
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import tls from 'node:tls';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { connectOrStartSandbox, startSandbox, writeSandboxInfo } from '../../lib/sandbox/index.js';
+import { startTestSandbox, type TestSandbox } from '../helpers/sandbox.js';
+
+let sb: TestSandbox;
+const json = { 'content-type': 'application/json' };
+
+test.before(async () => {
+  sb = await startTestSandbox();
+});
+test.after(async () => {
+  await sb.stop();
+});
+
+/** Sends one raw HTTP/1.1 request line (e.g. the absolute form a proxy receives) and returns status + body. */
+function raw(port: number, requestLine: string, host: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1', () => socket.write(`${requestLine}\r\nHost: ${host}\r\nConnection: close\r\n\r\n`));
+    let data = '';
+    socket.on('data', (d) => (data += d));
+    socket.on('error', reject);
+    socket.on('end', () => {
+      const [head, ...rest] = data.split('\r\n\r\n');
+      resolve({ status: Number(head!.split(' ')[1]), body: rest.join('\r\n\r\n') });
+    });
+  });
+}
+
+test('absolute-form proxy requests are routed like origin-form ones', async () => {
+  const port = sb.handle.port;
+  const abs = await raw(port, `GET http://127.0.0.1:${port}/v1/projects/${sb.handle.project}/services/run.googleapis.com?alt=json HTTP/1.1`, `127.0.0.1:${port}`);
+  assert.is(abs.status, 200);
+  assert.is(JSON.parse(abs.body).config.name, 'run.googleapis.com');
+  const origin = await sb.fetch(`/v1/projects/${sb.handle.project}/services/run.googleapis.com?alt=json`);
+  assert.equal(await origin.json(), JSON.parse(abs.body));
+});
+
+test('an unimplemented request answers 501 naming the method and the path, never a silent success', async () => {
+  const unknownPath = await sb.fetch('/v1/projects/digitwin-sandbox/widgets', { method: 'POST', body: '{}', headers: json });
+  assert.is(unknownPath.status, 501);
+  const body = await unknownPath.json();
+  assert.is(body.error.status, 'UNIMPLEMENTED');
+  assert.match(body.error.message, 'POST /v1/projects/digitwin-sandbox/widgets');
+  // A known path with a method the sandbox does not serve.
+  const wrongMethod = await sb.fetch('/v1/projects/digitwin-sandbox/services', { method: 'DELETE' });
+  assert.is(wrongMethod.status, 501);
+  assert.match((await wrongMethod.json()).error.message, 'DELETE /v1/projects/digitwin-sandbox/services');
+  // A Cloud Run-style host through the proxy with an unknown path.
+  const viaProxy = await raw(sb.handle.port, `GET http://us-central1-run.sandbox:${sb.handle.port}/apis/unknown.dev/v1/x HTTP/1.1`, `us-central1-run.sandbox:${sb.handle.port}`);
+  assert.is(viaProxy.status, 501);
+  assert.match(viaProxy.body, 'us-central1-run.sandbox');
+});
+
+test('errors have the Google shape; bad JSON and bad project ids are 400', async () => {
+  const missing = await sb.fetch('/storage/v1/b/no-such-bucket-here');
+  assert.is(missing.status, 404);
+  const err = (await missing.json()).error;
+  assert.is(err.code, 404);
+  assert.is(err.status, 'NOT_FOUND');
+  assert.is(err.errors[0].reason, 'notFound');
+  const badJson = await sb.fetch('/v1/projects/digitwin-sandbox/services:batchEnable', { method: 'POST', body: '{nope', headers: json });
+  assert.is(badJson.status, 400);
+  const badProject = await sb.fetch('/v1/projects/Bad_Project/services');
+  assert.is(badProject.status, 400);
+  assert.match((await badProject.json()).error.message, 'Invalid project id [Bad_Project]');
+});
+
+test('control endpoints: health, state dump, invalid faults refused, reset', async () => {
+  const health = await (await sb.fetch('/__sandbox/health')).json();
+  assert.is(health.ok, true);
+  assert.is(health.stateDir, sb.dir);
+  await sb.fetch(`/storage/v1/b?project=${sb.handle.project}`, { method: 'POST', body: JSON.stringify({ name: 'gt-core-reset' }), headers: json });
+  const state = await sb.dump();
+  assert.ok(state.projects[sb.handle.project]!.storage.buckets['gt-core-reset']);
+  const bad = await sb.fetch('/__sandbox/faults', { method: 'PUT', body: JSON.stringify({ transientRate: 7 }), headers: json });
+  assert.is(bad.status, 400);
+  assert.match((await bad.json()).error.message, 'transientRate');
+  await sb.reset();
+  assert.equal((await sb.dump()).projects, {});
+});
+
+test('fault injection is reproducible from a seed', async () => {
+  const statuses = async (seed: number) => {
+    await sb.setFaults({ seed, transientRate: 0.5 });
+    const out: number[] = [];
+    for (let i = 0; i < 24; i++) out.push((await sb.fetch(`/v1/projects/${sb.handle.project}/services/run.googleapis.com`)).status);
+    return out;
+  };
+  const first = await statuses(42);
+  const again = await statuses(42);
+  const other = await statuses(7);
+  await sb.setFaults({});
+  assert.equal(again, first);
+  assert.not.equal(other, first);
+  assert.ok(first.includes(200) && first.some((s) => s === 429 || s === 503), `a mix of answers: ${first}`);
+  assert.ok(first.every((s) => [200, 429, 503].includes(s)));
+  const log = await sb.requests();
+  assert.ok(log.some((r) => r.injected), 'injected answers are marked in the request log');
+});
+
+test('permanent and limited errors match method and path; slow responses are slower', async () => {
+  await sb.setFaults({ errors: [{ method: 'GET', path: '/services/run.googleapis.com', status: 403, message: 'no way' }, { path: 'iam.googleapis.com', status: 503, times: 1 }] });
+  const denied = await sb.fetch(`/v1/projects/${sb.handle.project}/services/run.googleapis.com`);
+  assert.is(denied.status, 403);
+  assert.is((await denied.json()).error.message, 'no way');
+  assert.is((await sb.fetch(`/v1/projects/${sb.handle.project}/services/run.googleapis.com:enable`, { method: 'POST', body: '{}', headers: json })).status, 200, 'other methods are not matched');
+  assert.is((await sb.fetch(`/v1/projects/${sb.handle.project}/services/iam.googleapis.com`)).status, 503);
+  assert.is((await sb.fetch(`/v1/projects/${sb.handle.project}/services/iam.googleapis.com`)).status, 200, 'times:1 fires once');
+  await sb.setFaults({ slow: [{ path: '/services/compute.googleapis.com', ms: 300 }] });
+  const started = Date.now();
+  assert.is((await sb.fetch(`/v1/projects/${sb.handle.project}/services/compute.googleapis.com`)).status, 200);
+  assert.ok(Date.now() - started >= 300, 'the slow rule delays the answer');
+  await sb.setFaults({});
+});
+
+test('long-running operations become done after their simulated time (latency scale)', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gt-lro-'));
+  const slow = await startSandbox({ stateDir: dir, latencyScale: 0.02 }); // enableApi: 15 s × 0.02 = 300 ms
+  try {
+    const res = await fetch(`${slow.url}/v1/projects/${slow.project}/services/container.googleapis.com:enable`, { method: 'POST', body: '{}', headers: json });
+    const op = await res.json();
+    assert.is(op.done, false);
+    assert.match(op.name, /^operations\/acf\.p2-\d+-/);
+    const svc = async () => (await (await fetch(`${slow.url}/v1/projects/${slow.project}/services/container.googleapis.com`)).json()).state;
+    assert.is(await svc(), 'DISABLED', 'not enabled before the operation is done');
+    let polled: any;
+    for (let i = 0; i < 100; i++) {
+      polled = await (await fetch(`${slow.url}/v1/${op.name}`)).json();
+      if (polled.done) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.is(polled.done, true);
+    assert.is(polled.response.service.state, 'ENABLED');
+    assert.is(await svc(), 'ENABLED');
+  } finally {
+    await slow.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('CONNECT to storage.googleapis.com is terminated with the sandbox CA and serves objects with Range', async () => {
+  const project = sb.handle.project;
+  await sb.fetch(`/storage/v1/b?project=${project}`, { method: 'POST', body: JSON.stringify({ name: 'gt-core-logs' }), headers: json });
+  await sb.fetch(`/upload/storage/v1/b/gt-core-logs/o?uploadType=media&name=log-1.txt`, { method: 'POST', body: 'line one\nline two\n', headers: { 'content-type': 'text/plain' } });
+  const ca = fs.readFileSync(sb.handle.gcloudEnv.CLOUDSDK_CORE_CUSTOM_CA_CERTS_FILE!);
+  const response = await new Promise<string>((resolve, reject) => {
+    const socket = net.connect(sb.handle.port, '127.0.0.1', () => socket.write('CONNECT storage.googleapis.com:443 HTTP/1.1\r\nHost: storage.googleapis.com:443\r\n\r\n'));
+    socket.once('data', (d) => {
+      assert.match(d.toString(), /^HTTP\/1\.1 200/);
+      const secure = tls.connect({ socket, servername: 'storage.googleapis.com', ca }, () => {
+        secure.write('GET /gt-core-logs/log-1.txt HTTP/1.1\r\nHost: storage.googleapis.com\r\nRange: bytes=9-\r\nConnection: close\r\n\r\n');
+      });
+      let data = '';
+      secure.on('data', (c) => (data += c));
+      secure.on('end', () => resolve(data));
+      secure.on('error', reject);
+    });
+    socket.on('error', reject);
+  });
+  assert.match(response, /^HTTP\/1\.1 206/);
+  assert.match(response, /\r\n\r\nline two\n$/);
+});
+
+test('state persists across a restart (atomic JSON file) and a running sandbox is found through sandbox.json', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gt-persist-'));
+  try {
+    const first = await startSandbox({ stateDir: dir, latencyScale: 0 });
+    await fetch(`${first.url}/storage/v1/b?project=${first.project}`, { method: 'POST', body: JSON.stringify({ name: 'gt-core-persist', labels: { env: 'dev' } }), headers: json });
+    await fetch(`${first.url}/upload/storage/v1/b/gt-core-persist/o?uploadType=media&name=a.txt`, { method: 'POST', body: 'kept', headers: { 'content-type': 'text/plain' } });
+    // While it runs and is announced, connectOrStartSandbox uses it instead of starting another.
+    writeSandboxInfo(first);
+    const found = await connectOrStartSandbox({ stateDir: dir });
+    assert.is(found.owned, false);
+    assert.is(found.url, first.url);
+    await first.stop();
+    assert.equal(fs.readdirSync(dir).filter((f) => f.endsWith('.tmp')), [], 'no temporary file left behind');
+    // sandbox.json now names a stopped sandbox: a new one is started (owned) on the same state.
+    const second = await connectOrStartSandbox({ stateDir: dir, latencyScale: 0 });
+    try {
+      assert.is(second.owned, true);
+      const bucket = await (await fetch(`${second.url}/storage/v1/b/gt-core-persist`)).json();
+      assert.equal(bucket.labels, { env: 'dev' });
+      assert.is(await (await fetch(`${second.url}/storage/v1/b/gt-core-persist/o/a.txt?alt=media`)).text(), 'kept');
+    } finally {
+      await second.stop();
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('gcloudEnv points every API at the sandbox, Cloud Run at a proxy-only host, and uses its own config folder', () => {
+  const env = sb.handle.gcloudEnv;
+  const root = `http://127.0.0.1:${sb.handle.port}/`;
+  for (const api of ['SERVICEUSAGE', 'ARTIFACTREGISTRY', 'STORAGE', 'SQL', 'IAM', 'CLOUDRESOURCEMANAGER', 'SECRETMANAGER', 'CLOUDBUILD', 'CONTAINER', 'MONITORING']) {
+    assert.is(env[`CLOUDSDK_API_ENDPOINT_OVERRIDES_${api}`], root, api);
+  }
+  assert.is(env.CLOUDSDK_API_ENDPOINT_OVERRIDES_RUN, `http://run.sandbox:${sb.handle.port}/`);
+  assert.is(env.CLOUDSDK_PROXY_PORT, String(sb.handle.port));
+  assert.is(env.CLOUDSDK_CORE_PROJECT, 'digitwin-sandbox');
+  assert.is(env.CLOUDSDK_AUTH_DISABLE_CREDENTIALS, 'true');
+  assert.ok(env.CLOUDSDK_CONFIG!.startsWith(sb.dir) && fs.statSync(env.CLOUDSDK_CONFIG!).isDirectory());
+});
+
+test.run();
