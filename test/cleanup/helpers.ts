@@ -17,7 +17,7 @@ export const foreign = { bucket: 'acme-terraform-state', service: 'other-team-ap
 /** `setup`, then the services (deployed directly: these tests are about deleting them), then the foreign resources once. */
 export async function fillProject(sb: OpsSandbox): Promise<void> {
   expectCode(await sb.cli(['setup']), 0, 'setup');
-  const image = `${sb.region}-docker.pkg.dev/${sb.project}/digitwinlive-dev/hello@sha256:${'a'.repeat(64)}`;
+  const image = 'us-docker.pkg.dev/cloudrun/container/hello'; // Google's sample: the sandbox accepts it without a build
   const deploy = (name: string) => sb.gcloud(['run', 'deploy', name, `--image=${image}`, `--region=${sb.region}`, '--platform=managed', '--no-allow-unauthenticated']);
   const existing = await existingNames(sb);
   const made = await Promise.all([

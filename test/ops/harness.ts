@@ -1,33 +1,18 @@
-// A sandbox for the ops and cleanup tests: started here (announced through sandbox.json so the CLI
-// subprocesses use it), the CLI run as a subprocess the way a user runs it (pipe or pseudo-terminal),
-// and the real gcloud pointed at the sandbox to create or read resources behind the tool's back.
-import { execFile, execFileSync } from 'node:child_process';
-import * as fs from 'node:fs';
-import * as os from 'node:os';
+// The ops and cleanup tests' view of a test sandbox (test/helpers/sandbox.ts): the CLI run as a subprocess
+// the way a user runs it (pipe or pseudo-terminal), its --json outputs, and the real gcloud pointed at the
+// sandbox to create or read resources behind the tool's back.
+import { execFile } from 'node:child_process';
 import * as path from 'node:path';
-import { startSandbox, writeSandboxInfo, type SandboxHandle } from '../../lib/sandbox/index.js';
+import type { FaultConfig } from '../../lib/sandbox/faults.js';
 import { repoRoot, runCli, type CliResult } from '../helpers/cli.js';
-
-export const hasGcloud = (() => {
-  try {
-    execFileSync('which', ['gcloud'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
+import { gcloudOrSkip, startTestSandbox, type GcloudResult, type TestSandbox } from '../helpers/sandbox.js';
 
 /** Call at the top of a test file: prints the loud skip line and returns false when gcloud is absent. */
-export function requireGcloud(): boolean {
-  if (!hasGcloud) console.log('SKIPPED: gcloud not installed');
-  return hasGcloud;
-}
-
-export interface GcloudResult { code: number; stdout: string; stderr: string }
+export const requireGcloud = (): boolean => gcloudOrSkip('the ops and cleanup sandbox tests');
 
 export interface OpsSandbox {
   dir: string;
-  handle: SandboxHandle;
+  sandbox: TestSandbox;
   project: string;
   region: string;
   /** `pnpm task <args> --sandbox` with stdin a pipe (not a terminal). */
@@ -36,29 +21,21 @@ export interface OpsSandbox {
   tty(args: string[], steps: [string, string][], opts?: { timeoutMs?: number }): Promise<CliResult & { answered: number }>;
   /** The task's outputs from `--json` (the CLI's stdout). */
   outputs<T>(result: CliResult, task: string): T;
-  /** Real gcloud against the sandbox (its --project is the sandbox's). */
+  /** Real gcloud against the sandbox. */
   gcloud(args: string[], opts?: { stdin?: string }): Promise<GcloudResult>;
   gcloudJson<T = any>(args: string[]): Promise<T>;
   /** Replaces the sandbox's fault configuration. */
-  faults(config: object): Promise<void>;
+  faults(config: FaultConfig): Promise<void>;
   stop(): Promise<void>;
 }
 
 export async function startOpsSandbox(): Promise<OpsSandbox> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gt-ops-'));
-  const handle = await startSandbox({ stateDir: dir, latencyScale: 0 });
-  writeSandboxInfo(handle);
+  const sandbox = await startTestSandbox();
+  const { dir, handle } = sandbox;
   const env = { GCP_TASKS_SANDBOX_DIR: dir };
-  const gcloud = (args: string[], opts: { stdin?: string } = {}) =>
-    new Promise<GcloudResult>((resolve) => {
-      const child = execFile('gcloud', [...args, `--project=${handle.project}`, '--quiet'], { env: { ...process.env, ...handle.gcloudEnv }, maxBuffer: 64 << 20 }, (error, stdout, stderr) =>
-        resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-      );
-      child.stdin?.end(opts.stdin ?? '');
-    });
   return {
     dir,
-    handle,
+    sandbox,
     project: handle.project,
     region: handle.region,
     cli: (args, opts = {}) => runCli(withSandbox(args), { env: { ...env, ...opts.env }, stdin: opts.stdin, timeoutMs: opts.timeoutMs ?? 110_000 }),
@@ -88,20 +65,14 @@ export async function startOpsSandbox(): Promise<OpsSandbox> {
       if (!entry || entry.outputs === undefined) throw new Error(`no outputs for ${task} in:\n${result.stdout}\nstderr:\n${result.stderr}`);
       return entry.outputs as T;
     },
-    gcloud,
+    gcloud: (args, opts = {}) => sandbox.gcloud([...args, '--quiet'], opts),
     async gcloudJson<T>(args: string[]) {
-      const r = await gcloud([...args, '--format=json']);
+      const r = await sandbox.gcloud([...args, '--format=json', '--quiet']);
       if (r.code !== 0) throw new Error(`gcloud ${args.join(' ')} failed (${r.code}): ${r.stderr}`);
       return JSON.parse(r.stdout || 'null') as T;
     },
-    async faults(config) {
-      const res = await fetch(`${handle.url}/__sandbox/faults`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(config) });
-      if (!res.ok) throw new Error(`setting faults failed: ${res.status} ${await res.text()}`);
-    },
-    async stop() {
-      await handle.stop();
-      fs.rmSync(dir, { recursive: true, force: true });
-    },
+    faults: (config) => sandbox.setFaults(config),
+    stop: () => sandbox.stop(),
   };
 }
 
