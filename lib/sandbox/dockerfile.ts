@@ -48,7 +48,7 @@ export function parseDockerfile(text: string): Dockerfile {
     let joined = raw;
     // Line continuations (comment lines inside a continuation are skipped, as Docker does).
     while (joined.trimEnd().endsWith(escape) && i + 1 < lines.length) {
-      joined = joined.trimEnd().slice(0, -escape.length);
+      joined = joined.trimEnd().slice(0, -escape.length).trimEnd();
       i++;
       while (i < lines.length && /^\s*#/.test(lines[i]!)) i++;
       if (i < lines.length) joined += ' ' + lines[i]!.trim();
