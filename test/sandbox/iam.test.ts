@@ -1,0 +1,103 @@
+// IAM and Resource Manager through the real gcloud: service accounts and keys (the key file activates
+// against the sandbox's token endpoint), project describe with its number, project IAM policy bindings with
+// etag conflicts, and the errors.
+import fs from 'node:fs';
+import path from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { gcloudOrSkip, startTestSandbox, type TestSandbox } from '../helpers/sandbox.js';
+
+const run = gcloudOrSkip('IAM and Resource Manager gcloud tests');
+let sb: TestSandbox;
+let P: string;
+let SA: string;
+
+test.before(async () => {
+  if (!run) return;
+  sb = await startTestSandbox();
+  P = sb.handle.project;
+  SA = `digitwinlive-sa@${P}.iam.gserviceaccount.com`;
+  const r = await sb.gcloud(['services', 'enable', 'iam.googleapis.com']);
+  assert.is(r.code, 0, r.stderr);
+});
+test.after(async () => {
+  await sb?.stop();
+});
+
+const ok = async (args: string[]) => {
+  const r = await sb.gcloud(args);
+  assert.is(r.code, 0, `gcloud ${args.join(' ')}\n${r.stderr}`);
+  return r;
+};
+
+test('service accounts: create, describe, list; a duplicate is a conflict', async () => {
+  if (!run) return;
+  const created = await ok(['iam', 'service-accounts', 'create', 'digitwinlive-sa', '--display-name=DigiTwin Live SA']);
+  assert.match(created.stderr, 'Created service account [digitwinlive-sa].');
+  const d = JSON.parse((await ok(['iam', 'service-accounts', 'describe', SA, '--format=json'])).stdout);
+  assert.is(d.email, SA);
+  assert.is(d.displayName, 'DigiTwin Live SA');
+  assert.is((await ok(['iam', 'service-accounts', 'list', '--format=value(email)'])).stdout.trim(), SA);
+  const dup = await sb.gcloud(['iam', 'service-accounts', 'create', 'digitwinlive-sa']);
+  assert.is(dup.code, 1);
+  assert.match(dup.stderr, `is the subject of a conflict: Service account digitwinlive-sa already exists within project projects/${P}.`);
+});
+
+test('keys create writes a key file that activates against the sandbox token endpoint', async () => {
+  if (!run) return;
+  const file = path.join(sb.dir, 'key.json');
+  const r = await ok(['iam', 'service-accounts', 'keys', 'create', file, `--iam-account=${SA}`]);
+  assert.match(r.stderr, `as [${file}] for [${SA}]`);
+  const key = JSON.parse(fs.readFileSync(file, 'utf8'));
+  assert.is(key.type, 'service_account');
+  assert.is(key.client_email, SA);
+  assert.match(key.private_key, 'BEGIN PRIVATE KEY');
+  const activated = await ok(['auth', 'activate-service-account', `--key-file=${file}`]);
+  assert.match(activated.stderr, `Activated service account credentials for: [${SA}]`);
+  const keys = await ok(['iam', 'service-accounts', 'keys', 'list', `--iam-account=${SA}`, '--format=value(name)']);
+  assert.match(keys.stdout, key.private_key_id);
+});
+
+test('projects describe shows the project number', async () => {
+  if (!run) return;
+  const d = JSON.parse((await ok(['projects', 'describe', P, '--format=json'])).stdout);
+  assert.is(d.projectId, P);
+  assert.match(d.projectNumber, /^\d{12}$/);
+  assert.is(d.lifecycleState, 'ACTIVE');
+});
+
+test('projects add-iam-policy-binding; get-iam-policy shows it', async () => {
+  if (!run) return;
+  const r = await ok(['projects', 'add-iam-policy-binding', P, `--member=serviceAccount:${SA}`, '--role=roles/cloudsql.client', '--condition=None']);
+  assert.match(r.stderr, `Updated IAM policy for project [${P}].`);
+  const policy = JSON.parse((await ok(['projects', 'get-iam-policy', P, '--format=json'])).stdout);
+  assert.ok(policy.bindings.some((b: any) => b.role === 'roles/cloudsql.client' && b.members.includes(`serviceAccount:${SA}`)));
+});
+
+test('setIamPolicy with a stale etag is a conflict; a binding for a missing service account is invalid', async () => {
+  if (!run) return;
+  const stale = path.join(sb.dir, 'policy.json');
+  fs.writeFileSync(stale, JSON.stringify({ bindings: [{ role: 'roles/viewer', members: [`serviceAccount:${SA}`] }], etag: 'BwYAAAAAAAA=', version: 1 }));
+  const conflict = await sb.gcloud(['projects', 'set-iam-policy', P, stale]);
+  assert.is(conflict.code, 1);
+  assert.match(conflict.stderr, 'is the subject of a conflict: There were concurrent policy changes.');
+  const missing = await sb.gcloud(['projects', 'add-iam-policy-binding', P, `--member=serviceAccount:ghost-sa@${P}.iam.gserviceaccount.com`, '--role=roles/viewer', '--condition=None']);
+  assert.is(missing.code, 1);
+  assert.match(missing.stderr, `INVALID_ARGUMENT: Service account ghost-sa@${P}.iam.gserviceaccount.com does not exist.`);
+});
+
+test('service accounts: delete, then describe is 404; injected 403 on describe', async () => {
+  if (!run) return;
+  const r = await ok(['iam', 'service-accounts', 'delete', SA, '--quiet']);
+  assert.match(r.stderr, `deleted service account [${SA}]`);
+  const gone = await sb.gcloud(['iam', 'service-accounts', 'describe', SA]);
+  assert.is(gone.code, 1);
+  assert.match(gone.stderr, 'NOT_FOUND: Unknown service account');
+  await sb.setFaults({ errors: [{ path: `/v1/projects/${P}`, method: 'GET', status: 403, message: 'injected 403' }] });
+  const denied = await sb.gcloud(['projects', 'describe', P]);
+  await sb.setFaults({});
+  assert.is(denied.code, 1);
+  assert.match(denied.stderr, `does not have permission to access projects instance [${P}]`);
+});
+
+test.run();
