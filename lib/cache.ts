@@ -234,7 +234,11 @@ export class StateStore {
   }
 
   async delete(task: string): Promise<void> {
-    await fs.promises.rm(this.#file(task), { force: true });
+    try {
+      await fs.promises.unlink(this.#file(task));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    }
   }
 }
 

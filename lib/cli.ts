@@ -13,9 +13,8 @@ import { acquireLock, lockPath, type Lock } from './lock.js';
 import { canPrompt, createPrompt } from './prompt.js';
 import { describeError, formatSummary, jsonSummary, createLineRenderer, createTtyRenderer, type Renderer } from './render.js';
 import { runPlan } from './runner.js';
-import { createRuntime } from './context.js';
 import { loadEnv } from './env.js';
-import { checkGcloud, type GcloudStats } from './gcloud.js';
+import type { GcloudStats } from './gcloud.js';
 import type { SandboxHandle } from './sandbox/index.js';
 
 export const DEFAULT_CONCURRENCY = 4; // tasks mostly wait on the network; each gcloud call costs ~0.5 s CPU on 2 cores
@@ -170,6 +169,8 @@ async function run(loaded: LoadedConfig, opts: CliOptions, argv: readonly string
     const region = vars.GCP_REGION ?? '';
     const infra = resolveConfigInfra(config, { env, project, region, vars });
     const gcloudEnv = sandbox?.gcloudEnv ?? {};
+    // Loaded only for a run: gcloud.ts and context.ts bring zx, which --help/--list/--graph never need.
+    const [{ checkGcloud }, { createRuntime }] = await Promise.all([import('./gcloud.js'), import('./context.js')]);
     if (needsGcloud && (!opts.dryRun || opts.refresh)) await checkGcloud({ ...(io.env as Record<string, string>), ...gcloudEnv }, { sandbox: !!sandbox });
 
     if (!opts.dryRun) {

@@ -1,6 +1,7 @@
 // Builds what a task sees: the FingerprintContext (pure data, for inputs functions) and the TaskContext
 // (zx shell bound to the task, gcloud wrapper, logger, prompt, env file writer, abort signal).
 // zx is imported on the first task that actually runs, so fully cached runs and --list never load it.
+import { spawn, type ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
 import type { EnvName, FingerprintContext, Json, Paths, Prompt, SandboxInfo, TaskArgs, TaskContext, TaskDef } from './types.js';
 import type { ResolvedInfra } from './infra.js';
@@ -42,6 +43,39 @@ const noInfra = new Proxy({} as ResolvedInfra, {
 
 let zxModule: Promise<typeof import('zx')> | undefined;
 
+/**
+ * Every command a task runs starts in its own process group, so an abort (Ctrl-C) can kill the whole tree:
+ * zx's own abort only signals the shell it spawned, and a grandchild (`sleep`, `docker`) would survive.
+ * Groups still alive when the CLI exits (second Ctrl-C) are killed on the way out.
+ */
+const liveGroups = new Set<number>();
+const killGroup = (pid: number, signal: NodeJS.Signals) => {
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    /* already gone */
+  }
+};
+process.on('exit', () => liveGroups.forEach((pid) => killGroup(pid, 'SIGKILL')));
+
+function groupSpawner(signal: AbortSignal): typeof spawn {
+  const mine = new Set<number>();
+  signal.addEventListener('abort', () => mine.forEach((pid) => killGroup(pid, 'SIGTERM')), { once: true });
+  return ((command: string, args: readonly string[], options: object) => {
+    const child: ChildProcess = spawn(command, args, { ...options, detached: true });
+    const pid = child.pid;
+    if (pid) {
+      mine.add(pid);
+      liveGroups.add(pid);
+      child.once('exit', () => {
+        mine.delete(pid);
+        liveGroups.delete(pid);
+      });
+    }
+    return child;
+  }) as typeof spawn;
+}
+
 export function createRuntime(setup: RuntimeSetup): TaskRuntime {
   const infra = setup.infra ?? noInfra;
   const pathsFor = (task: string): Paths => ({ ...setup.paths, logFile: logFilePath(setup.paths.stateDir, task) });
@@ -70,7 +104,8 @@ export function createRuntime(setup: RuntimeSetup): TaskRuntime {
         infra,
         project: setup.project,
         region: setup.region,
-        $: $({ cwd: setup.paths.root, env: shellEnv, signal, quiet: true, verbose: false, log: log.zxLog }),
+        // The group-kill listener is registered before zx's own, so it runs first on abort.
+        $: $({ cwd: setup.paths.root, env: shellEnv, spawn: groupSpawner(signal), signal, quiet: true, verbose: false, log: log.zxLog }),
         gcloud: createGcloud({
           project: setup.project,
           env: setup.gcloudEnv,

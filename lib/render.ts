@@ -3,8 +3,6 @@
 // - a line renderer with timestamps otherwise (pipes, CI, runs with prompts), whole lines only.
 // Also the end-of-run summary (text on stderr, JSON on stdout).
 import type { RunEvent, RunSummary, TaskResult, TaskStatus } from './runner.js';
-import { GcloudError } from './gcloud.js';
-import { UserError } from './errors.js';
 import { redact } from './redact.js';
 
 export interface Renderer {
@@ -30,8 +28,11 @@ export const formatMs = (ms: number): string => (ms < 1000 ? `${Math.round(ms)} 
 /** Message and hint of an error, as the user should read it (stack only with --verbose). */
 export function describeError(error: unknown, verbose: boolean): { message: string; hint?: string } {
   const text = (e: Error) => redact(verbose && e.stack ? e.stack : e.message);
-  if (error instanceof UserError || error instanceof GcloudError) return { message: text(error), hint: error.hint && redact(error.hint) };
-  if (error instanceof Error) return { message: text(error) };
+  // UserError and GcloudError carry a hint (duck-typed: importing gcloud.ts here would load zx for --help).
+  if (error instanceof Error) {
+    const hint = (error as { hint?: unknown }).hint;
+    return { message: text(error), ...(typeof hint === 'string' && hint ? { hint: redact(hint) } : {}) };
+  }
   return { message: redact(String(error)) };
 }
 

@@ -6,6 +6,7 @@
 // Failure policy: running tasks finish, no new ones start (with continueOnError: every task that does not
 // depend on a failure still runs). Abort: the signal reaches every running task (zx kills its children),
 // nothing unfinished is recorded. Every observable step is an event; only renderers print.
+import { setMaxListeners } from 'node:events';
 import pLimit from 'p-limit';
 import type { FingerprintContext, Json, TaskContext, TaskDef } from './types.js';
 import { UserError } from './errors.js';
@@ -116,6 +117,7 @@ export async function runPlan(opts: RunOptions): Promise<RunSummary> {
   const emit = opts.onEvent ?? (() => {});
   const limit = pLimit(Math.max(1, opts.concurrency));
   const controller = new AbortController();
+  setMaxListeners(0, controller.signal); // one listener per running command of every task
   const inPlan = new Set(opts.order);
   const outside = await outsideDepOutputs(opts);
   const results = new Map<string, Promise<TaskResult>>();
@@ -157,7 +159,8 @@ export async function runPlan(opts: RunOptions): Promise<RunSummary> {
     const task = opts.graph.tasks.get(name)!;
     const depNames = opts.graph.deps(name);
     const depResults = await Promise.all(depNames.filter((d) => inPlan.has(d)).map(execute));
-    const blocked = depResults.find((r) => !OK.has(r.status));
+    // A failed dependency explains more than one that merely did not run.
+    const blocked = depResults.find((r) => r.status === 'failed' || r.status === 'skipped-dep-failed') ?? depResults.find((r) => !OK.has(r.status));
     if (blocked) {
       if (blocked.status === 'failed' || blocked.status === 'skipped-dep-failed') {
         const cause = blocked.cause ?? blocked.name;
@@ -230,7 +233,8 @@ export async function runPlan(opts: RunOptions): Promise<RunSummary> {
       return { ...base, status: 'ran', durationMs, finishedAt: now(), outputs };
     } catch (error) {
       const status = controller.signal.aborted ? 'interrupted' : 'failed';
-      log.write('error', error instanceof Error ? error.stack ?? error.message : String(error));
+      // The full error goes to the log file; the screen shows the message in the end line and summary.
+      log.write('debug', error instanceof Error ? error.stack ?? error.message : String(error));
       return failed({ ...base, status, durationMs: now() - startedAt, finishedAt: now(), error });
     } finally {
       log.close();

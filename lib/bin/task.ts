@@ -1,5 +1,12 @@
 // Entry point of `pnpm task` (run through tsx, so .ts configs load as plain imports).
 import { main } from '../cli.js';
+import { redact } from '../redact.js';
+
+// A task that forgets to await a promise must not kill the whole run (and every other task) mid-flight.
+process.on('unhandledRejection', (reason) => {
+  const message = reason instanceof Error ? reason.message : String(reason);
+  process.stderr.write(`Warning: a task left a promise rejected without handling it: ${redact(message)}\n`);
+});
 
 const code = await main(process.argv.slice(2));
 // Exit explicitly: a task may leave a handle open (a socket, a timer); the run is over either way.

@@ -186,20 +186,45 @@ test('failures are reported root failure first', async () => {
   t.cleanup();
 });
 
-test('abort: running tasks get the signal, their child processes die, nothing is recorded, nothing new starts', async () => {
+/** Alive and not a zombie (a container's init may not reap reparented children at once). */
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  try {
+    return !/^\d+ \(.*\) Z/.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+async function until(condition: () => boolean, timeoutMs = 10_000): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) return false;
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  return true;
+}
+
+test('abort: running tasks get the signal, their whole process tree dies, nothing is recorded, nothing new starts', async () => {
   const t = tempDir();
   const w = eventWaiter();
   const controller = new AbortController();
-  let pid: number | undefined;
+  let grandchild = 0;
   const run = runTasks({
     root: t.dir,
     stateDir: t.stateDir,
     tasks: [
       task('sleeper', [], async (ctx) => {
-        const child = ctx.$`sleep 30`;
-        pid = child.pid;
-        ctx.log.info('sleeping');
-        await child;
+        // A shell with a background grandchild: killing only the shell would leave `sleep` behind.
+        const shell = ctx.$`sleep 30 & echo $!; wait`;
+        for await (const line of shell) {
+          grandchild = Number(line);
+          ctx.log.info('sleeping');
+        }
       }),
       task('after', ['sleeper']),
       task('queued'),
@@ -208,14 +233,14 @@ test('abort: running tasks get the signal, their child processes die, nothing is
     onEvent: w.onEvent,
   });
   await w.waitFor((e) => e.type === 'line' && e.line === 'sleeping');
+  assert.ok(isAlive(grandchild), 'the grandchild runs before the abort');
   controller.abort();
   const outcome = await run;
   assert.ok(outcome.interrupted);
   assert.is(outcome.byName.get('sleeper')!.status, 'interrupted');
   assert.is(outcome.byName.get('after')!.status, 'not-run');
   assert.is(outcome.byName.get('queued')!.status, 'not-run');
-  assert.ok(pid, 'the child process had a pid');
-  assert.throws(() => process.kill(pid!, 0), 'the sleep process is gone');
+  assert.ok(await until(() => !isAlive(grandchild)), 'the grandchild sleep process was killed');
   assert.is(await new StateStore(recordsDir(t.stateDir, 'demo', 'development')).read('sleeper'), null);
   t.cleanup();
 });

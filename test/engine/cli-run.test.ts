@@ -1,0 +1,205 @@
+// The CLI end to end, as a subprocess, running tasks: --json, --dry-run, failures, task args, destructive
+// refusal, --only, --clear-cache, the lock, Ctrl-C.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { repoRoot, runCli } from '../helpers/cli.js';
+
+const fixture = (name: string) => path.join(repoRoot, 'test', 'fixtures', `${name}.config.ts`);
+
+/** A fresh state folder and marker folder per test; `cli()` runs the basic fixture against them. */
+function project() {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gt-cli-'));
+  const stateDir = path.join(dir, 'state');
+  const marks = path.join(dir, 'marks');
+  fs.mkdirSync(marks);
+  const cli = (args: string[], env: Record<string, string> = {}, extra: Parameters<typeof runCli>[1] = {}) =>
+    runCli(['--config', fixture('basic'), ...args], { ...extra, env: { GCP_TASKS_STATE_DIR: stateDir, MARK_DIR: marks, ...env } });
+  const ran = () => fs.readdirSync(marks).sort();
+  return { dir, stateDir, cli, ran, cleanup: () => fs.rmSync(dir, { recursive: true, force: true }) };
+}
+
+test('--json: summary on stdout (per task status, duration, reason, log), UI on stderr', async () => {
+  const p = project();
+  const r = await p.cli(['deploy:app', '--json']);
+  assert.is(r.code, 0, r.stderr);
+  const summary = JSON.parse(r.stdout);
+  assert.is(summary.ok, true);
+  assert.equal(summary.tasks.map((t: { name: string; status: string }) => [t.name, t.status]), [
+    ['fetch:source', 'ran'],
+    ['build:image', 'ran'],
+    ['lint', 'ran'],
+    ['deploy:app', 'ran'],
+  ]);
+  const deploy = summary.tasks.find((t: { name: string }) => t.name === 'deploy:app');
+  assert.is(deploy.reason, 'never ran');
+  assert.ok(typeof deploy.durationMs === 'number');
+  assert.match(fs.readFileSync(deploy.log, 'utf8'), 'deployed img@sha256:aaa');
+  assert.match(r.stderr, '✔ deploy:app');
+  assert.equal(summary.criticalPath.tasks.at(-1), 'deploy:app');
+
+  const again = JSON.parse((await p.cli(['deploy:app', '--json'])).stdout);
+  assert.equal(again.counts, { cached: 4 });
+  p.cleanup();
+});
+
+test('--dry-run shows the plan with the reason of each task and runs nothing', async () => {
+  const p = project();
+  const fresh = await p.cli(['deploy:app', '--dry-run']);
+  assert.is(fresh.code, 0, fresh.stderr);
+  assert.match(fresh.stdout, /would run\s+fetch:source — never ran/);
+  assert.equal(p.ran(), []);
+  assert.not.ok(fs.existsSync(path.join(p.stateDir, 'records')), 'dry-run wrote no state');
+
+  await p.cli(['deploy:app']);
+  assert.equal(p.ran(), ['build_image', 'deploy_app', 'fetch_source', 'lint']);
+
+  const envChanged = await p.cli(['deploy:app', '-n'], { BUILD_FLAVOR: 'debug' });
+  assert.match(envChanged.stdout, /cached\s+fetch:source — up to date/);
+  assert.match(envChanged.stdout, /would run\s+build:image — env BUILD_FLAVOR changed/);
+  assert.match(envChanged.stdout, /would run\s+deploy:app — dependency build:image will run first/);
+
+  const forced = await p.cli(['lint', '-n', '-f']);
+  assert.match(forced.stdout, /would run\s+lint — forced/);
+  const json = JSON.parse((await p.cli(['deploy:app', '-n', '--json'], { DIGEST: 'sha256:bbb' })).stdout);
+  assert.equal(json.tasks.map((t: { name: string; status: string; reason: string }) => [t.name, t.status, t.reason])[0], ['fetch:source', 'cached', 'up to date']);
+  assert.equal(p.ran(), ['build_image', 'deploy_app', 'fetch_source', 'lint'], 'the dry runs ran nothing');
+  p.cleanup();
+});
+
+test("a dependency's new output reruns its dependents; the same output does not", async () => {
+  const p = project();
+  await p.cli(['deploy:app']);
+  const same = JSON.parse((await p.cli(['deploy:app', '--json', '--force-all'])).stdout);
+  assert.equal(same.tasks.map((t: { status: string }) => t.status), ['ran', 'ran', 'ran', 'ran']);
+  const newDigest = JSON.parse((await p.cli(['deploy:app', '--json', '-f'], { DIGEST: 'sha256:new' })).stdout);
+  // -f forces only deploy:app; fetch:source is cached (its record says sha256:aaa), so nothing else changes.
+  assert.equal(newDigest.tasks.map((t: { name: string; status: string }) => [t.name, t.status]), [
+    ['fetch:source', 'cached'],
+    ['build:image', 'cached'],
+    ['lint', 'cached'],
+    ['deploy:app', 'ran'],
+  ]);
+  const rebuilt = JSON.parse((await p.cli(['build:image', 'deploy:app', '--json', '--force-all'], { DIGEST: 'sha256:new' })).stdout);
+  assert.is(rebuilt.tasks.find((t: { name: string }) => t.name === 'build:image').status, 'ran');
+  const after = JSON.parse((await p.cli(['deploy:app', '--json'], { DIGEST: 'sha256:new' })).stdout);
+  assert.equal(after.counts, { cached: 4 });
+  p.cleanup();
+});
+
+test('a failure: exit 1, independent running work finishes, dependents skipped, root failure with hint and log', async () => {
+  const p = project();
+  const r = await p.cli(['deploy:app', '--json'], { FAIL_TASK: 'lint' });
+  assert.is(r.code, 1);
+  const summary = JSON.parse(r.stdout);
+  const status = Object.fromEntries(summary.tasks.map((t: { name: string; status: string }) => [t.name, t.status]));
+  assert.is(status.lint, 'failed');
+  assert.is(status['deploy:app'], 'skipped-dep-failed');
+  assert.match(r.stderr, 'Failed (1), root failure first:');
+  assert.match(r.stderr, '✖ lint: lint found 3 problems');
+  assert.match(r.stderr, 'hint: run the linter locally');
+  assert.match(r.stderr, /log: .*lint\.log/);
+  assert.not.match(r.stderr, /\n\s+at /, 'no stack trace without --verbose');
+  assert.not.ok(p.ran().includes('deploy_app'));
+  p.cleanup();
+});
+
+test('task args after -- reach the named task; unknown args and args for arg-less tasks are usage errors', async () => {
+  const p = project();
+  const ok = await p.cli(['rollback:app', '--json', '--', '--to=app-00003-abc']);
+  assert.is(ok.code, 0, ok.stderr);
+  assert.match(ok.stderr, 'rolling back to app-00003-abc');
+  const unknown = await p.cli(['rollback:app', '--', '--from=x']);
+  assert.is(unknown.code, 2);
+  assert.match(unknown.stderr, 'Unknown argument --from for rollback:app');
+  assert.match(unknown.stderr, '--to');
+  const none = await p.cli(['lint', '--', '--to=x']);
+  assert.is(none.code, 2);
+  assert.match(none.stderr, 'lint takes no arguments');
+  const malformed = await p.cli(['rollback:app', '--', 'x']);
+  assert.is(malformed.code, 2);
+  p.cleanup();
+});
+
+test('a destructive task without a terminal and without --yes is refused before anything runs', async () => {
+  const p = project();
+  const refused = await p.cli(['lint', 'app:delete']);
+  assert.is(refused.code, 1);
+  assert.match(refused.stderr, 'app:delete is destructive');
+  assert.match(refused.stderr, '--yes');
+  assert.equal(p.ran(), [], 'not even the harmless task ran');
+  const confirmed = await p.cli(['app:delete', '--yes']);
+  assert.is(confirmed.code, 0, confirmed.stderr);
+  assert.equal(p.ran(), ['app_delete']);
+  p.cleanup();
+});
+
+test('the invalidated record makes the deleted resource run again (never reported cached)', async () => {
+  const p = project();
+  await p.cli(['deploy:app']);
+  await p.cli(['app:delete', '--yes']);
+  const r = JSON.parse((await p.cli(['deploy:app', '--json'])).stdout);
+  assert.equal(r.tasks.find((t: { name: string }) => t.name === 'deploy:app').reason, 'never ran');
+  p.cleanup();
+});
+
+test('--only runs the named task alone with recorded dep outputs, or refuses clearly', async () => {
+  const p = project();
+  const refused = await p.cli(['deploy:app', '--only']);
+  assert.is(refused.code, 1);
+  assert.match(refused.stderr, '--only needs the recorded outputs of "build:image", "lint"');
+  await p.cli(['deploy:app']);
+  const only = JSON.parse((await p.cli(['deploy:app', '--only', '-f', '--json'])).stdout);
+  assert.equal(only.tasks.map((t: { name: string }) => t.name), ['deploy:app']);
+  p.cleanup();
+});
+
+test('--clear-cache makes tasks run again', async () => {
+  const p = project();
+  await p.cli(['fetch:source', 'lint']);
+  const cleared = await p.cli(['--clear-cache', 'lint']);
+  assert.is(cleared.code, 0);
+  assert.match(cleared.stderr, 'Cleared 1 record');
+  const r = JSON.parse((await p.cli(['fetch:source', 'lint', '--json'])).stdout);
+  assert.equal(r.tasks.map((t: { status: string }) => t.status), ['cached', 'ran']);
+  p.cleanup();
+});
+
+test('a second run of the same project/env refuses while the first holds the lock', async () => {
+  const p = project();
+  let first: import('node:child_process').ChildProcess | undefined;
+  const running = p.cli(['slow'], {}, { onSpawn: (child) => (first = child) });
+  const lockFile = path.join(p.stateDir, 'locks', 'local.development.lock');
+  const deadline = Date.now() + 30_000;
+  while (!fs.existsSync(lockFile) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50)); // poll, bounded
+  const second = await p.cli(['lint']);
+  assert.is(second.code, 1);
+  assert.match(second.stderr, /Another run holds the lock: pid \d+ .*pnpm task --config .* slow/);
+  assert.match(second.stderr, /since \d{4}-/);
+  first!.kill('SIGINT');
+  const r = await running;
+  assert.is(r.code, 130);
+  p.cleanup();
+});
+
+test('Ctrl-C: running task interrupted, its child killed, nothing recorded, exit 130; the next run starts over', async () => {
+  const p = project();
+  let child: import('node:child_process').ChildProcess | undefined;
+  const running = p.cli(['slow', '--json'], {}, { onSpawn: (c) => (child = c) });
+  const log = path.join(p.stateDir, 'logs', 'slow.log');
+  const deadline = Date.now() + 30_000;
+  while (!(fs.existsSync(log) && fs.readFileSync(log, 'utf8').includes('sleep 30')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  child!.kill('SIGINT');
+  const r = await running;
+  assert.is(r.code, 130);
+  assert.match(r.stderr, 'Interrupted');
+  assert.is(JSON.parse(r.stdout).tasks[0].status, 'interrupted');
+  assert.equal(p.ran(), []);
+  const next = JSON.parse((await p.cli(['slow', '-n', '--json'])).stdout);
+  assert.is(next.tasks[0].reason, 'never ran');
+  p.cleanup();
+});
+
+test.run();
