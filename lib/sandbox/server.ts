@@ -83,7 +83,10 @@ export class SandboxServer {
     this.random = this.idRandom();
     this.router = new Router(opts.modules.flatMap((m) => m.routes));
     this.ctx = this.makeContext();
-    this.server = http.createServer((req, res) => void this.handle(req, res));
+    this.server = http.createServer((req, res) => {
+      // A client that goes away mid-request (gcloud killed by a timeout) must not take the sandbox down.
+      this.handle(req, res).catch(() => res.destroy());
+    });
     this.server.on('connection', (s: Socket) => {
       this.sockets.add(s);
       s.on('close', () => this.sockets.delete(s));
