@@ -1,7 +1,7 @@
 // Kubernetes Engine v1: clusters list / get / delete (a zonal operation polled until DONE). The tasks only
 // clean up clusters, so clusters are created by seeding: POST /__sandbox/container/clusters.
 // Also serves the operations path it shares with Artifact Registry (`…/locations/{l}/operations/{op}`).
-import { ApiError, findOperation, hexId, invalidArgument, isRegion, isZone, notFound, ok, onOperationDone, startOperation, timestamp, type OperationRecord } from '../google.js';
+import { ApiError, findOperation, hexId, invalidArgument, isRegion, isZone, notFound, ok, onOperationDone, startOperation, timestamp, validateLabels, type OperationRecord } from '../google.js';
 import type { ApiContext, ApiModule, ProjectState, SandboxRequest } from '../types.js';
 import { renderRepositoryOperation } from './artifactregistry.js';
 import { enableApiNow, requireApi } from './serviceusage.js';
@@ -15,6 +15,7 @@ interface Cluster {
   machineType: string;
   endpoint: string;
   createTime: string;
+  resourceLabels?: Record<string, string>;
 }
 
 const API = 'container.googleapis.com';
@@ -42,6 +43,7 @@ function renderCluster(ctx: ApiContext, projectId: string, c: Cluster) {
     nodePools: [{ name: 'default-pool', config: { machineType: c.machineType, diskSizeGb: 100 }, initialNodeCount: c.nodeCount, status: c.status, version: c.version }],
     selfLink: `${ctx.baseUrl}/v1/projects/${projectId}/locations/${c.location}/clusters/${c.name}`,
     createTime: timestamp(c.createTime),
+    ...(c.resourceLabels ? { resourceLabels: c.resourceLabels } : {}),
   };
 }
 
@@ -87,7 +89,7 @@ function deleteCluster(req: SandboxRequest, ctx: ApiContext) {
   return ok(renderOperation(ctx, op));
 }
 
-/** Test seeding: `POST /__sandbox/container/clusters {project, location, name, nodeCount?, machineType?}` (enables the API). */
+/** Test seeding: `POST /__sandbox/container/clusters {project, location, name, nodeCount?, machineType?, resourceLabels?}` (enables the API). */
 function seedCluster(req: SandboxRequest, ctx: ApiContext) {
   const body = (req.json ?? {}) as Record<string, any>;
   const projectId = ctx.project(String(body.project ?? '')).projectId;
@@ -104,6 +106,7 @@ function seedCluster(req: SandboxRequest, ctx: ApiContext) {
     machineType: String(body.machineType ?? 'e2-medium'),
     endpoint: `34.${Math.floor(ctx.random() * 255)}.${Math.floor(ctx.random() * 255)}.${Math.floor(ctx.random() * 255)}`,
     createTime: ctx.now(),
+    ...(body.resourceLabels ? { resourceLabels: validateLabels(body.resourceLabels, 'resourceLabels') } : {}),
   };
   clustersOf(ctx.project(projectId))[`${location}/${c.name}`] = c;
   ctx.save();
