@@ -23,7 +23,7 @@ test.after(async () => {
 test('--selective: only the chosen type; each bucket confirmed with its details and the project', async () => {
   const no = (t: string): [string, string] => [`Delete \\d+ ${t}[^\\n]*from project ${P}\\? \\[y/N\\]`, 'n'];
   const bucket = (name: string, answer: string): [string, string] => [`Delete Storage bucket ${name} \\(us-central1, 0 B in 0 objects\\) from project ${P}\\? \\[y/N\\]`, answer];
-  const r = await sb.tty(['cleanup', '--', '--selective'], [
+  const r = await sb.tty(['cleanup', '--', '--timeout=90', '--selective'], [
     no('Cloud Run services'),
     no('Cloud SQL instance'),
     [`Delete 4 Storage buckets[^\\n]*from project ${P}\\? \\[y/N\\]`, 'y'],
@@ -49,7 +49,7 @@ test('--selective: only the chosen type; each bucket confirmed with its details 
 test('--all after typing DELETE ALL: everything managed is deleted, the rest left alone; setup recreates it', async () => {
   await fillProject(sb);
   const sqlQuestion = `Delete Cloud SQL instance digitwinlive-db-dev \\(RUNNABLE, db-f1-micro[^\\n]*databases: [^\\n]*\\) from project ${P}\\? \\[y/N\\]`;
-  const r = await sb.tty(['cleanup', '--', '--all'], [
+  const r = await sb.tty(['cleanup', '--', '--timeout=90', '--all'], [
     [`Type DELETE ALL to delete the \\d+ resources listed above from project ${P}`, 'DELETE ALL'],
     [sqlQuestion, 'y'],
     ...managed.buckets.map((b): [string, string] => [`Delete Storage bucket ${b} [^\\n]*from project ${P}\\? \\[y/N\\]`, 'y']),
@@ -74,8 +74,8 @@ test('--all after typing DELETE ALL: everything managed is deleted, the rest lef
 
 test('nothing left to clean: says so and succeeds', async () => {
   // Remove what setup just recreated, without questions (CI form), then run again.
-  expectCode(await sb.cli(['cleanup', '--yes', '--', '--all']), 0, 'cleanup --all --yes');
-  const r = await sb.cli(['cleanup', '--yes', '--', '--all']);
+  expectCode(await sb.cli(['cleanup', '--yes', '--', '--timeout=90', '--all']), 0, 'cleanup --all --yes');
+  const r = await sb.cli(['cleanup', '--yes', '--', '--timeout=90', '--all']);
   expectCode(r, 0, 'cleanup of an empty project');
   assert.match(r.stderr, /Nothing to clean up: no resources managed by gcp-tasks for development in project digitwin-sandbox/);
 });

@@ -28,7 +28,7 @@ test('one bucket and one secret fail permanently: the rest is deleted, both fail
       { method: 'DELETE', path: `/secrets/${badSecret}`, status: 403, message: 'Secret is protected (injected).' },
     ],
   });
-  const r = await sb.cli(['cleanup', '--yes', '--', '--all']);
+  const r = await sb.cli(['cleanup', '--yes', '--', '--timeout=90', '--all']);
   await sb.faults({});
   assert.is(r.code, 1, r.stderr);
   assert.match(r.stderr, /Failed \(2\):/);
@@ -46,7 +46,7 @@ test('one bucket and one secret fail permanently: the rest is deleted, both fail
 });
 
 test('once the cause is gone, running cleanup again deletes what is left', async () => {
-  const r = await sb.cli(['cleanup', '--yes', '--', '--all']);
+  const r = await sb.cli(['cleanup', '--yes', '--', '--timeout=90', '--all']);
   expectCode(r, 0, 'second cleanup');
   assert.match(r.stderr, /Deleted \(2\):/);
   const after = await existingNames(sb);

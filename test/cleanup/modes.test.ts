@@ -21,20 +21,20 @@ test.after(async () => {
 });
 
 test('without a terminal: refused unless a mode and --yes are given; nothing deleted', async () => {
-  const noYes = await sb.cli(['cleanup', '--', '--all']);
+  const noYes = await sb.cli(['cleanup', '--', '--timeout=90', '--all']);
   assert.is(noYes.code, 1, noYes.stderr);
   assert.match(noYes.stderr, /destructive and there is no terminal/);
-  const noMode = await sb.cli(['cleanup', '--yes']);
+  const noMode = await sb.cli(['cleanup', '--yes', '--', '--timeout=90']);
   assert.ok(noMode.code !== 0);
   assert.match(noMode.stderr, /Without a terminal, cleanup needs a mode and --yes \(nothing was deleted\)/);
-  const menuWithoutTypes = await sb.cli(['cleanup', '--yes', '--', '--menu']);
+  const menuWithoutTypes = await sb.cli(['cleanup', '--yes', '--', '--timeout=90', '--menu']);
   assert.ok(menuWithoutTypes.code !== 0);
   assert.match(menuWithoutTypes.stderr, /--menu needs --types=/);
   assertFull(await existingNames(sb));
 });
 
 test('--dry-run (no terminal needed): discovery with details, what would be deleted, what is left alone', async () => {
-  const r = await sb.cli(['cleanup', '--', '--dry-run']);
+  const r = await sb.cli(['cleanup', '--', '--timeout=90', '--dry-run']);
   expectCode(r, 0, 'cleanup --dry-run');
   const text = r.stderr;
   assert.match(text, /digitwinlive-db-dev\s+RUNNABLE, db-f1-micro, POSTGRES_15, ZONAL, 10 GB disk, databases: .*digitwinlive-db/);
@@ -49,7 +49,7 @@ test('--dry-run (no terminal needed): discovery with details, what would be dele
 });
 
 test('interactive menu: quitting deletes nothing', async () => {
-  const r = await sb.tty(['cleanup'], [['Choice \\[1-4\\]:', '4']]);
+  const r = await sb.tty(['cleanup', '--', '--timeout=90'], [['Choice \\[1-4\\]:', '4']]);
   assert.is(r.answered, 1, r.stdout);
   assert.is(r.code, 0, r.stdout);
   assert.match(r.stdout, new RegExp(`How do you want to clean up project ${P}\\?`));
@@ -58,7 +58,7 @@ test('interactive menu: quitting deletes nothing', async () => {
 });
 
 test('--all: anything but DELETE ALL exactly aborts and deletes nothing', async () => {
-  const r = await sb.tty(['cleanup', '--', '--all'], [[`Type DELETE ALL to delete the \\d+ resources listed above from project ${P}`, 'delete all']]);
+  const r = await sb.tty(['cleanup', '--', '--timeout=90', '--all'], [[`Type DELETE ALL to delete the \\d+ resources listed above from project ${P}`, 'delete all']]);
   assert.is(r.answered, 1, r.stdout);
   assert.match(r.stdout, /You typed "delete all", not DELETE ALL/);
   assert.match(r.stdout, /Nothing was deleted/);
@@ -70,7 +70,7 @@ test('--selective: answering no to everything deletes nothing', async () => {
     `Delete \\d+ ${t}[^\\n]*from project ${P}\\? \\[y/N\\]`,
     'n',
   ]);
-  const r = await sb.tty(['cleanup', '--', '--selective'], steps);
+  const r = await sb.tty(['cleanup', '--', '--timeout=90', '--selective'], steps);
   assert.is(r.answered, 6, r.stdout);
   assert.is(r.code, 0, r.stdout);
   assert.match(r.stdout, /Skipped \(\d+\):/);
@@ -79,7 +79,7 @@ test('--selective: answering no to everything deletes nothing', async () => {
 });
 
 test('--menu: the numbered types chosen (services, secrets) are deleted, nothing else; setup recreates the secrets', async () => {
-  const r = await sb.tty(['cleanup', '--', '--menu'], [[`Numbers of the types to delete from project ${P}`, '1,5']]);
+  const r = await sb.tty(['cleanup', '--', '--timeout=90', '--menu'], [[`Numbers of the types to delete from project ${P}`, '1,5']]);
   assert.is(r.code, 0, r.stdout);
   assert.match(r.stdout, /1\) Cloud Run services \(3: /);
   assert.match(r.stdout, /5\) Secret Manager secrets \(3: /);

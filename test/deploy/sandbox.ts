@@ -17,8 +17,10 @@ export interface DeployWorld extends SetupSandbox {
   run(args: string[], env?: Record<string, string>): Promise<CliResult>;
   /** `gcloud run services describe` of a service (its Cloud Run name in `env`). */
   service(key: string, env?: EnvName): Promise<any>;
-  /** Digest → tags of a service's images in Artifact Registry. */
-  images(key: string, env?: EnvName): Promise<Map<string, string[]>>;
+  /** Every service of the environment in one `gcloud run services list`, by key (absent when not deployed). */
+  services(env?: EnvName): Promise<Map<string, any>>;
+  /** Per service key: digest → tags of its images in Artifact Registry (one listing of the repository). */
+  images(env?: EnvName): Promise<Map<string, Map<string, string[]>>>;
   /** Task name → status from a --json run. */
   statuses(r: CliResult): Record<string, string>;
   /** The sandbox folder's env file of an environment. */
@@ -31,8 +33,10 @@ export async function deployWorld(opts: { setup?: EnvName[] } = {}): Promise<Dep
   const app = copySampleApp();
   const run = (args: string[], env: Record<string, string> = {}) => s.task(args, { env: { APP_ROOT: app.root, ...env }, timeoutMs: 240_000 });
   for (const env of opts.setup ?? ['development']) {
+    const started = Date.now();
     const r = await run(['setup', `--env=${env}`]);
     assert.is(r.code, 0, show(r));
+    console.log(`  (setup --env=${env}: ${((Date.now() - started) / 1000).toFixed(1)} s)`);
   }
   return {
     ...s,
@@ -42,10 +46,16 @@ export async function deployWorld(opts: { setup?: EnvName[] } = {}): Promise<Dep
       const name = s.infra(env).services.find((x) => x.key === key)!.name;
       return s.json(['run', 'services', 'describe', name, `--region=${s.sandbox.region}`]);
     },
-    async images(key, env = 'development') {
-      const image = s.infra(env).services.find((x) => x.key === key)!.image;
-      const list = await s.json<{ version: string; tags?: string[] | string }[]>(['artifacts', 'docker', 'images', 'list', image, '--include-tags']);
-      return new Map(list.map((i) => [i.version, Array.isArray(i.tags) ? i.tags : (i.tags ?? '').split(',').filter(Boolean)]));
+    async services(env = 'development') {
+      const list = await s.json<any[]>(['run', 'services', 'list', `--region=${s.sandbox.region}`]);
+      const byName = new Map(list.map((x) => [x.metadata.name, x]));
+      return new Map(s.infra(env).services.filter((x) => byName.has(x.name)).map((x) => [x.key, byName.get(x.name)]));
+    },
+    async images(env = 'development') {
+      const infra = s.infra(env);
+      const list = await s.json<{ package: string; version: string; tags?: string[] | string }[]>(['artifacts', 'docker', 'images', 'list', infra.registry.path, '--include-tags']);
+      const tagsOf = (t: string[] | string | undefined) => (Array.isArray(t) ? t : (t ?? '').split(',').filter(Boolean));
+      return new Map(infra.services.map((x) => [x.key, new Map(list.filter((i) => i.package === x.image).map((i) => [i.version, tagsOf(i.tags)]))]));
     },
     statuses: (r) => Object.fromEntries(summary(r).tasks.map((t) => [t.name, t.status])),
     envFilePath: (env) => path.join(s.dir, `.env.${env}`),

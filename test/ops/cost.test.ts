@@ -16,7 +16,7 @@ const prices = infra.prices;
 const MiB = 1024 * 1024;
 
 async function cost(...flags: string[]): Promise<{ report: CostReport; text: string }> {
-  const r = await sb.cli(['cost', '--json', ...flags]);
+  const r = await sb.cli(['cost', '--json', ...flags, '--', '--timeout=90']);
   expectCode(r, 0, 'cost');
   return { report: sb.outputs<CostReport>(r, 'cost'), text: r.stderr };
 }

@@ -22,7 +22,7 @@ const names = {
 };
 
 async function status(...args: string[]): Promise<{ report: StatusReport; text: string }> {
-  const r = await sb.cli(['status', '--json', '--', '--timeout=30', ...args]);
+  const r = await sb.cli(['status', '--json', '--', '--timeout=90', ...args]);
   expectCode(r, 0, 'status');
   return { report: sb.outputs<StatusReport>(r, 'status'), text: r.stderr };
 }
@@ -84,7 +84,7 @@ test('list: one tab-separated line per managed resource on stdout; a foreign buc
   const foreign = `tf-state-${process.pid}`;
   const made = await sb.gcloud(['storage', 'buckets', 'create', `gs://${foreign}`, `--location=${sb.region}`]);
   assert.is(made.code, 0, made.stderr);
-  const r = await sb.cli(['list']);
+  const r = await sb.cli(['list', '--', '--timeout=90']);
   expectCode(r, 0, 'list');
   const lines = r.stdout.trim().split('\n');
   for (const line of lines) assert.is(line.split('\t').length, 4, `four columns: ${JSON.stringify(line)}`);
@@ -94,7 +94,7 @@ test('list: one tab-separated line per managed resource on stdout; a foreign buc
   for (const s of names.services) assert.ok(rows.some(([type, name, , state]) => type === 'service' && name === s && state === 'READY'));
   assert.ok(!rows.some(([, name]) => name === foreign), 'foreign bucket not listed');
   // --json gives the same as data.
-  const j = await sb.cli(['list', '--json']);
+  const j = await sb.cli(['list', '--json', '--', '--timeout=90']);
   const out = sb.outputs<ListOutput>(j, 'list');
   assert.is(out.resources.length, lines.length);
 });
