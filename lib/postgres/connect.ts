@@ -86,10 +86,10 @@ export async function openCloudSql(ctx: TaskContext): Promise<CloudSqlConnection
       ...(ssl ? { ssl: { rejectUnauthorized: false } } : {}),
     },
     wrongPasswordHint:
-      `The password in Secret Manager (secret "${sql.passwordSecret}", latest version) does not match the instance's. ` +
-      `Set the instance's password from the secret again with: pnpm task sql:create --force ` +
-      `(or change both by hand: gcloud sql users set-password ${sql.user} --instance=${sql.instance} --prompt-for-password, ` +
-      `then gcloud secrets versions add ${sql.passwordSecret} --data-file=- and type the same password).`,
+      `The password in Secret Manager (secret "${sql.passwordSecret}", latest version) is not the instance's. ` +
+      `If the secret is right, set it on the instance: pnpm task sql:create --force (applies a new secret version), or ` +
+      `gcloud sql users set-password ${sql.user} --instance=${sql.instance} --prompt-for-password and paste the secret's value. ` +
+      `If the instance's password is right, store it as a new version: gcloud secrets versions add ${sql.passwordSecret} --data-file=-`,
     missingDatabaseHint: 'Create it with: pnpm task sql:create',
     unreachableHint:
       route.route === 'proxy'
