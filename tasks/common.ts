@@ -72,7 +72,7 @@ export function guardEnvironment(infra: Pick<ResolvedInfra, 'env'>, resource: st
 // ---------------------------------------------------------------- IAM policies
 
 export interface IamBinding { role: string; members?: string[]; condition?: unknown }
-export interface IamPolicy { bindings?: IamBinding[]; etag?: string; version?: number }
+export interface IamPolicy { bindings?: IamBinding[]; etag?: string; version?: number; [key: string]: unknown }
 
 /** `serviceAccount:EMAIL`, the member form IAM policies use. */
 export function serviceAccountMember(email: string): string {
@@ -82,6 +82,20 @@ export function serviceAccountMember(email: string): string {
 /** Whether the policy grants `role` to `member` unconditionally (a conditional binding does not count). */
 export function hasBinding(policy: IamPolicy | null | undefined, role: string, member: string): boolean {
   return (policy?.bindings ?? []).some((b) => b.role === role && !b.condition && (b.members ?? []).includes(member));
+}
+
+/**
+ * The policy with `member` added to each of `roles` (to the role's unconditional binding, or a new one).
+ * Everything else — other bindings, conditions, audit configs, the etag that guards the write — is kept.
+ */
+export function withRoles(policy: IamPolicy, roles: string[], member: string): IamPolicy {
+  const bindings = (policy.bindings ?? []).map((b) => ({ ...b, members: [...(b.members ?? [])] }));
+  for (const role of roles) {
+    const binding = bindings.find((b) => b.role === role && !b.condition);
+    if (!binding) bindings.push({ role, members: [member] });
+    else if (!binding.members.includes(member)) binding.members.push(member);
+  }
+  return { ...policy, bindings };
 }
 
 /** The roles of `roles` that the policy does not yet grant to `member`, in the given order. */

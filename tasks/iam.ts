@@ -1,13 +1,13 @@
-// iam:create — the service account the services run as, and its project roles, granted one binding at
-// a time only where missing (gcloud's add-iam-policy-binding re-reads the policy, so other bindings are
-// never clobbered). A key file only on explicit request (`-- --key-file`).
+// iam:create — the service account the services run as, and its project roles (only the missing
+// bindings, in one etag-guarded write that never clobbers other bindings). A key file only on explicit
+// request (`-- --key-file`).
 import { chmod, mkdir, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { defineTask } from '../lib/index.js';
 import type { TaskContext } from '../lib/types.js';
 import {
-  guardEnvironment, isGcloudError, labelsAsDescription, labelsFromDescription, missingRoles, recordReports, serviceAccountMember,
-  type IamPolicy, type ResourceReport,
+  guardEnvironment, isGcloudError, labelsAsDescription, labelsFromDescription, missingRoles, recordReports, serviceAccountMember, withRoles,
+  withTempFile, type IamPolicy, type ResourceReport,
 } from './common.js';
 
 interface ServiceAccount { email?: string; displayName?: string; description?: string }
@@ -37,37 +37,37 @@ async function projectPolicy(ctx: TaskContext): Promise<IamPolicy | null> {
   return ctx.gcloud.read<IamPolicy>(['projects', 'get-iam-policy', ctx.project], { project: false });
 }
 
-// A service account created a moment ago is not yet known to IAM everywhere on Google: a binding for it can
-// fail with "does not exist" for a few seconds. Bounded retries, only for an account created in this run.
-const PROPAGATION_WAITS_MS = [2000, 4000, 8000];
+// Retries of the policy write: an etag conflict (somebody changed the policy since it was read) is
+// answered by reading it again; a service account created a moment ago may not be known to IAM yet
+// ("does not exist" for a few seconds on Google).
+const POLICY_WAITS_MS = [1000, 3000, 8000];
 
-async function grantRole(ctx: TaskContext, role: string, justCreated: boolean): Promise<void> {
-  const args = ['projects', 'add-iam-policy-binding', ctx.project, `--member=${serviceAccountMember(ctx.infra.serviceAccount.email)}`, `--role=${role}`, '--condition=None'];
+/**
+ * The project roles of the service account, in one read-modify-write of the project policy: the missing
+ * bindings are added to the policy just read and written back with its etag, so a concurrent change is
+ * detected (409) instead of overwritten, and every other binding is kept as it is.
+ */
+async function ensureRoles(ctx: TaskContext, justCreated: boolean): Promise<ResourceReport> {
+  const { email, roles } = ctx.infra.serviceAccount;
+  const member = serviceAccountMember(email);
+  const resource = `project roles of ${email}`;
   for (let attempt = 0; ; attempt++) {
+    const policy = (await projectPolicy(ctx)) ?? {};
+    const missing = missingRoles(policy, roles, member);
+    if (missing.length === 0) return { resource, state: 'unchanged', changes: [] };
     try {
-      await ctx.gcloud.mutate(args, { project: false });
-      return;
+      await withTempFile('policy.json', JSON.stringify(withRoles(policy, missing, member)), (file) =>
+        ctx.gcloud.mutate(['projects', 'set-iam-policy', ctx.project, file], { project: false }));
+      ctx.log.success(`granted ${missing.join(', ')} to ${email}`);
+      return { resource, state: missing.length === roles.length ? 'created' : 'updated', changes: missing };
     } catch (error) {
-      const wait = PROPAGATION_WAITS_MS[attempt];
-      if (!justCreated || wait === undefined || !isGcloudError(error, 'invalid', 'not-found') || ctx.signal.aborted) throw error;
-      ctx.log.debug(`${role}: ${error.message} — the new account may not have propagated yet; retrying in ${wait / 1000} s`);
+      const wait = POLICY_WAITS_MS[attempt];
+      const retryable = isGcloudError(error, 'precondition') || (justCreated && isGcloudError(error, 'invalid', 'not-found'));
+      if (!retryable || wait === undefined || ctx.signal.aborted) throw error;
+      ctx.log.debug(`project policy write: ${(error as Error).message} — reading it again in ${wait / 1000} s`);
       await new Promise((resolve) => setTimeout(resolve, wait));
     }
   }
-}
-
-/** The project roles of the service account: read the policy once, add only the missing bindings, one after another. */
-async function ensureRoles(ctx: TaskContext, justCreated: boolean): Promise<ResourceReport> {
-  const { email, roles } = ctx.infra.serviceAccount;
-  const resource = `project roles of ${email}`;
-  const missing = missingRoles(await projectPolicy(ctx), roles, serviceAccountMember(email));
-  // Sequential: each binding is a read-modify-write of the same project policy.
-  for (const role of missing) {
-    await grantRole(ctx, role, justCreated);
-    ctx.log.success(`granted ${role}`);
-  }
-  if (missing.length === 0) return { resource, state: 'unchanged', changes: [] };
-  return { resource, state: missing.length === roles.length ? 'created' : 'updated', changes: missing };
 }
 
 /**

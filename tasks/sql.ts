@@ -4,7 +4,7 @@
 import { UserError } from '../lib/errors.js';
 import { defineTask } from '../lib/index.js';
 import type { ResolvedInfra } from '../lib/infra.js';
-import { readDatabasePassword } from '../lib/postgres/connect.js';
+import { registerSecret } from '../lib/redact.js';
 import type { TaskContext } from '../lib/types.js';
 import { guardEnvironment, labelsFlag, missingLabels, recordReports, type Labels, type ResourceReport } from './common.js';
 
@@ -144,19 +144,28 @@ async function createInstance(ctx: TaskContext): Promise<void> {
     `--database-flags=max_connections=${sql.maxConnections}`, `--labels=${labelsFlag(labels)}`], { timeoutMs: CREATE_TIMEOUT_MS }));
 }
 
-/** The number of the password secret's latest version (`…/versions/3` → "3"); null when it has none. */
-async function latestPasswordVersion(ctx: TaskContext): Promise<string | null> {
-  const version = await ctx.gcloud.read<{ name?: string }>(['secrets', 'versions', 'describe', 'latest', `--secret=${ctx.infra.sql.passwordSecret}`]);
-  return version?.name?.split('/').pop() ?? null;
+interface SecretAccess { name?: string; payload?: { data?: string } }
+
+/**
+ * The postgres password: the latest version of the password secret, with its number (`…/versions/3` →
+ * "3"), in one read; registered for redaction at once. Null when the secret has no version.
+ */
+async function passwordFromSecret(ctx: TaskContext): Promise<{ version: string; value: string } | null> {
+  const access = await ctx.gcloud.read<SecretAccess>(['secrets', 'versions', 'access', 'latest', `--secret=${ctx.infra.sql.passwordSecret}`]);
+  const version = access?.name?.split('/').pop();
+  if (!version || access?.payload?.data === undefined) return null;
+  const value = Buffer.from(access.payload.data, 'base64').toString('utf8');
+  registerSecret(value);
+  registerSecret(encodeURIComponent(value));
+  return { version, value };
 }
 
 /**
- * Sets the postgres password from the secret without putting it on a command line: gcloud's
- * `--prompt-for-password` reads it through getpass, which reads stdin when there is no terminal.
+ * Sets the postgres password without putting it on a command line: gcloud's `--prompt-for-password`
+ * reads it through getpass, which reads stdin when gcloud has no terminal (see GcloudCallOptions.passwordPrompt).
  */
-async function setPassword(ctx: TaskContext): Promise<void> {
+async function setPassword(ctx: TaskContext, password: string): Promise<void> {
   const { sql } = ctx.infra;
-  const password = await readDatabasePassword(ctx);
   await ctx.gcloud.mutate(['sql', 'users', 'set-password', sql.user, `--instance=${sql.instance}`, '--prompt-for-password'],
     { stdin: `${password}\n`, secret: true, passwordPrompt: true, json: false, timeoutMs: PATCH_TIMEOUT_MS });
   ctx.log.success(`set the ${sql.user} password from secret ${sql.passwordSecret}`);
@@ -188,7 +197,8 @@ async function ensureInstance(ctx: TaskContext): Promise<ResourceReport[]> {
   }
 
   // The password follows the secret: set when its latest version is not the one recorded on the instance.
-  const version = await latestPasswordVersion(ctx);
+  const password = await passwordFromSecret(ctx);
+  const version = password?.version ?? null;
   if (version === null && !ctx.dryRun) {
     throw new UserError(`Secret ${sql.passwordSecret} (the ${sql.user} password) has no version.`, { hint: 'Create it with: pnpm task secrets:create' });
   }
@@ -207,7 +217,7 @@ async function ensureInstance(ctx: TaskContext): Promise<ResourceReport[]> {
   }
 
   if (!instance) await createInstance(ctx);
-  if (setPasswordNow) await setPassword(ctx);
+  if (setPasswordNow) await setPassword(ctx, password!.value);
   else if (version === null) ctx.log.info(`would set the ${sql.user} password from secret ${sql.passwordSecret} once it exists`);
   // Last: the password label records a password that is really set.
   if (patchFlags.length) {
