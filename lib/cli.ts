@@ -248,6 +248,8 @@ async function run(loaded: LoadedConfig, opts: CliOptions, argv: readonly string
 /** listr2 on an interactive terminal; timestamped lines in CI, in pipes, and when a task may ask questions. */
 async function pickRenderer(opts: CliOptions, asks: boolean, order: string[], io: Io): Promise<Renderer> {
   if (opts.dryRun) return { event() {}, note() {}, end: async () => {} }; // the plan table says it all
-  const tty = !!(io.stderr as { isTTY?: boolean }).isTTY && !io.env.CI && !asks;
+  // A terminal that reports no width (some CI pseudo-TTYs) gets lines, not a redrawn screen.
+  const stderr = io.stderr as { isTTY?: boolean; columns?: number };
+  const tty = !!stderr.isTTY && !!stderr.columns && !io.env.CI && !asks;
   return tty ? createTtyRenderer(order, { verbose: opts.verbose }) : createLineRenderer({ stream: io.stderr, verbose: opts.verbose });
 }

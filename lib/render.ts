@@ -96,9 +96,17 @@ function endLine(r: TaskResult, c: ReturnType<typeof palette>, verbose: boolean)
 
 /** listr2's interactive renderer, fed by runner events. Each listr task mirrors one planned task. */
 export async function createTtyRenderer(order: readonly string[], opts: { verbose?: boolean } = {}): Promise<Renderer> {
-  const { Listr, ListrLogger, ProcessOutput, PRESET_TIMER } = await import('listr2');
+  const { Listr, ListrLogger, ProcessOutput } = await import('listr2');
+  // listr2 measures the width on stdout even when drawing on stderr; with stdout piped (--json) or a
+  // pseudo-terminal reporting 0 columns it would wrap at width 1 (cypress PR #33890).
+  if (!process.stdout.columns) process.stdout.columns = process.stderr.columns || 80;
   const processOutput = new ProcessOutput(process.stderr, process.stderr);
-  const ended = new Map<string, (result: TaskResult) => void>();
+  // The runner may finish a task before listr2 has started rendering it: results wait here.
+  const ended = new Map<string, { promise: Promise<TaskResult>; resolve: (r: TaskResult) => void }>();
+  for (const name of order) {
+    let resolve!: (r: TaskResult) => void;
+    ended.set(name, { promise: new Promise<TaskResult>((r) => (resolve = r)), resolve });
+  }
   const wrappers = new Map<string, { title: string; output: string }>();
   const started = new Map<string, number>();
 
@@ -107,7 +115,8 @@ export async function createTtyRenderer(order: readonly string[], opts: { verbos
       title: `${name} ${dim('waiting')}`,
       task: async (_ctx: unknown, task: { title: string; output: string; skip(message?: string): void }) => {
         wrappers.set(name, task);
-        const result = await new Promise<TaskResult>((resolve) => ended.set(name, resolve));
+        if (started.has(name)) task.title = name;
+        const result = await ended.get(name)!.promise;
         task.title = name;
         switch (result.status) {
           case 'ran':
@@ -134,7 +143,6 @@ export async function createTtyRenderer(order: readonly string[], opts: { verbos
         collapseSkips: true,
         collapseErrors: false,
         showErrorMessage: true,
-        timer: PRESET_TIMER,
       },
     },
   );
@@ -164,7 +172,7 @@ export async function createTtyRenderer(order: readonly string[], opts: { verbos
         }
         case 'end':
           started.delete(e.result.name);
-          ended.get(e.result.name)?.(e.result);
+          ended.get(e.result.name)?.resolve(e.result);
           break;
       }
     },
