@@ -164,6 +164,14 @@ function memo<T>(fn: (name: string) => Promise<T>): (name: string) => Promise<T>
   };
 }
 
+/**
+ * A list query that did not answer with a list: nothing listed, or the type's API is off (then none of its
+ * resources can exist) → an empty list; a timeout or another error stays what it is.
+ */
+function noneOrFailure<T>(p: Exclude<Probe<unknown>, { state: 'ok' }>): Probe<T[]> {
+  return p.state === 'missing' || (p.state === 'error' && p.apiDisabled) ? { state: 'ok', value: [] } : p;
+}
+
 const lastSegment = (path: string) => path.split('/').pop() ?? path;
 const asArray = <T>(v: T[] | null | undefined): T[] => (Array.isArray(v) ? v : []);
 
@@ -173,7 +181,7 @@ export async function discoverServices(ctx: Reader, deadline: Deadline): Promise
   const listed = await probe(deadline, (timeoutMs) =>
     ctx.gcloud.read<any[]>(['run', 'services', 'list', `--region=${ctx.region}`, '--platform=managed'], { timeoutMs }),
   );
-  if (listed.state !== 'ok') return listed.state === 'missing' ? { state: 'ok', value: [] } : listed;
+  if (listed.state !== 'ok') return noneOrFailure(listed);
   const configured = configuredNames(ctx.infra).service;
   const value = asArray(listed.value).map((s): Resource<'service'> => {
     const labels: Labels = s.metadata?.labels ?? {};
@@ -219,7 +227,7 @@ function serviceDetails(s: any): ServiceDetails {
 
 async function discoverClusters(ctx: Reader, deadline: Deadline): Promise<Probe<Resource<'gke'>[]>> {
   const listed = await probe(deadline, (timeoutMs) => ctx.gcloud.read<any[]>(['container', 'clusters', 'list'], { timeoutMs }));
-  if (listed.state !== 'ok') return listed.state === 'missing' ? { state: 'ok', value: [] } : listed;
+  if (listed.state !== 'ok') return noneOrFailure(listed);
   const value = asArray(listed.value).map((c): Resource<'gke'> => {
     const labels: Labels = c.resourceLabels ?? {};
     return {
@@ -240,7 +248,7 @@ async function discoverClusters(ctx: Reader, deadline: Deadline): Promise<Probe<
 
 export async function discoverSql(ctx: Reader, deadline: Deadline, withDatabases: boolean): Promise<Probe<Resource<'sql'>[]>> {
   const listed = await probe(deadline, (timeoutMs) => ctx.gcloud.read<any[]>(['sql', 'instances', 'list'], { timeoutMs }));
-  if (listed.state !== 'ok') return listed.state === 'missing' ? { state: 'ok', value: [] } : listed;
+  if (listed.state !== 'ok') return noneOrFailure(listed);
   const configured = configuredNames(ctx.infra).sql;
   const value = await Promise.all(
     asArray(listed.value).map(async (i): Promise<Resource<'sql'>> => {
@@ -290,7 +298,7 @@ export function sqlResource(infra: ResolvedInfra, i: any, namedInConfig: boolean
 export async function discoverBuckets(ctx: Reader, deadline: Deadline): Promise<Probe<Resource<'bucket'>[]>> {
   // --raw: the API's own JSON (labels, lifecycle.rule) instead of gcloud's renamed display fields.
   const listed = await probe(deadline, (timeoutMs) => ctx.gcloud.read<any[]>(['storage', 'buckets', 'list', '--raw'], { timeoutMs }));
-  if (listed.state !== 'ok') return listed.state === 'missing' ? { state: 'ok', value: [] } : listed;
+  if (listed.state !== 'ok') return noneOrFailure(listed);
   const configured = configuredNames(ctx.infra).bucket;
   const buckets = asArray(listed.value).map((b) => ({ raw: b, labels: (b.labels ?? {}) as Labels, scope: scopeOf(ctx.infra, b.labels ?? {}, configured.includes(b.name)) }));
   const mine = buckets.filter((b) => b.scope === 'managed').map((b) => String(b.raw.name));
@@ -364,7 +372,7 @@ async function discoverRegistries(ctx: Reader, deadline: Deadline): Promise<Prob
   const configured = configuredNames(ctx.infra).registry;
   configured.forEach((name) => void images(name));
   const listed = await probe(deadline, (timeoutMs) => ctx.gcloud.read<any[]>(['artifacts', 'repositories', 'list', `--location=${ctx.region}`], { timeoutMs }));
-  if (listed.state !== 'ok') return listed.state === 'missing' ? { state: 'ok', value: [] } : listed;
+  if (listed.state !== 'ok') return noneOrFailure(listed);
   const value = await Promise.all(
     asArray(listed.value).map(async (r): Promise<Resource<'registry'>> => {
       const name = lastSegment(r.name ?? '');
@@ -404,7 +412,7 @@ async function discoverSecrets(ctx: Reader, deadline: Deadline): Promise<Probe<R
   const configured = configuredNames(ctx.infra).secret;
   configured.forEach((name) => void versions(name));
   const listed = await probe(deadline, (timeoutMs) => ctx.gcloud.read<any[]>(['secrets', 'list'], { timeoutMs }));
-  if (listed.state !== 'ok') return listed.state === 'missing' ? { state: 'ok', value: [] } : listed;
+  if (listed.state !== 'ok') return noneOrFailure(listed);
   const value = await Promise.all(
     asArray(listed.value).map(async (s): Promise<Resource<'secret'>> => {
       const name = lastSegment(s.name ?? '');
@@ -423,7 +431,7 @@ async function discoverSecrets(ctx: Reader, deadline: Deadline): Promise<Probe<R
 
 async function discoverServiceAccounts(ctx: Reader, deadline: Deadline): Promise<Probe<Resource<'sa'>[]>> {
   const listed = await probe(deadline, (timeoutMs) => ctx.gcloud.read<any[]>(['iam', 'service-accounts', 'list'], { timeoutMs }));
-  if (listed.state !== 'ok') return listed.state === 'missing' ? { state: 'ok', value: [] } : listed;
+  if (listed.state !== 'ok') return noneOrFailure(listed);
   const configured = configuredNames(ctx.infra).sa;
   const value = asArray(listed.value).map((a): Resource<'sa'> => {
     // Service accounts have no labels: the tool writes them into the description.

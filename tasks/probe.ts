@@ -7,7 +7,8 @@ export type Probe<T> =
   | { state: 'ok'; value: T }
   | { state: 'missing' }
   | { state: 'timed-out'; afterMs: number }
-  | { state: 'error'; message: string };
+  /** `apiDisabled`: the API of the resource type is off in the project, so none of its resources can exist. */
+  | { state: 'error'; message: string; apiDisabled?: boolean };
 
 export class Deadline {
   private readonly end: number;
@@ -52,7 +53,7 @@ function classifyFailure<T>(e: unknown, limit: number): Probe<T> {
   if (e instanceof GcloudError) {
     if (e.kind === 'not-found') return { state: 'missing' };
     if (e.kind === 'timeout') return { state: 'timed-out', afterMs: limit };
-    if (/SERVICE_DISABLED|has not been used in project|is disabled/i.test(e.message)) return { state: 'error', message: 'the API is disabled (pnpm task apis:enable)' };
+    if (/SERVICE_DISABLED|has not been used in project|is disabled/i.test(e.message)) return { state: 'error', message: 'the API is disabled (pnpm task apis:enable)', apiDisabled: true };
     return { state: 'error', message: firstLine(e.message) };
   }
   return { state: 'error', message: firstLine(e instanceof Error ? e.message : String(e)) };
