@@ -136,6 +136,19 @@ test('a destructive task without a terminal and without --yes is refused before 
   p.cleanup();
 });
 
+test('a confirmation is asked on the terminal: "y" runs the destructive step, anything else declines', async () => {
+  const p = project();
+  // GCP_TASKS_PROMPT_TTY=1 lets a test answer on piped stdin as if it were a terminal.
+  const declined = await p.cli(['app:delete'], { GCP_TASKS_PROMPT_TTY: '1' }, { stdin: 'n\n' });
+  assert.is(declined.code, 0, declined.stderr);
+  assert.match(declined.stderr, 'Delete the app? [y/N]');
+  assert.equal(p.ran(), []);
+  const accepted = await p.cli(['app:delete'], { GCP_TASKS_PROMPT_TTY: '1' }, { stdin: 'y\n' });
+  assert.is(accepted.code, 0, accepted.stderr);
+  assert.equal(p.ran(), ['app_delete']);
+  p.cleanup();
+});
+
 test('the invalidated record makes the deleted resource run again (never reported cached)', async () => {
   const p = project();
   await p.cli(['deploy:app']);
