@@ -119,8 +119,7 @@ async function digestOf(ctx: TaskContext, req: BuildRequest, build: Build): Prom
   const tagged = `${req.service.image}:${req.tag}`;
   const fromBuild = build.results?.images?.find((i) => i.name === tagged || i.name === `${req.service.image}:latest`)?.digest;
   if (fromBuild) return `${req.service.image}@${fromBuild}`;
-  const images = (await ctx.gcloud.read<RegistryImage[]>(['artifacts', 'docker', 'images', 'list', req.service.image, '--include-tags'])) ?? [];
-  const image = images.find((i) => tagsOf(i).includes(req.tag));
+  const image = (await imagesOf(ctx, req.service.image)).find((i) => tagsOf(i).includes(req.tag));
   if (!image?.version) {
     throw new UserError(`build ${build.id} of ${req.service.key} succeeded, but ${tagged} is not in Artifact Registry.`, {
       hint: `Check \`gcloud artifacts docker images list ${req.service.image} --include-tags --project=${ctx.project}\`.`,
@@ -133,6 +132,13 @@ export interface RegistryImage {
   package?: string;
   version?: string;
   tags?: string[] | string;
+}
+
+/** The images of one service (`REGION-docker.pkg.dev/P/REPO/SERVICE`), listed through their repository. */
+export async function imagesOf(ctx: TaskContext, imagePath: string): Promise<RegistryImage[]> {
+  const repository = imagePath.slice(0, imagePath.lastIndexOf('/'));
+  const images = (await ctx.gcloud.read<RegistryImage[]>(['artifacts', 'docker', 'images', 'list', repository, '--include-tags'])) ?? [];
+  return images.filter((i) => i.package === imagePath);
 }
 
 /** gcloud prints tags as a list (JSON) or a comma-separated string, depending on the version. */

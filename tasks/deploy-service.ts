@@ -88,18 +88,18 @@ export function deployAllTask(configs: ServiceConfig[]): TaskDef<{ [service: str
     // Cheap (one list call when nothing is stale) and it reports the URLs: runs every time.
     always: true,
     async run(ctx) {
-      let live = await listServices(ctx);
+      const live = await listServices(ctx);
       const stale = ctx.infra.services.filter((s) => live.has(s.name) && staleUrlVars(ctx.infra, live, s.name).length);
-      if (stale.length) {
-        for (const s of stale) ctx.log.info(`${s.name}: ${staleUrlVars(ctx.infra, live, s.name).join(', ')} not yet set to the live URLs: rolling out a revision with them`);
-        await forEachResource(stale, (s) => s.name, (s) => rollOut(ctx, s, templateImage(live.get(s.name)!)!, live));
-        if (!ctx.dryRun) live = await listServices(ctx);
-      }
+      for (const s of stale) ctx.log.info(`${s.name}: ${staleUrlVars(ctx.infra, live, s.name).join(', ')} not yet set to the live URLs: rolling out a revision with them`);
+      const rolled = await forEachResource(stale, (s) => s.name, (s) => rollOut(ctx, s, templateImage(live.get(s.name)!)!, live));
+      const revisionOf = new Map(rolled.filter((r) => r !== undefined).map((r) => [r!.service, r!.revision]));
+
       const summary: { [service: string]: { url: string; revision: string } | null } = {};
       const rows = ctx.infra.services.map((s) => {
         const status = live.get(s.name)?.status;
-        summary[s.name] = status?.url ? { url: status.url, revision: status.latestReadyRevisionName ?? '' } : null;
-        return [s.name, status?.url ?? 'not deployed', status?.latestReadyRevisionName ?? ''];
+        const revision = revisionOf.get(s.name) ?? status?.latestReadyRevisionName ?? '';
+        summary[s.name] = status?.url ? { url: status.url, revision } : null;
+        return [s.name, status?.url ?? 'not deployed', revision];
       });
       ctx.log.output(table([['SERVICE', 'URL', 'REVISION'], ...rows]));
       return summary;

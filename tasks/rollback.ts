@@ -1,6 +1,6 @@
-// rollback:<service> (requirement 12.4): all traffic back to the newest healthy revision older than the
-// one serving now (each candidate is health-checked at a tag URL first, so a revision that failed its
-// rollout is skipped), or to a named revision (`-- --to=api-gateway-00002-abc`), or to an image tag (`-- --to=20251126-004512`:
+// rollback:<service> (requirement 12.4): all traffic back to the newest healthy revision with an older
+// image than the one serving now (each candidate is health-checked at a tag URL first, so a revision that
+// fails is skipped), or to a named revision (`-- --to=api-gateway-00002-abc`), or to an image tag (`-- --to=20251126-004512`:
 // that image's digest is deployed with the same safe rollout). Prints the resulting traffic split.
 // The deploy task's cache is left alone, so the next deploy:all does not undo the rollback; a source
 // change (or `pnpm task deploy:<service> --force`) deploys forward again.
@@ -8,7 +8,7 @@ import { UserError } from '../lib/errors.js';
 import type { InfraConfig, ResolvedService } from '../lib/infra.js';
 import { defineTask } from '../lib/index.js';
 import type { TaskContext, TaskDef } from '../lib/types.js';
-import { tagsOf, type RegistryImage } from './cloud-build.js';
+import { imagesOf, tagsOf } from './cloud-build.js';
 import { guardEnvironment } from './common.js';
 import { rollOut } from './rollout.js';
 import { checkHealth, describeHealth } from './health.js';
@@ -26,7 +26,7 @@ export function rollbackTask(config: ServiceConfig): TaskDef<{ service: string; 
     name: `rollback:${key}`,
     description: `Move all of ${key}'s traffic back to its previous revision (or --to=<revision|image tag>)`,
     always: true,
-    args: { to: 'a revision name or an image tag (default: the newest healthy revision older than the one serving now)' },
+    args: { to: 'a revision name or an image tag (default: the newest healthy revision with an older image than the one serving)' },
     async run(ctx) {
       const service = ctx.infra.services.find((s) => s.key === key)!;
       const live = await describeService(ctx, service.name);
@@ -53,18 +53,25 @@ export function rollbackTask(config: ServiceConfig): TaskDef<{ service: string; 
   });
 }
 
-/** Ready revisions created before the oldest one serving traffic now, newest first. */
+/**
+ * Ready revisions created before the oldest one serving now, newest first, that run another image than
+ * the serving ones: going back means going back to other code (a revision that failed its rollout and
+ * runs the image now serving is no way back). Another configuration of the same image: -- --to=<revision>.
+ */
 function olderRevisions(live: RunService, revisions: Revision[], name: string): Revision[] {
   const serving = new Set(servingRevisions(live).map((r) => r.revisionName));
+  const servingImages = new Set(revisions.filter((r) => serving.has(r.metadata.name)).map(revisionImage));
   const oldestServing = revisions.reduce((at, r, i) => (serving.has(r.metadata.name) ? i : at), -1);
-  const older = revisions.slice(oldestServing + 1).filter(isReady);
+  const older = revisions.slice(oldestServing + 1).filter((r) => isReady(r) && !servingImages.has(revisionImage(r)));
   if (!older.length) {
-    throw new UserError(`${name} has no ready revision older than the one serving now (${[...serving].join(', ') || 'none'}).`, {
+    throw new UserError(`${name} has no ready revision with an older image than the one serving now (${[...serving].join(', ') || 'none'}).`, {
       hint: 'Name one with -- --to=<revision or image tag>.',
     });
   }
   return older;
 }
+
+const revisionImage = (r: Revision) => r.spec?.containers?.[0]?.image;
 
 /**
  * The first of `candidates` that passes its health check at a temporary tag URL (no traffic moves for
@@ -96,7 +103,7 @@ const updateTraffic = (ctx: TaskContext, name: string) => ['run', 'services', 'u
 
 /** The digest reference of the image tagged `tag`; a readable error listing what exists otherwise. */
 async function imageByTag(ctx: TaskContext, imagePath: string, tag: string, revisions: Revision[]): Promise<string> {
-  const images = (await ctx.gcloud.read<RegistryImage[]>(['artifacts', 'docker', 'images', 'list', imagePath, '--include-tags'])) ?? [];
+  const images = await imagesOf(ctx, imagePath);
   const image = images.find((i) => tagsOf(i).includes(tag));
   if (image?.version) return `${imagePath}@${image.version}`;
   const tags = images.flatMap(tagsOf).filter((t) => t !== 'latest').sort().reverse().slice(0, 5);

@@ -45,20 +45,26 @@ export function peerUrlVars(infra: ResolvedInfra, service: ResolvedService, live
   return vars;
 }
 
-/** Deploys `image` (a digest reference) as a new revision of `service` and moves traffic to it once healthy. */
+/**
+ * Deploys `image` (a digest reference) as a new revision of `service` and moves traffic to it once healthy.
+ * `live` is the region's services as just listed (deploy:all passes its own list), else listed here:
+ * one call gives both the service itself and the other services' URLs.
+ */
 export async function rollOut(ctx: TaskContext, service: ResolvedService, image: string, live?: Map<string, RunService>): Promise<DeployResult | undefined> {
-  const before = await describeService(ctx, service.name);
+  const services = live ?? (await listServices(ctx));
+  const before = services.get(service.name) ?? null;
   guardEnvironment(ctx.infra, `Cloud Run service ${service.name}`, before?.metadata.labels);
-  const peers = peerUrlVars(ctx.infra, service, live ?? (await listServices(ctx)));
-  const env = serviceEnvVars(ctx, service, peers);
+  const env = serviceEnvVars(ctx, service, peerUrlVars(ctx.infra, service, services));
+  let after: RunService | undefined | null;
   try {
-    await ctx.gcloud.mutate(deployArgs(ctx, service, image, env, before));
+    after = await ctx.gcloud.mutate<RunService>(deployArgs(ctx, service, image, env, before));
   } catch (error) {
     throw await failedRollout(ctx, service, before, image, `to become ready on Cloud Run: ${(error as Error).message}`);
   }
   if (ctx.dryRun) return undefined;
 
-  const after = await describeService(ctx, service.name);
+  // `gcloud run deploy --format=json` prints the service as deployed; read it back if it did not.
+  if (!after?.status) after = await describeService(ctx, service.name);
   const revision = after?.status?.latestCreatedRevisionName ?? '(unknown revision)';
   const checkUrl = after && (before ? tagUrl(after, CANDIDATE_TAG) : after.status?.url);
   if (!checkUrl) throw await failedRollout(ctx, service, before, image, `its health check: Cloud Run reported no ${before ? `URL for the tag ${CANDIDATE_TAG}` : 'service URL'}`, revision);
@@ -78,7 +84,11 @@ export async function rollOut(ctx: TaskContext, service: ResolvedService, image:
 
 function deployArgs(ctx: TaskContext, service: ResolvedService, image: string, env: Record<string, string>, before: RunService | null): string[] {
   const { infra } = ctx;
-  const optional = (wanted: boolean, set: string, clear: string) => (wanted ? [set] : before ? [clear] : []);
+  // A setting the service no longer needs is cleared only when the live service still has it.
+  const optional = (wanted: boolean, set: string, clear: string, present: boolean) => (wanted ? [set] : present ? [clear] : []);
+  const template = before?.spec?.template;
+  const hasSecrets = (template?.spec?.containers?.[0]?.env ?? []).some((e) => e.valueFrom?.secretKeyRef);
+  const hasCloudSql = !!template?.metadata?.annotations?.['run.googleapis.com/cloudsql-instances'];
   return [
     'run', 'deploy', service.name,
     `--image=${image}`,
@@ -92,8 +102,8 @@ function deployArgs(ctx: TaskContext, service: ResolvedService, image: string, e
     `--timeout=${service.timeoutSeconds}`,
     `--service-account=${infra.serviceAccount.email}`,
     Object.keys(env).length ? `--set-env-vars=${dictFlag(env)}` : '--clear-env-vars',
-    ...optional(service.needs.secrets, `--set-secrets=${secretsFlag(infra)}`, '--clear-secrets'),
-    ...optional(service.needs.database, `--set-cloudsql-instances=${infra.sql.connectionName}`, '--clear-cloudsql-instances'),
+    ...optional(service.needs.secrets, `--set-secrets=${secretsFlag(infra)}`, '--clear-secrets', hasSecrets),
+    ...optional(service.needs.database, `--set-cloudsql-instances=${infra.sql.connectionName}`, '--clear-cloudsql-instances', hasCloudSql),
     service.sessionAffinity ? '--session-affinity' : '--no-session-affinity',
     service.public ? '--allow-unauthenticated' : '--no-allow-unauthenticated',
     `--labels=${labelsFlag(infra.labels)}`,
