@@ -9,7 +9,7 @@ import { infra as config } from '../../tasks.config.js';
 import { lifecycleConfig, lifecycleMatches } from '../../tasks/buckets.js';
 import {
   forEachResource, generateSecret, guardEnvironment, hasBinding, labelsAsDescription, labelsFlag, labelsFromDescription, missingLabels,
-  missingRoles, withTempFile,
+  missingRoles, withRoles, withTempFile,
 } from '../../tasks/common.js';
 import { gcpEnvSchema, sandboxVars } from '../../tasks/env-schema.js';
 import { incompatibilities, instanceDrift, type SqlInstance } from '../../tasks/sql.js';
@@ -117,6 +117,26 @@ test('IAM: only unconditional bindings of the member count', () => {
   assert.ok(hasBinding(policy, 'roles/run.invoker', member));
   assert.equal(missingRoles(policy, ['roles/run.invoker', 'roles/cloudsql.client', 'roles/storage.objectAdmin'], member), ['roles/cloudsql.client', 'roles/storage.objectAdmin']);
   assert.equal(missingRoles(null, ['roles/a'], member), ['roles/a']);
+});
+
+test('IAM: withRoles adds the member to each role and keeps every other binding, condition and the etag', () => {
+  const member = 'serviceAccount:sa@p.iam.gserviceaccount.com';
+  const conditional = { role: 'roles/cloudsql.client', members: [member], condition: { title: 'night', expression: 'true' } };
+  const policy = {
+    etag: 'BwYAAAAAAAA=', version: 3, auditConfigs: [{ service: 'allServices' }],
+    bindings: [{ role: 'roles/run.invoker', members: ['user:a@b.c'] }, conditional, { role: 'roles/owner', members: ['user:o@b.c'] }],
+  };
+  const next = withRoles(policy, ['roles/run.invoker', 'roles/cloudsql.client'], member);
+  assert.is(next.etag, 'BwYAAAAAAAA=');
+  assert.equal(next.auditConfigs, policy.auditConfigs);
+  assert.equal(next.bindings, [
+    { role: 'roles/run.invoker', members: ['user:a@b.c', member] },
+    conditional,
+    { role: 'roles/owner', members: ['user:o@b.c'] },
+    { role: 'roles/cloudsql.client', members: [member] },
+  ]);
+  assert.equal(policy.bindings[0].members, ['user:a@b.c'], 'the policy read is not modified');
+  assert.equal(missingRoles(next, ['roles/run.invoker', 'roles/cloudsql.client'], member), []);
 });
 
 test('secrets: generated values are long, random and of the promised alphabet', () => {
