@@ -72,12 +72,18 @@ test('--all after typing DELETE ALL: everything managed is deleted, the rest lef
   for (const [key, names] of Object.entries(managed)) if (key !== 'services') for (const n of names) assert.ok((back as any)[key].includes(n), `${n} recreated`);
 });
 
-test('nothing left to clean: says so and succeeds', async () => {
-  // Remove what setup just recreated, without questions (CI form), then run again.
-  expectCode(await sb.cli(['cleanup', '--yes', '--', '--timeout=90', '--all']), 0, 'cleanup --all --yes');
-  const r = await sb.cli(['cleanup', '--yes', '--', '--timeout=90', '--all']);
-  expectCode(r, 0, 'cleanup of an empty project');
-  assert.match(r.stderr, /Nothing to clean up: no resources managed by gcp-tasks for development in project digitwin-sandbox/);
+test('--disable-apis (opt-in) disables the configured APIs last; then nothing is left to clean', async () => {
+  // Remove what setup just recreated, without questions (CI form), APIs included.
+  const r = await sb.cli(['cleanup', '--yes', '--json', '--', '--timeout=90', '--all', '--disable-apis']);
+  expectCode(r, 0, 'cleanup --all --disable-apis --yes');
+  const out = sb.outputs<{ apisDisabled: string[]; invalidated: string[] }>(r, 'cleanup');
+  assert.ok(out.apisDisabled.includes('sqladmin.googleapis.com'), JSON.stringify(out));
+  assert.ok(out.invalidated.includes('apis:enable'));
+  const enabled = (await sb.gcloudJson<any[]>(['services', 'list', '--enabled'])).map((s) => s.config?.name);
+  assert.not.ok(enabled.includes('sqladmin.googleapis.com'), 'disabled in the project');
+  const again = await sb.cli(['cleanup', '--yes', '--', '--timeout=90', '--all']);
+  expectCode(again, 0, 'cleanup of an empty project');
+  assert.match(again.stderr, /Nothing to clean up: no resources managed by gcp-tasks for development in project digitwin-sandbox/);
 });
 
 test.run();
