@@ -178,20 +178,22 @@ export async function runPlan(opts: RunOptions): Promise<RunSummary> {
     let record: TaskRecord | null = null;
     let reason: string | null;
     try {
+      // --dry-run: a dependency that would run has unknown outputs, so this task's fingerprint is unknown too.
       const pending = depResults.find((r) => r.status === 'would-run');
+      const forced = opts.force?.has(name);
       if (task.always) reason = 'always runs';
-      else if (opts.force?.has(name)) reason = 'forced';
-      else {
-        record = await opts.store.read(name);
-        if (pending && record) reason = `dependency ${pending.name} will run first`;
-        else {
-          fingerprint = await opts.fingerprinter.compute(task, opts.runtime.fingerprintContext(task), new Map(Object.entries(deps)));
-          reason = staleReason(record, fingerprint);
-        }
+      else if (pending) {
+        record = forced ? null : await opts.store.read(name);
+        reason = forced ? 'forced' : record ? `dependency ${pending.name} will run first` : 'never ran';
+      } else {
+        // Computed before running (wireit): the task may change its own input files.
+        fingerprint = await opts.fingerprinter.compute(task, opts.runtime.fingerprintContext(task), new Map(Object.entries(deps)));
+        record = forced ? null : await opts.store.read(name);
+        reason = forced ? 'forced' : staleReason(record, fingerprint);
       }
       if (reason === null && opts.refresh && task.check) reason = await limit(() => probe(task, deps));
     } catch (error) {
-      return failed({ name, status: 'failed', reason: 'could not compute its fingerprint', durationMs: 0, error, finishedAt: now() });
+      return failed({ name, status: 'failed', reason: 'could not decide whether it is up to date', durationMs: 0, error, finishedAt: now() });
     }
     if (reason === null) return { name, status: 'cached', reason: 'up to date', durationMs: 0, outputs: record!.outputs };
     if (opts.dryRun) return { name, status: 'would-run', reason, durationMs: 0 };
@@ -224,8 +226,7 @@ export async function runPlan(opts: RunOptions): Promise<RunSummary> {
       const ctx = await opts.runtime.context(task, { deps, log, signal: controller.signal, invalidate });
       const outputs = toJson(name, await task.run(ctx));
       const durationMs = now() - startedAt;
-      if (!task.always) {
-        fingerprint ??= await opts.fingerprinter.compute(task, opts.runtime.fingerprintContext(task), new Map(Object.entries(deps)));
+      if (fingerprint) {
         await opts.store.write({ task: name, fingerprint, outputs, finishedAt: new Date().toISOString(), durationMs: Math.round(durationMs) });
       }
       const invalidates = typeof task.invalidates === 'function' ? task.invalidates(ctx, outputs) : task.invalidates;
