@@ -82,6 +82,17 @@ function numberFromEnv(name: string): number | undefined {
   return n;
 }
 
+const LAST_PORT_FILE = 'last-port';
+
+function readLastPort(stateDir: string): number | undefined {
+  try {
+    const port = Number(fs.readFileSync(path.join(stateDir, LAST_PORT_FILE), 'utf8'));
+    return Number.isInteger(port) && port > 0 && port < 65536 ? port : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export async function startSandbox(opts: SandboxOptions): Promise<SandboxHandle> {
   const stateDir = path.resolve(opts.stateDir);
   fs.mkdirSync(stateDir, { recursive: true });
@@ -89,6 +100,7 @@ export async function startSandbox(opts: SandboxOptions): Promise<SandboxHandle>
   const server = new SandboxServer({
     stateDir,
     port: opts.port,
+    preferredPort: readLastPort(stateDir),
     latencyScale: opts.latencyScale ?? numberFromEnv('SANDBOX_LATENCY_SCALE') ?? DEFAULT_LATENCY_SCALE,
     seed: opts.seed ?? numberFromEnv('SANDBOX_SEED') ?? 1,
     faults: faultsFromEnv(),
@@ -96,6 +108,7 @@ export async function startSandbox(opts: SandboxOptions): Promise<SandboxHandle>
     tls: { key: certs.key, cert: certs.cert },
   });
   const { port, url } = await server.start();
+  fs.writeFileSync(path.join(stateDir, LAST_PORT_FILE), String(port));
   let stopped: Promise<void> | undefined;
   const handle: SandboxHandle = {
     url,

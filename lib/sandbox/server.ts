@@ -40,7 +40,13 @@ const PROJECT_ID = /^[a-z][a-z0-9-]{4,28}[a-z0-9]$/;
 
 export interface ServerOptions {
   stateDir: string;
+  /** A port that must be used (fails when taken). */
   port?: number;
+  /**
+   * A port to try first (the one of the previous start): the Cloud Run URLs the sandbox serves contain
+   * its port, so keeping it keeps deployed URLs valid across runs. Falls back to any free port.
+   */
+  preferredPort?: number;
   latencyScale: number;
   seed: number;
   faults?: FaultConfig;
@@ -140,10 +146,20 @@ export class SandboxServer {
 
   async start(): Promise<{ port: number; url: string }> {
     for (const m of this.opts.modules) await m.start?.(this.ctx);
-    await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(this.opts.port ?? 0, '127.0.0.1', () => resolve());
-    });
+    const listen = (port: number) =>
+      new Promise<void>((resolve, reject) => {
+        this.server.once('error', reject);
+        this.server.listen(port, '127.0.0.1', () => {
+          this.server.off('error', reject);
+          resolve();
+        });
+      });
+    try {
+      await listen(this.opts.port ?? this.opts.preferredPort ?? 0);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE' || this.opts.port !== undefined || !this.opts.preferredPort) throw error;
+      await listen(0);
+    }
     const port = (this.server.address() as AddressInfo).port;
     this.baseUrl = `http://127.0.0.1:${port}`;
     return { port, url: this.baseUrl };

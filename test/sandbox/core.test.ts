@@ -187,6 +187,8 @@ test('state persists across a restart (atomic JSON file) and a running sandbox i
     const second = await connectOrStartSandbox({ stateDir: dir, latencyScale: 0 });
     try {
       assert.is(second.owned, true);
+      // Same port as before, so the Cloud Run URLs it handed out (they contain the port) stay valid.
+      assert.is(second.url, first.url);
       const bucket = await (await fetch(`${second.url}/storage/v1/b/gt-core-persist`)).json();
       assert.equal(bucket.labels, { env: 'dev' });
       assert.is(await (await fetch(`${second.url}/storage/v1/b/gt-core-persist/o/a.txt?alt=media`)).text(), 'kept');
@@ -194,6 +196,22 @@ test('state persists across a restart (atomic JSON file) and a running sandbox i
       await second.stop();
     }
   } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a restart whose previous port is taken falls back to another port', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gt-port-'));
+  const first = await startSandbox({ stateDir: dir, latencyScale: 0 });
+  const blocker = net.createServer();
+  try {
+    await first.stop();
+    await new Promise<void>((resolve) => blocker.listen(first.port, '127.0.0.1', () => resolve()));
+    const second = await startSandbox({ stateDir: dir, latencyScale: 0 });
+    assert.is.not(second.port, first.port);
+    await second.stop();
+  } finally {
+    blocker.close();
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
