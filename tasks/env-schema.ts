@@ -64,7 +64,6 @@ const shape = {
     `must be a Google Cloud region with Cloud Run and Cloud SQL, e.g. us-central1, europe-west1 (gcloud run regions list)`,
   ),
   NODE_ENV: oneOf(['development', 'production', 'test']),
-  GOOGLE_APPLICATION_CREDENTIALS: optional(() => true, ''),
 
   DATABASE_URL: url(['postgres', 'postgresql']),
   DATABASE_HOST: optional((v) => !/\s/.test(v), 'must be a host name, an IP address or a /cloudsql/... socket directory'),

@@ -94,7 +94,7 @@ export const iamCreate = defineTask({
   description: 'Create the service account and grant its project roles (only missing bindings, never clobbering others)',
   deps: ['apis:enable'],
   args: { 'key-file': 'also write a JSON key for the service account to keys/ (mode 0600, git-ignored; discouraged)' },
-  inputs: { config: ({ infra, args }) => ({ serviceAccount: infra.serviceAccount, labels: infra.labels, keyFile: args['key-file'] === true }) },
+  inputs: { config: ({ infra }) => ({ serviceAccount: infra.serviceAccount, labels: infra.labels }) },
   check: async (ctx) => {
     const { email, roles } = ctx.infra.serviceAccount;
     const account = await ctx.gcloud.read<ServiceAccount>(['iam', 'service-accounts', 'describe', email]);
