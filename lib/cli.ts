@@ -196,17 +196,7 @@ async function run(loaded: LoadedConfig, opts: CliOptions, argv: readonly string
     const asks = planned.some((t) => t.interactive || (isDestructive(t) && !opts.yes));
     const renderer = await pickRenderer(opts, asks, order, io);
     const controller = new AbortController();
-    let signals = 0;
-    const onSignal = () => {
-      if (++signals > 1) {
-        io.stderr.write('\nInterrupted again: exiting now.\n');
-        process.exit(130);
-      }
-      renderer.note('Interrupted: stopping running tasks (Ctrl-C again to exit at once)…');
-      controller.abort();
-    };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
+    const removeSignalHandlers = onInterrupt(io, renderer, controller);
     let summary;
     try {
       summary = await runPlan({
@@ -227,8 +217,7 @@ async function run(loaded: LoadedConfig, opts: CliOptions, argv: readonly string
       });
     } finally {
       await renderer.end();
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
+      removeSignalHandlers();
     }
     const exitCode = summary.interrupted ? 130 : summary.failed ? 1 : 0;
     const info = { env, project, region, dryRun: opts.dryRun, verbose: opts.verbose, gcloud: { calls: gcloudStats.calls, retries: gcloudStats.retries } };
@@ -243,6 +232,29 @@ async function run(loaded: LoadedConfig, opts: CliOptions, argv: readonly string
     prompt.close();
     if (sandbox?.owned) await sandbox.stop();
   }
+}
+
+/**
+ * First Ctrl-C (or SIGTERM): abort the run — running tasks get the signal, nothing new starts. Second: exit
+ * at once (the exit handlers release the lock and kill the tasks' process groups). We own these signals:
+ * listr2's own handler would exit 127.
+ */
+function onInterrupt(io: Io, renderer: Renderer, controller: AbortController): () => void {
+  let signals = 0;
+  const handler = () => {
+    if (++signals > 1) {
+      io.stderr.write('\nInterrupted again: exiting now.\n');
+      process.exit(130);
+    }
+    renderer.note('Interrupted: stopping running tasks (Ctrl-C again to exit at once)…');
+    controller.abort();
+  };
+  process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
+  return () => {
+    process.off('SIGINT', handler);
+    process.off('SIGTERM', handler);
+  };
 }
 
 /** listr2 on an interactive terminal; timestamped lines in CI, in pipes, and when a task may ask questions. */

@@ -1,5 +1,5 @@
-// The CLI end to end, as a subprocess, running tasks: --json, --dry-run, failures, task args, destructive
-// refusal, --only, --clear-cache, the lock, Ctrl-C.
+// The CLI end to end, as a subprocess, running tasks: --json, --dry-run, outputs carried, failures, task
+// args, --only, --clear-cache.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -123,41 +123,6 @@ test('task args after -- reach the named task; unknown args and args for arg-les
   p.cleanup();
 });
 
-test('a destructive task without a terminal and without --yes is refused before anything runs', async () => {
-  const p = project();
-  const refused = await p.cli(['lint', 'app:delete']);
-  assert.is(refused.code, 1);
-  assert.match(refused.stderr, 'app:delete is destructive');
-  assert.match(refused.stderr, '--yes');
-  assert.equal(p.ran(), [], 'not even the harmless task ran');
-  const confirmed = await p.cli(['app:delete', '--yes']);
-  assert.is(confirmed.code, 0, confirmed.stderr);
-  assert.equal(p.ran(), ['app_delete']);
-  p.cleanup();
-});
-
-test('a confirmation is asked on the terminal: "y" runs the destructive step, anything else declines', async () => {
-  const p = project();
-  // GCP_TASKS_PROMPT_TTY=1 lets a test answer on piped stdin as if it were a terminal.
-  const declined = await p.cli(['app:delete'], { GCP_TASKS_PROMPT_TTY: '1' }, { stdin: 'n\n' });
-  assert.is(declined.code, 0, declined.stderr);
-  assert.match(declined.stderr, 'Delete the app? [y/N]');
-  assert.equal(p.ran(), []);
-  const accepted = await p.cli(['app:delete'], { GCP_TASKS_PROMPT_TTY: '1' }, { stdin: 'y\n' });
-  assert.is(accepted.code, 0, accepted.stderr);
-  assert.equal(p.ran(), ['app_delete']);
-  p.cleanup();
-});
-
-test('the invalidated record makes the deleted resource run again (never reported cached)', async () => {
-  const p = project();
-  await p.cli(['deploy:app']);
-  await p.cli(['app:delete', '--yes']);
-  const r = JSON.parse((await p.cli(['deploy:app', '--json'])).stdout);
-  assert.equal(r.tasks.find((t: { name: string }) => t.name === 'deploy:app').reason, 'never ran');
-  p.cleanup();
-});
-
 test('--only runs the named task alone with recorded dep outputs, or refuses clearly', async () => {
   const p = project();
   const refused = await p.cli(['deploy:app', '--only']);
@@ -177,41 +142,6 @@ test('--clear-cache makes tasks run again', async () => {
   assert.match(cleared.stderr, 'Cleared 1 record');
   const r = JSON.parse((await p.cli(['fetch:source', 'lint', '--json'])).stdout);
   assert.equal(r.tasks.map((t: { status: string }) => t.status), ['cached', 'ran']);
-  p.cleanup();
-});
-
-test('a second run of the same project/env refuses while the first holds the lock', async () => {
-  const p = project();
-  let first: import('node:child_process').ChildProcess | undefined;
-  const running = p.cli(['slow'], {}, { onSpawn: (child) => (first = child) });
-  const lockFile = path.join(p.stateDir, 'locks', 'local.development.lock');
-  const deadline = Date.now() + 30_000;
-  while (!fs.existsSync(lockFile) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50)); // poll, bounded
-  const second = await p.cli(['lint']);
-  assert.is(second.code, 1);
-  assert.match(second.stderr, /Another run holds the lock: pid \d+ .*pnpm task --config .* slow/);
-  assert.match(second.stderr, /since \d{4}-/);
-  first!.kill('SIGINT');
-  const r = await running;
-  assert.is(r.code, 130);
-  p.cleanup();
-});
-
-test('Ctrl-C: running task interrupted, its child killed, nothing recorded, exit 130; the next run starts over', async () => {
-  const p = project();
-  let child: import('node:child_process').ChildProcess | undefined;
-  const running = p.cli(['slow', '--json'], {}, { onSpawn: (c) => (child = c) });
-  const log = path.join(p.stateDir, 'logs', 'slow.log');
-  const deadline = Date.now() + 30_000;
-  while (!(fs.existsSync(log) && fs.readFileSync(log, 'utf8').includes('sleep 30')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-  child!.kill('SIGINT');
-  const r = await running;
-  assert.is(r.code, 130);
-  assert.match(r.stderr, 'Interrupted');
-  assert.is(JSON.parse(r.stdout).tasks[0].status, 'interrupted');
-  assert.equal(p.ran(), []);
-  const next = JSON.parse((await p.cli(['slow', '-n', '--json'])).stdout);
-  assert.is(next.tasks[0].reason, 'never ran');
   p.cleanup();
 });
 
