@@ -52,19 +52,41 @@ function parseCounts(output: string): { total: number; passed: number; skipped: 
   return { total, passed, skipped: num('Skipped') ?? 0 };
 }
 
+/** Process groups of the running test files: Ctrl-C (or SIGTERM) on the harness ends them and all they started. */
+const running = new Set<number>();
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    for (const pid of running) {
+      try {
+        process.kill(-pid, 'SIGTERM');
+      } catch {
+        /* already gone */
+      }
+    }
+    console.log(`\ninterrupted (${signal}): stopped ${running.size} running test file(s)`);
+    process.exit(130);
+  });
+}
+
 function runFile(file: string): Promise<FileResult> {
   const started = performance.now();
   return new Promise((resolve) => {
-    const child = spawn(tsx, [file], { cwd: repo, env: { ...process.env, FORCE_COLOR: '0' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(tsx, [file], { cwd: repo, env: { ...process.env, FORCE_COLOR: '0' }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    if (child.pid) running.add(child.pid);
     let output = '';
     child.stdout.on('data', (d) => (output += d));
     child.stderr.on('data', (d) => (output += d));
     const timer = setTimeout(() => {
       output += `\n[test/run.ts] killed after ${fileTimeoutMs / 1000} s\n`;
-      child.kill('SIGKILL');
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        child.kill('SIGKILL');
+      }
     }, fileTimeoutMs);
     child.on('close', (code) => {
       clearTimeout(timer);
+      running.delete(child.pid!);
       const counts = parseCounts(output);
       // A file that crashed before uvu's summary (or exited non-zero with all passing) counts one failure.
       let passed = counts?.passed ?? 0;
