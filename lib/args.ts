@@ -61,7 +61,7 @@ const byName = new Map(FLAGS.flatMap((f) => f.names.map((n) => [n, f] as const))
 const OPTIONAL_VALUE: ReadonlySet<keyof CliOptions> = new Set(['graph']);
 
 export function usage(): string {
-  const rows = FLAGS.map((f) => [f.names.join(', ') + (f.value ? ` <${f.value}>` : ''), f.help]);
+  const rows = FLAGS.map((f) => [f.names.join(', ') + (!f.value ? '' : OPTIONAL_VALUE.has(f.key) ? `[=${f.value}]` : ` <${f.value}>`), f.help]);
   const width = Math.max(...rows.map(([a]) => a!.length));
   return [
     'Usage: pnpm task <task...> [flags] [-- task args]',
