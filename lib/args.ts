@@ -115,12 +115,13 @@ export function parseArgs(argv: readonly string[]): CliOptions {
     let name = eq > 0 ? arg.slice(0, eq) : arg;
     let value: string | undefined = eq > 0 ? arg.slice(eq + 1) : undefined;
     // -j4 and grouped short booleans (-ky)
-    if (/^-[a-zA-Z]{2,}$/.test(name) || /^-j\d+$/.test(name)) {
-      if (name.startsWith('-j')) [name, value] = ['-j', name.slice(2)];
-      else {
-        for (const letter of name.slice(1)) setFlag(opts, `-${letter}`, undefined, arg);
-        continue;
+    if (/^-j\d+$/.test(name)) [name, value] = ['-j', name.slice(2)];
+    else if (/^-[a-zA-Z]{2,}$/.test(name)) {
+      for (const letter of name.slice(1)) {
+        if (byName.get(`-${letter}`)?.value) throw new UsageError(`In ${arg}: -${letter} takes a value (write -${letter} N).`, `Valid flags: ${validFlags()}`);
+        setFlag(opts, `-${letter}`, undefined, arg);
       }
+      continue;
     }
     const flag = byName.get(name);
     if (flag && OPTIONAL_VALUE.has(flag.key) && value === undefined && /^(mermaid|dot)$/.test(argv[i + 1] ?? '')) value = argv[++i];
