@@ -22,6 +22,7 @@ export interface BenchSection {
 /** Sections, loaded lazily so `pnpm bench engine` does not import the others. */
 const SECTIONS: { name: string; load: () => Promise<BenchSection> }[] = [
   { name: 'engine', load: async () => (await import('./engine.js')).engineBench },
+  { name: 'setup', load: async () => (await import('./setup.js')).setupBench },
 ];
 
 const format = (n: number) => (Math.abs(n) >= 100 ? n.toFixed(0) : Math.abs(n) >= 10 ? n.toFixed(1) : n.toFixed(2));
