@@ -11,7 +11,7 @@ import type { TaskContext, TaskDef } from '../lib/types.js';
 import { imagesOf, tagsOf } from './cloud-build.js';
 import { guardEnvironment } from './common.js';
 import { rollOut } from './rollout.js';
-import { checkHealth, describeHealth } from './health.js';
+import { checkHealth, describeHealth, healthHeaders } from './health.js';
 import { describeService, isReady, joinUrl, listRevisions, logsCommand, servingRevisions, tagUrl, trafficLines, type Revision, type RunService } from './run-service.js';
 
 type ServiceConfig = InfraConfig['services'][number];
@@ -88,7 +88,7 @@ async function firstHealthy(ctx: TaskContext, service: ResolvedService, candidat
     await ctx.gcloud.mutate([...updateTraffic(ctx, service.name), `--update-tags=${ROLLBACK_TAG}=${name}`]);
     if (ctx.dryRun) return name;
     const url = tagUrl((await describeService(ctx, service.name))!, ROLLBACK_TAG);
-    const health = url ? await checkHealth(joinUrl(url, service.healthPath), ctx.signal) : undefined;
+    const health = url ? await checkHealth(joinUrl(url, service.healthPath), ctx.signal, await healthHeaders(ctx, service.public)) : undefined;
     if (health?.ok) return name;
     failures.push(`${name}: ${health ? describeHealth(health) : `no URL for the tag ${ROLLBACK_TAG}`}`);
     ctx.log.warn(`${failures.at(-1)}`);

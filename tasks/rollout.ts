@@ -10,7 +10,7 @@ import type { ResolvedInfra, ResolvedService } from '../lib/infra.js';
 import type { TaskContext } from '../lib/types.js';
 import { guardEnvironment, labelsFlag } from './common.js';
 import { dictFlag, secretsFlag, serviceEnvVars } from './deploy-env.js';
-import { checkHealth, describeHealth } from './health.js';
+import { checkHealth, describeHealth, healthHeaders } from './health.js';
 import {
   describeService,
   joinUrl,
@@ -69,7 +69,7 @@ export async function rollOut(ctx: TaskContext, service: ResolvedService, image:
   const checkUrl = after && (before ? tagUrl(after, CANDIDATE_TAG) : after.status?.url);
   if (!checkUrl) throw await failedRollout(ctx, service, before, image, `its health check: Cloud Run reported no ${before ? `URL for the tag ${CANDIDATE_TAG}` : 'service URL'}`, revision);
   ctx.log.info(`${revision}: checking ${joinUrl(checkUrl, service.healthPath)}`);
-  const health = await checkHealth(joinUrl(checkUrl, service.healthPath), ctx.signal);
+  const health = await checkHealth(joinUrl(checkUrl, service.healthPath), ctx.signal, await healthHeaders(ctx, service.public));
   if (!health.ok) throw await failedRollout(ctx, service, before, image, `its health check: ${describeHealth(health)}`, revision);
 
   if (before) {
