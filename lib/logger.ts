@@ -15,10 +15,14 @@ const QUIET_LEVELS: ReadonlySet<LogLevel> = new Set(['info', 'success', 'warn', 
 
 export const logFilePath = (stateDir: string, task: string): string => path.join(stateDir, 'logs', `${safeFileName(task)}.log`);
 
+/** Log folders already created by this process (one mkdir per run, not one per task). */
+const madeDirs = new Set<string>();
+
 export class TaskLog {
   readonly file: string;
   readonly logger: Logger;
-  readonly #fd: number;
+  /** Buffered and opened off the main thread: a 1,000-task run must not wait on 1,000 synchronous opens. */
+  readonly #stream: fs.WriteStream;
   readonly #verbose: boolean;
   readonly #onLine: (level: LogLevel, line: string) => void;
   /** Unfinished lines of running commands, by zx process id and stream. */
@@ -28,9 +32,14 @@ export class TaskLog {
     this.file = opts.file;
     this.#verbose = opts.verbose;
     this.#onLine = opts.onLine;
-    fs.mkdirSync(path.dirname(opts.file), { recursive: true });
-    this.#fd = fs.openSync(opts.file, 'w', 0o600);
-    fs.writeSync(this.#fd, `# ${opts.task} — started ${new Date().toISOString()}\n`);
+    const dir = path.dirname(opts.file);
+    if (!madeDirs.has(dir)) {
+      fs.mkdirSync(dir, { recursive: true });
+      madeDirs.add(dir);
+    }
+    this.#stream = fs.createWriteStream(opts.file, { flags: 'w', mode: 0o600 });
+    this.#stream.on('error', () => {}); // a log that cannot be written must not crash the run
+    this.#stream.write(`# ${opts.task} — started ${new Date().toISOString()}\n`);
     const text = (level: LogLevel) => (message: string) => this.write(level, String(message));
     this.logger = {
       info: text('info'),
@@ -47,7 +56,7 @@ export class TaskLog {
     const shown = this.#verbose || QUIET_LEVELS.has(level);
     for (const raw of text.replace(/\r?\n$/, '').split(/\r?\n/)) {
       const line = redact(raw);
-      fs.writeSync(this.#fd, level === 'info' || level === 'output' || level === 'stdout' ? `${line}\n` : `[${level}] ${line}\n`);
+      this.#stream.write(level === 'info' || level === 'output' || level === 'stdout' ? `${line}\n` : `[${level}] ${line}\n`);
       if (shown) this.#onLine(level, line);
     }
   }
@@ -79,7 +88,11 @@ export class TaskLog {
     }
   };
 
-  close(): void {
-    fs.closeSync(this.#fd);
+  /** Flushes and closes the file (a log write error never fails the task: the output was shown anyway). */
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      this.#stream.once('error', () => resolve());
+      this.#stream.end(() => resolve());
+    });
   }
 }

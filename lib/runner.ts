@@ -210,7 +210,7 @@ export async function runPlan(opts: RunOptions): Promise<RunSummary> {
       const ctx = await opts.runtime.context(task, { deps, log, signal: controller.signal, invalidate });
       return (await task.check!(ctx)) ? null : 'the live check found a difference (--refresh)';
     } finally {
-      log.close();
+      await log.close();
     }
   }
 
@@ -238,7 +238,7 @@ export async function runPlan(opts: RunOptions): Promise<RunSummary> {
       log.write('debug', error instanceof Error ? error.stack ?? error.message : String(error));
       return failed({ ...base, status, durationMs: now() - startedAt, finishedAt: now(), error });
     } finally {
-      log.close();
+      await log.close();
     }
   }
 

@@ -19,7 +19,7 @@ function open(verbose: boolean) {
 const out = (id: string, data: string) => ({ kind: 'stdout' as const, id, data: Buffer.from(data) });
 const end = (id: string, exitCode = 0) => ({ kind: 'end' as const, id, exitCode, signal: null, duration: 1, error: null });
 
-test('chunks of two commands running at once come out as whole lines, never mixed mid-line', () => {
+test('chunks of two commands running at once come out as whole lines, never mixed mid-line', async () => {
   const { t, log, lines, file } = open(true);
   log.zxLog(out('p1', 'buil'));
   log.zxLog(out('p2', 'uploading 1'));
@@ -28,13 +28,13 @@ test('chunks of two commands running at once come out as whole lines, never mixe
   log.zxLog(out('p1', 'ep 2\n'));
   log.zxLog(end('p2'));
   log.zxLog(end('p1'));
-  log.close();
+  await log.close();
   assert.equal(lines.map(([, l]) => l), ['building step 1', 'uploading 10%', 'uploading 20%', 'building step 2', 'upl']);
   assert.equal(file().split('\n').slice(1, 6), ['building step 1', 'uploading 10%', 'uploading 20%', 'building step 2', 'upl']);
   t.cleanup();
 });
 
-test('without --verbose the screen gets logger lines only; the file gets everything', () => {
+test('without --verbose the screen gets logger lines only; the file gets everything', async () => {
   const { t, log, lines, file } = open(false);
   log.logger.info('creating bucket');
   log.logger.debug('request id 42');
@@ -42,7 +42,7 @@ test('without --verbose the screen gets logger lines only; the file gets everyth
   log.zxLog(out('p1', 'raw output\n'));
   log.zxLog(end('p1', 3));
   log.logger.warn('slow API');
-  log.close();
+  await log.close();
   assert.equal(lines, [
     ['info', 'creating bucket'],
     ['warn', 'slow API'],
@@ -54,12 +54,12 @@ test('without --verbose the screen gets logger lines only; the file gets everyth
   t.cleanup();
 });
 
-test('registered secrets are redacted on screen and in the file', () => {
+test('registered secrets are redacted on screen and in the file', async () => {
   registerSecret('s3cr3t-password-value');
   const { t, log, lines, file } = open(true);
   log.logger.info('password is s3cr3t-password-value');
   log.zxLog(out('p1', 'echo s3cr3t-password-value\n'));
-  log.close();
+  await log.close();
   assert.not.match(JSON.stringify(lines), 's3cr3t');
   assert.not.match(file(), 's3cr3t');
   assert.match(file(), 'password is ***');
