@@ -72,7 +72,19 @@ export async function startOpsSandbox(): Promise<OpsSandbox> {
       return JSON.parse(r.stdout || 'null') as T;
     },
     faults: (config) => sandbox.setFaults(config),
-    stop: () => sandbox.stop(),
+    // A gcloud call killed at its deadline may still be writing its log into the sandbox folder for a
+    // moment: retry the removal until it succeeds (bounded), instead of failing the whole file.
+    stop: async () => {
+      const until = Date.now() + 15_000;
+      for (;;) {
+        try {
+          return await sandbox.stop();
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== 'ENOTEMPTY' || Date.now() > until) throw e;
+          await new Promise((r) => setTimeout(r, 200));
+        }
+      }
+    },
   };
 }
 
