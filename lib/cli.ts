@@ -147,6 +147,7 @@ async function run(loaded: LoadedConfig, opts: CliOptions, argv: readonly string
   let lock: Lock | undefined;
   const prompt = createPrompt({ yes: opts.yes, forceTTY });
   const releaseOnExit = () => lock?.release();
+  let removeSignalHandlers: (() => void) | undefined;
   process.on('exit', releaseOnExit);
   try {
     if (where.sandboxDir) {
@@ -173,8 +174,18 @@ async function run(loaded: LoadedConfig, opts: CliOptions, argv: readonly string
     const [{ checkGcloud }, { createRuntime }] = await Promise.all([import('./gcloud.js'), import('./context.js')]);
     if (needsGcloud && (!opts.dryRun || opts.refresh)) await checkGcloud({ ...(io.env as Record<string, string>), ...gcloudEnv }, { sandbox: !!sandbox });
 
+    // Ctrl-C is ours from here on: while waiting for the lock, and during the run.
+    let renderer: Renderer | undefined;
+    const controller = new AbortController();
+    removeSignalHandlers = onInterrupt(io, (text) => (renderer ? renderer.note(text) : io.stderr.write(`${text}\n`)), controller);
     if (!opts.dryRun) {
-      lock = await acquireLock(lockPath(where.stateDir, project, env), { command: `pnpm task ${argv.join(' ')}`, timeoutMs: opts.lockTimeoutMs });
+      const file = lockPath(where.stateDir, project, env);
+      try {
+        lock = await acquireLock(file, { command: `pnpm task ${argv.join(' ')}`, timeoutMs: opts.lockTimeoutMs, signal: controller.signal });
+      } catch (error) {
+        if (controller.signal.aborted) return 130;
+        throw error;
+      }
     }
     const gcloudStats: GcloudStats = { calls: 0, retries: 0, commands: [] };
     const runtime = createRuntime({
@@ -194,9 +205,8 @@ async function run(loaded: LoadedConfig, opts: CliOptions, argv: readonly string
     });
 
     const asks = planned.some((t) => t.interactive || (isDestructive(t) && !opts.yes));
-    const renderer = await pickRenderer(opts, asks, order, io);
-    const controller = new AbortController();
-    const removeSignalHandlers = onInterrupt(io, renderer, controller);
+    renderer = await pickRenderer(opts, asks, order, io);
+    const ui = renderer;
     let summary;
     try {
       summary = await runPlan({
@@ -212,12 +222,11 @@ async function run(loaded: LoadedConfig, opts: CliOptions, argv: readonly string
         fingerprinter: new Fingerprinter({ salt: loadSalt(where.stateDir), root }),
         runtime,
         stateDir: where.stateDir,
-        onEvent: (e) => renderer.event(e),
+        onEvent: (e) => ui.event(e),
         signal: controller.signal,
       });
     } finally {
-      await renderer.end();
-      removeSignalHandlers();
+      await ui.end();
     }
     const exitCode = summary.interrupted ? 130 : summary.failed ? 1 : 0;
     const info = { env, project, region, dryRun: opts.dryRun, verbose: opts.verbose, gcloud: { calls: gcloudStats.calls, retries: gcloudStats.retries } };
@@ -227,6 +236,7 @@ async function run(loaded: LoadedConfig, opts: CliOptions, argv: readonly string
     if (opts.json) io.stdout.write(jsonSummary(summary, info, exitCode));
     return exitCode;
   } finally {
+    removeSignalHandlers?.();
     lock?.release();
     process.off('exit', releaseOnExit);
     prompt.close();
@@ -239,14 +249,14 @@ async function run(loaded: LoadedConfig, opts: CliOptions, argv: readonly string
  * at once (the exit handlers release the lock and kill the tasks' process groups). We own these signals:
  * listr2's own handler would exit 127.
  */
-function onInterrupt(io: Io, renderer: Renderer, controller: AbortController): () => void {
+function onInterrupt(io: Io, note: (text: string) => void, controller: AbortController): () => void {
   let signals = 0;
   const handler = () => {
     if (++signals > 1) {
       io.stderr.write('\nInterrupted again: exiting now.\n');
       process.exit(130);
     }
-    renderer.note('Interrupted: stopping running tasks (Ctrl-C again to exit at once)…');
+    note('Interrupted: stopping running tasks (Ctrl-C again to exit at once)…');
     controller.abort();
   };
   process.on('SIGINT', handler);

@@ -1,6 +1,7 @@
 // The executor: start order, the concurrency limit, failure modes and abort, all asserted from runner
 // events. Tasks are held by deferred promises the test releases; nothing waits on a timer.
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { UserError } from '../../lib/errors.js';
@@ -205,7 +206,7 @@ async function until(condition: () => boolean, timeoutMs = 10_000): Promise<bool
   const deadline = Date.now() + timeoutMs;
   while (!condition()) {
     if (Date.now() > deadline) return false;
-    await new Promise((resolve) => setImmediate(resolve));
+    await new Promise((resolve) => setTimeout(resolve, 10)); // poll, bounded
   }
   return true;
 }
@@ -214,25 +215,21 @@ test('abort: running tasks get the signal, their whole process tree dies, nothin
   const t = tempDir();
   const w = eventWaiter();
   const controller = new AbortController();
+  const pidFile = path.join(t.dir, 'grandchild.pid');
   let grandchild = 0;
   const run = runTasks({
     root: t.dir,
     stateDir: t.stateDir,
     tasks: [
-      task('sleeper', [], async (ctx) => {
-        // A shell with a background grandchild: killing only the shell would leave `sleep` behind.
-        const shell = ctx.$`sleep 30 & echo $!; wait`;
-        for await (const line of shell) {
-          grandchild = Number(line);
-          ctx.log.info('sleeping');
-        }
-      }),
+      // A shell with a background grandchild: killing only the shell would leave `sleep` behind.
+      task('sleeper', [], async (ctx) => void (await ctx.$`sleep 30 & echo $! > ${pidFile}; wait`)),
       task('after', ['sleeper']),
     ],
     options: { concurrency: 1, signal: controller.signal },
     onEvent: w.onEvent,
   });
-  await w.waitFor((e) => e.type === 'line' && e.line === 'sleeping');
+  assert.ok(await until(() => fs.existsSync(pidFile) && /^\d+\n$/.test(fs.readFileSync(pidFile, 'utf8'))), 'the grandchild started');
+  grandchild = Number(fs.readFileSync(pidFile, 'utf8'));
   assert.ok(isAlive(grandchild), 'the grandchild runs before the abort');
   controller.abort();
   const outcome = await run;
