@@ -13,6 +13,7 @@ import { acquireLock, lockPath, type Lock } from './lock.js';
 import { canPrompt, createPrompt } from './prompt.js';
 import { describeError, formatSummary, jsonSummary, createLineRenderer, createTtyRenderer, type Renderer } from './render.js';
 import { runPlan } from './runner.js';
+import { runPreflights } from './preflight.js';
 import { loadEnv } from './env.js';
 import type { GcloudStats } from './gcloud.js';
 import type { SandboxHandle } from './sandbox/index.js';
@@ -170,23 +171,8 @@ async function run(loaded: LoadedConfig, opts: CliOptions, argv: readonly string
     const region = vars.GCP_REGION ?? '';
     const infra = resolveConfigInfra(config, { env, project, region, vars });
     const gcloudEnv = sandbox?.gcloudEnv ?? {};
-    // Loaded only for a run: gcloud.ts and context.ts bring zx, which --help/--list/--graph never need.
+    // Loaded only for a run: context.ts brings zx (lazily), which --help/--list/--graph never need.
     const [{ checkGcloud }, { createRuntime }] = await Promise.all([import('./gcloud.js'), import('./context.js')]);
-    if (needsGcloud && (!opts.dryRun || opts.refresh)) await checkGcloud({ ...(io.env as Record<string, string>), ...gcloudEnv }, { sandbox: !!sandbox });
-
-    // Ctrl-C is ours from here on: while waiting for the lock, and during the run.
-    let renderer: Renderer | undefined;
-    const controller = new AbortController();
-    removeSignalHandlers = onInterrupt(io, (text) => (renderer ? renderer.note(text) : io.stderr.write(`${text}\n`)), controller);
-    if (!opts.dryRun) {
-      const file = lockPath(where.stateDir, project, env);
-      try {
-        lock = await acquireLock(file, { command: `pnpm task ${argv.join(' ')}`, timeoutMs: opts.lockTimeoutMs, signal: controller.signal });
-      } catch (error) {
-        if (controller.signal.aborted) return 130;
-        throw error;
-      }
-    }
     const gcloudStats: GcloudStats = { calls: 0, retries: 0, commands: [] };
     const runtime = createRuntime({
       env,
@@ -203,6 +189,22 @@ async function run(loaded: LoadedConfig, opts: CliOptions, argv: readonly string
       gcloudStats,
       argsFor,
     });
+    await runPreflights(planned, (t) => runtime.preflightContext(t));
+    if (needsGcloud && (!opts.dryRun || opts.refresh)) await checkGcloud({ ...(io.env as Record<string, string>), ...gcloudEnv }, { sandbox: !!sandbox });
+
+    // Ctrl-C is ours from here on: while waiting for the lock, and during the run.
+    let renderer: Renderer | undefined;
+    const controller = new AbortController();
+    removeSignalHandlers = onInterrupt(io, (text) => (renderer ? renderer.note(text) : io.stderr.write(`${text}\n`)), controller);
+    if (!opts.dryRun) {
+      const file = lockPath(where.stateDir, project, env);
+      try {
+        lock = await acquireLock(file, { command: `pnpm task ${argv.join(' ')}`, timeoutMs: opts.lockTimeoutMs, signal: controller.signal });
+      } catch (error) {
+        if (controller.signal.aborted) return 130;
+        throw error;
+      }
+    }
 
     const asks = planned.some((t) => t.interactive || (isDestructive(t) && !opts.yes));
     renderer = await pickRenderer(opts, asks, order, io);

@@ -38,6 +38,7 @@ const taskSchema = z.strictObject({
   args: z.record(z.string(), z.string()).optional(),
   invalidates: z.union([names, fn]).optional(),
   check: fn.optional(),
+  preflight: fn.optional(),
   run: fn,
 });
 

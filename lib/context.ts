@@ -3,7 +3,7 @@
 // zx is imported on the first task that actually runs, so fully cached runs and --list never load it.
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
-import type { EnvName, FingerprintContext, Json, Paths, Prompt, SandboxInfo, TaskArgs, TaskContext, TaskDef } from './types.js';
+import type { EnvName, FingerprintContext, Json, Paths, PreflightContext, Prompt, SandboxInfo, TaskArgs, TaskContext, TaskDef } from './types.js';
 import type { ResolvedInfra } from './infra.js';
 import { createGcloud, type GcloudStats } from './gcloud.js';
 import { createEnvFile } from './envfile.js';
@@ -76,7 +76,12 @@ function groupSpawner(signal: AbortSignal): typeof spawn {
   }) as typeof spawn;
 }
 
-export function createRuntime(setup: RuntimeSetup): TaskRuntime {
+/** The runtime as the CLI uses it: what the runner needs, plus the context of preflight checks. */
+export interface CliRuntime extends TaskRuntime {
+  preflightContext(task: TaskDef<any>): PreflightContext;
+}
+
+export function createRuntime(setup: RuntimeSetup): CliRuntime {
   const infra = setup.infra ?? noInfra;
   const pathsFor = (task: string): Paths => ({ ...setup.paths, logFile: logFilePath(setup.paths.stateDir, task) });
   const envFile = createEnvFile(path.join(setup.paths.envDir, `.env.${setup.env}`));
@@ -93,6 +98,10 @@ export function createRuntime(setup: RuntimeSetup): TaskRuntime {
         paths: pathsFor(task.name),
         args: setup.argsFor(task.name),
       };
+    },
+
+    preflightContext(task: TaskDef<any>): PreflightContext {
+      return { ...this.fingerprintContext(task), sandbox: !!setup.sandbox, envFilePath: envFile.path };
     },
 
     async context(task, { deps, log, signal, invalidate }): Promise<TaskContext> {

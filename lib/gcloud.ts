@@ -7,7 +7,7 @@
 // retry 429 for most APIs, nor an IAM policy etag conflict (two tasks adding bindings at once): those are.
 import { access, constants } from 'node:fs/promises';
 import path from 'node:path';
-import { $, type ProcessOutput } from 'zx';
+import type { ProcessOutput } from 'zx';
 import { UserError } from './errors.js';
 import { redact, registerSecret } from './redact.js';
 import type { Logger } from './types.js';
@@ -132,6 +132,8 @@ function buildArgs(args: string[], opts: GcloudCallOptions, project: string): st
 }
 
 async function spawnGcloud(args: string[], opts: GcloudCallOptions, setup: GcloudSetup, command: string): Promise<ProcessOutput> {
+  // zx is loaded on the first call, so loading a config (which imports GcloudError) stays cheap.
+  const { $ } = await import('zx');
   let p = $({
     env: { ...process.env, ...setup.env, CLOUDSDK_CORE_DISABLE_PROMPTS: opts.passwordPrompt ? '0' : '1' },
     detached: opts.passwordPrompt === true,
@@ -240,6 +242,7 @@ export async function checkGcloud(env: Record<string, string>, opts: { sandbox: 
     });
   }
   if (opts.sandbox) return;
+  const { $ } = await import('zx');
   const output = await $({ env: { ...process.env, ...env }, quiet: true, nothrow: true, verbose: false })`gcloud auth list --filter=status:ACTIVE --format=value(account)`;
   if (output.exitCode !== 0 || output.stdout.trim() === '') {
     throw new UserError('gcloud is not authenticated: no active account.', {

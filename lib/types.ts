@@ -33,6 +33,14 @@ export interface FingerprintContext {
   args: TaskArgs;
 }
 
+/** What a preflight check can look at: the fingerprint data plus where the run points. */
+export interface PreflightContext extends FingerprintContext {
+  /** The run targets the sandbox. */
+  sandbox: boolean;
+  /** The env file of this environment (`.env.<env>` in paths.envDir), to name in messages. */
+  envFilePath: string;
+}
+
 export interface TaskDef<Out extends Json | void = Json | void> {
   /** `group:verb` by convention, e.g. `buckets:create`, `deploy:api-gateway`. */
   name: string;
@@ -57,6 +65,12 @@ export interface TaskDef<Out extends Json | void = Json | void> {
   args?: Record<string, string>;
   /** Tasks whose cache entries become invalid when this task succeeds (delete/cleanup/enable-one). */
   invalidates?: string[] | ((ctx: TaskContext, outputs: Json | void) => string[]);
+  /**
+   * Checks made before anything runs — before the lock, the gcloud check or any task — for every planned task,
+   * cached or not, in dry-run too: bad arguments (throw UsageError: exit 2) and settings the task must refuse
+   * (throw UserError: exit 1). It may read files but must change nothing and never call the cloud.
+   */
+  preflight?: (ctx: PreflightContext) => void | Promise<void>;
   /** Optional cheap live probe: with --refresh a cached task whose check returns false runs again. */
   check?: (ctx: TaskContext) => Promise<boolean>;
   /** Hidden from --list unless --all (helpers, grouping tasks still show). */

@@ -34,8 +34,8 @@ export function buildTask(config: ServiceConfig): TaskDef<BuildOutput> {
         return { image: service.image, dockerfile: service.dockerfile, packageDir: service.packageDir, labels: fx.infra.labels };
       },
     },
+    preflight: assertDeployableEnv,
     async run(ctx) {
-      assertDeployableEnv(ctx);
       const service = resolvedService(ctx.infra, key);
       const appRoot = ctx.paths.appRoot;
       if (!existsSync(appRoot)) {

@@ -4,7 +4,7 @@
 // gcloud call: no literal secrets, no http:// service URLs, no debug endpoints.
 import { UserError } from '../lib/errors.js';
 import type { ResolvedInfra, ResolvedService } from '../lib/infra.js';
-import type { TaskContext } from '../lib/types.js';
+import type { PreflightContext, TaskContext } from '../lib/types.js';
 
 const PLACEHOLDER = /^\$\{SECRET_[A-Z0-9_]+\}$/;
 const LOOPBACK = /^(https?|wss?):\/\/(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?(\/|$)/;
@@ -29,13 +29,13 @@ export function productionEnvProblems(vars: Readonly<Record<string, string>>, in
   return problems;
 }
 
-/** Throws one UserError listing every production problem (nothing for development). */
-export function assertDeployableEnv(ctx: Pick<TaskContext, 'env' | 'vars' | 'infra' | 'sandbox' | 'envFile'>): void {
+/** Preflight of build and deploy tasks: throws one UserError listing every production problem (nothing for development). */
+export function assertDeployableEnv(ctx: PreflightContext): void {
   if (ctx.env !== 'production') return;
-  const problems = productionEnvProblems(ctx.vars, ctx.infra, { sandbox: ctx.sandbox !== undefined });
+  const problems = productionEnvProblems(ctx.vars, ctx.infra, { sandbox: ctx.sandbox });
   if (!problems.length) return;
   throw new UserError(`The production settings are not safe to deploy (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n${problems.map((p) => `  ${p}`).join('\n')}`, {
-    hint: `Fix them in ${ctx.envFile.path} (or the shell environment, which wins over the file); nothing was deployed.`,
+    hint: `Fix them in ${ctx.envFilePath} (or the shell environment, which wins over the file); nothing was deployed.`,
   });
 }
 

@@ -61,8 +61,8 @@ export function deployTask(config: ServiceConfig, infra: InfraConfig): TaskDef<D
       const live = await describeService(ctx, resolvedService(ctx.infra, key).name);
       return live !== null && isReady(live) && templateImage(live) === builtImage(ctx, key);
     },
+    preflight: assertDeployableEnv,
     async run(ctx) {
-      assertDeployableEnv(ctx);
       const service = resolvedService(ctx.infra, key);
       const image = builtImage(ctx, key);
       if (!image) throw new UserError(`build:${key} produced no image.`, { hint: `Run \`pnpm task build:${key}\` and look at its log.` });

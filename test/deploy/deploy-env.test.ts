@@ -2,6 +2,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { resolveInfra } from '../../lib/infra.js';
+import type { PreflightContext } from '../../lib/types.js';
 import { assertDeployableEnv, dictFlag, productionEnvProblems, secretsFlag, serviceEnvVars } from '../../tasks/deploy-env.js';
 import { peerUrlVars } from '../../tasks/rollout.js';
 import type { RunService } from '../../tasks/run-service.js';
@@ -95,16 +96,17 @@ test('in the sandbox, its plain-http loopback service URLs stand in for https; o
 });
 
 test('the production check throws one UserError listing everything, and development is not checked', () => {
-  const envFile = { path: '/somewhere/.env.production', set: async () => {} };
+  // The preflight context of a production run outside the sandbox (paths and args are not read).
+  const preflight = (vars: Record<string, string>) => ({ ...ctx(vars), sandbox: false, envFilePath: '/somewhere/.env.production' }) as unknown as PreflightContext;
   try {
-    assertDeployableEnv({ ...ctx({ JWT_SECRET: 'x', ENABLE_DEBUG_ENDPOINTS: 'true' }), sandbox: undefined, envFile });
+    assertDeployableEnv(preflight({ JWT_SECRET: 'x', ENABLE_DEBUG_ENDPOINTS: 'true' }));
     assert.unreachable('should have thrown');
   } catch (error) {
     assert.is((error as Error).name, 'UserError');
     assert.match((error as Error).message, /2 problems/);
     assert.match((error as { hint: string }).hint, /\/somewhere\/.env.production/);
   }
-  assertDeployableEnv({ ...ctx({ JWT_SECRET: 'x' }), env: 'development', sandbox: undefined, envFile });
+  assertDeployableEnv({ ...preflight({ JWT_SECRET: 'x' }), env: 'development' });
 });
 
 test.run();
