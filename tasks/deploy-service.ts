@@ -85,8 +85,12 @@ export function deployAllTask(configs: ServiceConfig[]): TaskDef<{ [service: str
     name: 'deploy:all',
     description: 'Build and deploy every service (in parallel), then give every service the others\' URLs',
     deps: configs.map((c) => `deploy:${c.name}`),
-    // Cheap (one list call when nothing is stale) and it reports the URLs: runs every time.
-    always: true,
+    // Cached like any task: it reruns when a service's deploy output changed (new revision or URL), so a
+    // no-op deploy:all makes no gcloud call; --refresh re-checks that every service has its peers' live URLs.
+    async check(ctx) {
+      const live = await listServices(ctx);
+      return ctx.infra.services.every((s) => live.has(s.name) && !staleUrlVars(ctx.infra, live, s.name).length);
+    },
     async run(ctx) {
       const live = await listServices(ctx);
       const stale = ctx.infra.services.filter((s) => live.has(s.name) && staleUrlVars(ctx.infra, live, s.name).length);
