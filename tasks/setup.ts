@@ -50,8 +50,10 @@ export function setupSummary(ctx: Pick<TaskContext, 'infra' | 'env' | 'project' 
   const flags = `${ctx.env === 'development' ? '' : ` --env=${ctx.env}`}${ctx.sandbox ? ' --sandbox' : ''}`;
   lines.push('', 'Next steps:',
     `  1. pnpm task sql:pgvector${flags}     enable pgvector (CREATE EXTENSION vector)`,
-    `  2. pnpm task db:migrate${flags}       apply the Prisma migrations`,
-    `  3. pnpm task deploy:all --env=${ctx.env}${ctx.sandbox ? ' --sandbox' : ''}   build and deploy the services`);
+    `  2. pnpm task db:migrate${flags} -- --target=cloud   apply the migrations to Cloud SQL`,
+    `  3. pnpm task deploy:all --env=${ctx.env}${ctx.sandbox ? ' --sandbox' : ''}   build and deploy the services`,
+    `  Local development: pnpm task db:local (PostgreSQL with pgvector on 127.0.0.1, no credentials), then pnpm task db:migrate.`,
+    `  Status at any time: pnpm task status${flags}; save money at night: pnpm task sql:stop${flags}.`);
   return lines.join('\n');
 }
 

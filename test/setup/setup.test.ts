@@ -166,7 +166,7 @@ test('the summary names what was created, the connection details and the next st
   assert.ok(freshOutput.includes(`cloud-sql-proxy ${sql.connectionName}`), 'Auth Proxy use');
   for (const b of buckets) assert.ok(freshOutput.includes(`gs://${b.name}`), b.name);
   assert.match(freshOutput, /pnpm task sql:pgvector --sandbox/);
-  assert.match(freshOutput, /pnpm task db:migrate --sandbox/);
+  assert.match(freshOutput, /pnpm task db:migrate --sandbox -- --target=cloud/);
   assert.match(freshOutput, /pnpm task deploy:all --env=development --sandbox/);
   assert.match(freshOutput, /gcloud secrets versions add NAME --data-file=-/);
 });
