@@ -225,6 +225,7 @@ async function run(loaded: LoadedConfig, opts: CliOptions, argv: readonly string
         runtime,
         stateDir: where.stateDir,
         onEvent: (e) => ui.event(e),
+        stdout: opts.json ? undefined : (text) => io.stdout.write(text),
         signal: controller.signal,
       });
     } finally {

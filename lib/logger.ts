@@ -28,7 +28,7 @@ export class TaskLog {
   /** Unfinished lines of running commands, by zx process id and stream. */
   readonly #partial = new Map<string, string>();
 
-  constructor(opts: { task: string; file: string; verbose: boolean; onLine: (level: LogLevel, line: string) => void }) {
+  constructor(opts: { task: string; file: string; verbose: boolean; onLine: (level: LogLevel, line: string) => void; stdout?: (text: string) => void }) {
     this.file = opts.file;
     this.#verbose = opts.verbose;
     this.#onLine = opts.onLine;
@@ -48,6 +48,11 @@ export class TaskLog {
       error: text('error'),
       debug: text('debug'),
       output: text('output'),
+      // Pipe-friendly task output (list): to the process's stdout as given, and into the log file.
+      stdout: (message: string) => {
+        for (const line of String(message).replace(/\r?\n$/, '').split(/\r?\n/)) this.#stream.write(`${redact(line)}\n`);
+        opts.stdout?.(redact(String(message)));
+      },
     };
   }
 

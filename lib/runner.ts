@@ -79,6 +79,8 @@ export interface RunOptions {
   /** Logs go to `<stateDir>/logs/<task>.log`. */
   stateDir: string;
   onEvent?: (event: RunEvent) => void;
+  /** Where tasks' ctx.log.stdout text goes (the CLI: process stdout, or nowhere with --json, which owns stdout). */
+  stdout?: (text: string) => void;
   /** Aborting it interrupts the run (Ctrl-C). */
   signal?: AbortSignal;
 }
@@ -248,6 +250,7 @@ export async function runPlan(opts: RunOptions): Promise<RunSummary> {
       file: logFilePath(opts.stateDir, name),
       verbose: !!opts.verbose,
       onLine: (level, line) => emit({ type: 'line', task: name, level, line, at: now() }),
+      stdout: opts.stdout ?? (() => {}),
     });
   }
 
