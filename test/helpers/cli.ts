@@ -1,11 +1,12 @@
-// Runs the real CLI (`tsx lib/bin/task.ts`) as a subprocess, the way a user or CI does.
+// Runs the real CLI (`node --import tsx lib/bin/task.ts`, as `pnpm task` does) as a subprocess, the way a user or CI does.
 import { spawn } from 'node:child_process';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const tsx = path.join(repoRoot, 'node_modules', '.bin', 'tsx');
 const entry = path.join(repoRoot, 'lib', 'bin', 'task.ts');
+/** Exactly what `pnpm task` runs: one node process with tsx's loader (signals reach the CLI itself). */
+export const cliCommand = [process.execPath, '--import', import.meta.resolve('tsx'), entry] as const;
 
 export interface CliResult {
   code: number | null;
@@ -26,7 +27,7 @@ export interface CliOptions {
 
 export function runCli(args: string[], opts: CliOptions = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(tsx, [entry, ...args], {
+    const child = spawn(cliCommand[0], [...cliCommand.slice(1), ...args], {
       cwd: opts.cwd ?? repoRoot,
       env: { ...process.env, CI: '1', NO_COLOR: '1', FORCE_COLOR: undefined, ...opts.env },
       stdio: ['pipe', 'pipe', 'pipe'],
