@@ -21,6 +21,7 @@ test.after(async () => {
 });
 
 test('--selective: only the chosen type; each bucket confirmed with its details and the project', async () => {
+  const shown = [...managed.buckets].sort(); // buckets are listed (and asked about) in name order
   const no = (t: string): [string, string] => [`Delete \\d+ ${t}[^\\n]*from project ${P}\\? \\[y/N\\]`, 'n'];
   const bucket = (name: string, answer: string): [string, string] => [`Delete Storage bucket ${name} \\(us-central1, 0 B in 0 objects\\) from project ${P}\\? \\[y/N\\]`, answer];
   const r = await sb.tty(['cleanup', '--', '--timeout=90', '--selective'], [
@@ -30,19 +31,19 @@ test('--selective: only the chosen type; each bucket confirmed with its details 
     no('Artifact Registry'),
     no('Secret Manager secrets'),
     no('Service account'),
-    bucket(managed.buckets[0], 'y'),
-    bucket(managed.buckets[1], 'n'),
-    bucket(managed.buckets[2], 'y'),
-    bucket(managed.buckets[3], 'n'),
+    bucket(shown[0], 'y'),
+    bucket(shown[1], 'n'),
+    bucket(shown[2], 'y'),
+    bucket(shown[3], 'n'),
   ]);
   assert.is(r.answered, 10, r.stdout);
   assert.is(r.code, 0, r.stdout);
   const after = await existingNames(sb);
-  assert.not.ok(after.buckets.includes(managed.buckets[0]));
-  assert.ok(after.buckets.includes(managed.buckets[1]));
-  assert.not.ok(after.buckets.includes(managed.buckets[2]));
-  assert.ok(after.buckets.includes(managed.buckets[3]));
-  assert.match(r.stdout, new RegExp(`bucket ${managed.buckets[1]}: you answered no`));
+  assert.not.ok(after.buckets.includes(shown[0]));
+  assert.ok(after.buckets.includes(shown[1]));
+  assert.not.ok(after.buckets.includes(shown[2]));
+  assert.ok(after.buckets.includes(shown[3]));
+  assert.match(r.stdout, new RegExp(`bucket ${shown[1]}: you answered no`));
   assert.match(r.stdout, /Deleted \(2\):/);
 });
 
@@ -52,7 +53,7 @@ test('--all after typing DELETE ALL: everything managed is deleted, the rest lef
   const r = await sb.tty(['cleanup', '--', '--timeout=90', '--all'], [
     [`Type DELETE ALL to delete the \\d+ resources listed above from project ${P}`, 'DELETE ALL'],
     [sqlQuestion, 'y'],
-    ...managed.buckets.map((b): [string, string] => [`Delete Storage bucket ${b} [^\\n]*from project ${P}\\? \\[y/N\\]`, 'y']),
+    ...[...managed.buckets].sort().map((b): [string, string] => [`Delete Storage bucket ${b} [^\\n]*from project ${P}\\? \\[y/N\\]`, 'y']),
   ], { timeoutMs: 110_000 });
   assert.is(r.answered, 6, r.stdout);
   assert.is(r.code, 0, r.stdout);

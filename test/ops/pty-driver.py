@@ -17,7 +17,8 @@ timed_out = False
 while True:
     if time.time() > deadline:
         timed_out = True
-        os.kill(pid, signal.SIGKILL)
+        # The child leads its own session (pty.fork): kill the whole group, tsx's node child included.
+        os.killpg(pid, signal.SIGKILL)
         break
     ready, _, _ = select.select([fd], [], [], 0.2)
     if not ready:
