@@ -8,6 +8,9 @@
 // region that this tool manages for the environment is deleted, including labelled ones the config no
 // longer names; services of the region that are not the tool's are listed as left alone. Deleting another
 // team's service is exactly what the old script did wrong, so the scope rule wins over "all".
+//
+// Dry run: the engine's `-n` plans tasks without running them, so `cleanup -- --dry-run` is the way to see
+// what would be deleted; it needs neither a terminal nor --yes (`destructive` is a function of the args).
 import pLimit from 'p-limit';
 import { defineTask } from '../lib/index.js';
 import { UsageError, UserError } from '../lib/errors.js';
