@@ -96,7 +96,7 @@ export async function falseRecords(p: Project): Promise<string[]> {
       expect(status === 200 && body?.state === 'RUNNABLE', task, `instance ${out.instance} is missing or not RUNNABLE`);
     } else if (task.startsWith('build:')) {
       const [repoPath, digest] = String(out.image).split('@');
-      const repo = repoPath!.split('/')[3];
+      const repo = repoPath!.split('/')[2];
       const { body } = await get(`/v1/projects/${project}/locations/${region}/repositories/${repo}/dockerImages`);
       expect((body?.dockerImages ?? []).some((i: any) => String(i.uri).endsWith(`@${digest}`)), task, `image ${out.image} is not in the registry`);
     } else if (task.startsWith('deploy:') && task !== 'deploy:all') {

@@ -1,0 +1,78 @@
+// With known secret values in play (supplied for the three secrets), no log file, cache file, summary,
+// error message or gcloud argument list — as recorded by the wrapper and as seen in the process table
+// while the run goes on — contains them.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { gcloudOrSkip } from '../helpers/sandbox.js';
+import { sandboxProject } from './helpers.js';
+
+const run = gcloudOrSkip('secret leak checks');
+const SECRETS = {
+  SECRET_VALUE_JWT_SECRET: 'jwt-Known-Value-4f9c2d7a1b',
+  SECRET_VALUE_REFRESH_SECRET: 'refresh-Known-Value-8e3b6a0c5d',
+  SECRET_VALUE_DATABASE_PASSWORD: 'dbpass-Known-Value-2c7f1e9b4a',
+};
+
+/** Command lines of every process on the machine, read straight from /proc. */
+function commandLines(): string[] {
+  const out: string[] = [];
+  for (const pid of fs.readdirSync('/proc').filter((e) => /^\d+$/.test(e))) {
+    try {
+      out.push(fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' '));
+    } catch {
+      // gone
+    }
+  }
+  return out;
+}
+
+function filesUnder(dir: string): string[] {
+  if (!fs.existsSync(dir)) return [];
+  return fs.readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => path.join(e.parentPath, e.name));
+}
+
+test('supplied secret values appear nowhere but in the (fake) cloud', async () => {
+  if (!run) return;
+  const p = await sandboxProject({ env: 'production' });
+  const seen = new Set<string>();
+  let sampling = true;
+  let samples = 0;
+  const sampler = (async () => {
+    while (sampling) {
+      for (const line of commandLines()) for (const value of Object.values(SECRETS)) if (line.includes(value)) seen.add(line);
+      samples++;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  })();
+  try {
+    const deploy = await p.cli(['deploy:all', '--json', '--verbose'], { env: SECRETS });
+    // A failing run with errors: the password secret's access is denied, sql:create must report it.
+    await p.sandbox.setFaults({ errors: [{ path: ':access', status: 403, message: 'denied (injected)' }] });
+    const failing = await p.cli(['sql:create', '--force', '--verbose', '--json'], { env: SECRETS });
+    await p.sandbox.setFaults({});
+    sampling = false;
+    await sampler;
+    assert.is(deploy.code, 0, deploy.stderr.slice(-2000));
+    assert.is(failing.code, 1);
+
+    const places: [string, string][] = [
+      ['deploy stdout', deploy.stdout], ['deploy stderr', deploy.stderr],
+      ['failing stdout', failing.stdout], ['failing stderr', failing.stderr],
+      ...filesUnder(path.join(p.sandbox.dir, 'task-state')).map((f): [string, string] => [f, fs.readFileSync(f, 'utf8')]),
+    ];
+    const leaks = places.flatMap(([where, text]) => Object.entries(SECRETS).filter(([, v]) => text.includes(v)).map(([k]) => `${k} in ${where}`));
+    assert.equal(leaks, []);
+    assert.equal([...seen], [], 'a secret was visible in the process table');
+    // The values did reach the cloud (the secrets hold them), so the check above looked at real traffic.
+    const access = await p.sandbox.gcloud(['secrets', 'versions', 'access', 'latest', '--secret=jwt-secret']);
+    assert.is(access.stdout, SECRETS.SECRET_VALUE_JWT_SECRET);
+    console.log(`  process table sampled ${samples} times; ${places.length} outputs and state files checked`);
+  } finally {
+    sampling = false;
+    await p.stop();
+  }
+});
+
+test.run();
