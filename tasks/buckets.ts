@@ -4,7 +4,7 @@ import { UserError } from '../lib/errors.js';
 import { defineTask } from '../lib/index.js';
 import type { ResolvedInfra } from '../lib/infra.js';
 import type { TaskContext } from '../lib/types.js';
-import { forEachResource, guardEnvironment, isGcloudError, labelsFlag, missingLabels, recordReports, withTempFile, type Labels, type ResourceReport } from './common.js';
+import { createOrAdopt, forEachResource, guardEnvironment, isGcloudError, labelsFlag, missingLabels, recordReports, withTempFile, type Labels, type ResourceReport } from './common.js';
 
 type Bucket = ResolvedInfra['buckets'][number];
 interface LifecycleRule { action: { type: string; [k: string]: unknown }; condition: Record<string, unknown> }
@@ -61,16 +61,18 @@ async function ensureBucket(ctx: TaskContext, bucket: Bucket): Promise<ResourceR
   const resource = `bucket ${bucket.name}`;
   const lifecycle = JSON.stringify(lifecycleConfig(bucket));
   const labels = `--update-labels=${labelsFlag(ctx.infra.labels)}`;
-  const existing = await describeBucket(ctx, bucket);
+  let existing = await describeBucket(ctx, bucket);
   if (!existing) {
-    await withTempFile('lifecycle.json', lifecycle, (file) => ctx.gcloud.mutate(
+    existing = await createOrAdopt(resource, () => withTempFile('lifecycle.json', lifecycle, (file) => ctx.gcloud.mutate(
       ['storage', 'buckets', 'create', url(bucket.name), `--location=${ctx.region}`, '--uniform-bucket-level-access', `--lifecycle-file=${file}`],
       { json: false },
-    ));
-    // `buckets create` takes no labels (gcloud 528); a rerun labels a bucket left unlabelled by a failure here.
-    await ctx.gcloud.mutate(['storage', 'buckets', 'update', url(bucket.name), labels], { json: false });
-    ctx.log.success(`created ${resource}`);
-    return { resource, state: 'created', changes: [] };
+    )), () => describeBucket(ctx, bucket));
+    if (!existing) {
+      // `buckets create` takes no labels (gcloud 528); a rerun labels a bucket left unlabelled by a failure here.
+      await ctx.gcloud.mutate(['storage', 'buckets', 'update', url(bucket.name), labels], { json: false });
+      ctx.log.success(`created ${resource}`);
+      return { resource, state: 'created', changes: [] };
+    }
   }
 
   guardEnvironment(ctx.infra, resource, existing.labels);

@@ -163,6 +163,24 @@ export async function forEachResource<T, R>(items: T[], label: (item: T) => stri
   });
 }
 
+/**
+ * Runs a create call; "already exists" is not an error here. It happens when an earlier attempt of the same
+ * call (retried after a transient failure) or a parallel run made the resource — perhaps only partly: a gcloud
+ * create can be several requests (`secrets create --data-file` also adds a version). Resolves to null when
+ * this call created it, or to the resource as it now exists, for the caller to converge like any other.
+ */
+export async function createOrAdopt<T>(resource: string, create: () => Promise<unknown>, describe: () => Promise<T | null>): Promise<T | null> {
+  try {
+    await create();
+    return null;
+  } catch (error) {
+    if (!isGcloudError(error, 'already-exists')) throw error;
+  }
+  const existing = await describe();
+  if (!existing) throw new UserError(`${resource}: create says it exists, describe says it does not.`, { hint: 'Google Cloud is catching up; run the task again in a moment.' });
+  return existing;
+}
+
 /** What a setup task did to one resource; the `setup` summary aggregates these. */
 export type ResourceState = 'created' | 'updated' | 'unchanged';
 

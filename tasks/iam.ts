@@ -6,7 +6,7 @@ import path from 'node:path';
 import { defineTask } from '../lib/index.js';
 import type { TaskContext } from '../lib/types.js';
 import {
-  guardEnvironment, isGcloudError, labelsAsDescription, labelsFromDescription, missingRoles, recordReports, serviceAccountMember, withRoles,
+  createOrAdopt, guardEnvironment, isGcloudError, labelsAsDescription, labelsFromDescription, missingRoles, recordReports, serviceAccountMember, withRoles,
   withTempFile, type IamPolicy, type ResourceReport,
 } from './common.js';
 
@@ -16,11 +16,14 @@ async function ensureServiceAccount(ctx: TaskContext): Promise<ResourceReport> {
   const sa = ctx.infra.serviceAccount;
   const resource = `service account ${sa.email}`;
   const description = labelsAsDescription(ctx.infra.labels);
-  const existing = await ctx.gcloud.read<ServiceAccount>(['iam', 'service-accounts', 'describe', sa.email]);
+  const describe = () => ctx.gcloud.read<ServiceAccount>(['iam', 'service-accounts', 'describe', sa.email]);
+  let existing = await describe();
   if (!existing) {
-    await ctx.gcloud.mutate(['iam', 'service-accounts', 'create', sa.name, `--display-name=${sa.displayName}`, `--description=${description}`]);
-    ctx.log.success(`created ${resource}`);
-    return { resource, state: 'created', changes: [] };
+    existing = await createOrAdopt(resource, () => ctx.gcloud.mutate(['iam', 'service-accounts', 'create', sa.name, `--display-name=${sa.displayName}`, `--description=${description}`]), describe);
+    if (!existing) {
+      ctx.log.success(`created ${resource}`);
+      return { resource, state: 'created', changes: [] };
+    }
   }
   guardEnvironment(ctx.infra, resource, labelsFromDescription(existing.description));
   const changes = [

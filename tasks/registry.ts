@@ -6,7 +6,7 @@ import path from 'node:path';
 import { UserError } from '../lib/errors.js';
 import { defineTask } from '../lib/index.js';
 import type { TaskContext } from '../lib/types.js';
-import { guardEnvironment, labelsFlag, missingLabels, recordReports, type Labels, type ResourceReport } from './common.js';
+import { createOrAdopt, guardEnvironment, labelsFlag, missingLabels, recordReports, type Labels, type ResourceReport } from './common.js';
 
 interface Repository { name?: string; format?: string; labels?: Labels }
 
@@ -14,12 +14,15 @@ async function ensureRepository(ctx: TaskContext): Promise<ResourceReport> {
   const { registry, labels } = ctx.infra;
   const resource = `registry ${registry.path}`;
   const where = [registry.name, `--location=${registry.location}`];
-  const repo = await ctx.gcloud.read<Repository>(['artifacts', 'repositories', 'describe', ...where]);
+  const describe = () => ctx.gcloud.read<Repository>(['artifacts', 'repositories', 'describe', ...where]);
+  let repo = await describe();
   if (!repo) {
-    await ctx.gcloud.mutate(['artifacts', 'repositories', 'create', ...where, `--repository-format=${registry.format}`,
-      `--labels=${labelsFlag(labels)}`, `--description=${ctx.infra.app} container images (${ctx.env})`]);
-    ctx.log.success(`created ${resource}`);
-    return { resource, state: 'created', changes: [] };
+    repo = await createOrAdopt(resource, () => ctx.gcloud.mutate(['artifacts', 'repositories', 'create', ...where, `--repository-format=${registry.format}`,
+      `--labels=${labelsFlag(labels)}`, `--description=${ctx.infra.app} container images (${ctx.env})`]), describe);
+    if (!repo) {
+      ctx.log.success(`created ${resource}`);
+      return { resource, state: 'created', changes: [] };
+    }
   }
   guardEnvironment(ctx.infra, resource, repo.labels);
   if (repo.format && repo.format.toLowerCase() !== registry.format) {

@@ -5,7 +5,7 @@ import { defineTask } from '../lib/index.js';
 import type { ResolvedInfra } from '../lib/infra.js';
 import type { TaskContext } from '../lib/types.js';
 import {
-  forEachResource, generateSecret, guardEnvironment, hasBinding, labelsFlag, missingLabels, recordReports, serviceAccountMember, suppliedSecretVar,
+  createOrAdopt, forEachResource, generateSecret, guardEnvironment, hasBinding, labelsFlag, missingLabels, recordReports, serviceAccountMember, suppliedSecretVar,
   type IamPolicy, type Labels, type ResourceReport,
 } from './common.js';
 
@@ -39,15 +39,20 @@ async function hasEnabledVersion(ctx: TaskContext, secret: Secret): Promise<bool
 
 async function ensureSecret(ctx: TaskContext, secret: Secret): Promise<ResourceReport> {
   const resource = `secret ${secret.name}`;
-  const existing = await ctx.gcloud.read<SecretResource>(['secrets', 'describe', secret.name]);
+  const describe = () => ctx.gcloud.read<SecretResource>(['secrets', 'describe', secret.name]);
+  let existing = await describe();
   if (!existing) {
     const { value, source } = firstValue(ctx, secret);
     // One call creates the secret and its first version; the value travels on stdin.
-    await ctx.gcloud.mutate(['secrets', 'create', secret.name, '--replication-policy=automatic', `--labels=${labelsFlag(ctx.infra.labels)}`, '--data-file=-'],
-      { stdin: value, secret: true });
-    await grantAccessor(ctx, secret);
-    ctx.log.success(`created ${resource} with a ${source} first version`);
-    return { resource, state: 'created', changes: [`${source} first version`] };
+    existing = await createOrAdopt(resource, () => ctx.gcloud.mutate(
+      ['secrets', 'create', secret.name, '--replication-policy=automatic', `--labels=${labelsFlag(ctx.infra.labels)}`, '--data-file=-'],
+      { stdin: value, secret: true },
+    ), describe);
+    if (!existing) {
+      await grantAccessor(ctx, secret);
+      ctx.log.success(`created ${resource} with a ${source} first version`);
+      return { resource, state: 'created', changes: [`${source} first version`] };
+    }
   }
 
   guardEnvironment(ctx.infra, resource, existing.labels);

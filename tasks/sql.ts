@@ -6,7 +6,7 @@ import { defineTask } from '../lib/index.js';
 import type { ResolvedInfra } from '../lib/infra.js';
 import { registerSecret } from '../lib/redact.js';
 import type { TaskContext } from '../lib/types.js';
-import { guardEnvironment, labelsFlag, missingLabels, recordReports, type Labels, type ResourceReport } from './common.js';
+import { createOrAdopt, guardEnvironment, labelsFlag, missingLabels, recordReports, type Labels, type ResourceReport } from './common.js';
 
 type SqlConfig = ResolvedInfra['sql'];
 
@@ -176,7 +176,9 @@ async function ensureDatabase(ctx: TaskContext, fresh: boolean): Promise<Resourc
   const resource = `database ${sql.database}`;
   const where = [sql.database, `--instance=${sql.instance}`];
   if (!fresh && (await ctx.gcloud.read(['sql', 'databases', 'describe', ...where]))) return { resource, state: 'unchanged', changes: [] };
-  await ctx.gcloud.mutate(['sql', 'databases', 'create', ...where], { timeoutMs: PATCH_TIMEOUT_MS });
+  const adopted = await createOrAdopt(resource, () => ctx.gcloud.mutate(['sql', 'databases', 'create', ...where], { timeoutMs: PATCH_TIMEOUT_MS }),
+    () => ctx.gcloud.read(['sql', 'databases', 'describe', ...where]));
+  if (adopted) return { resource, state: 'unchanged', changes: [] };
   ctx.log.success(`created ${resource}`);
   return { resource, state: 'created', changes: [] };
 }
@@ -216,7 +218,11 @@ async function ensureInstance(ctx: TaskContext): Promise<ResourceReport[]> {
     if (drift.changes.length) ctx.log.warn(`${resource} differs from the config: ${drift.changes.join('; ')}; patching`);
   }
 
-  if (!instance) await createInstance(ctx);
+  // An earlier attempt of the create (retried after a transient failure) may have made it: wait for it, then go on.
+  if (!instance) {
+    const made = await createOrAdopt(resource, () => createInstance(ctx), () => describeInstance(ctx));
+    if (made) await waitUntilCreated(ctx, made);
+  }
   if (setPasswordNow) await setPassword(ctx, password!.value);
   else if (version === null) ctx.log.info(`would set the ${sql.user} password from secret ${sql.passwordSecret} once it exists`);
   // Last: the password label records a password that is really set.
