@@ -69,7 +69,16 @@ export async function rollOut(ctx: TaskContext, service: ResolvedService, image:
   const checkUrl = after && (before ? tagUrl(after, CANDIDATE_TAG) : after.status?.url);
   if (!checkUrl) throw await failedRollout(ctx, service, before, image, `its health check: Cloud Run reported no ${before ? `URL for the tag ${CANDIDATE_TAG}` : 'service URL'}`, revision);
   ctx.log.info(`${revision}: checking ${joinUrl(checkUrl, service.healthPath)}`);
-  const health = await checkHealth(joinUrl(checkUrl, service.healthPath), ctx.signal, await healthHeaders(ctx, service.public));
+  const check = async () => checkHealth(joinUrl(checkUrl, service.healthPath), ctx.signal, await healthHeaders(ctx, service.public));
+  let health = await check();
+  if (!health.ok && service.public && health.last.startsWith('403')) {
+    // `gcloud run deploy --allow-unauthenticated` only warns (exit 0) when it cannot set the public-access
+    // policy (a quota error, say): the service then answers 403. Set the policy now and check again.
+    ctx.log.warn(`${service.name} answered 403: granting public access (roles/run.invoker to allUsers), which the deploy did not manage to set`);
+    await ctx.gcloud.mutate(['run', 'services', 'add-iam-policy-binding', service.name, `--region=${ctx.region}`, '--platform=managed',
+      '--member=allUsers', '--role=roles/run.invoker']);
+    health = await check();
+  }
   if (!health.ok) throw await failedRollout(ctx, service, before, image, `its health check: ${describeHealth(health)}`, revision);
 
   if (before) {

@@ -111,4 +111,23 @@ test('urls shows every service with its URL or "not deployed"', async () => {
   assert.match(r.stderr, /api-gateway-dev\s+not deployed \(pnpm task deploy:api-gateway\)/);
 });
 
+test('public access the deploy could not set (gcloud only warns) is set before the health check', async () => {
+  const name = w.infra().services.find((s) => s.key === key)!.name;
+  const region = `--region=${w.sandbox.region}`;
+  const removed = await w.gcloud(['run', 'services', 'remove-iam-policy-binding', name, region, '--member=allUsers', '--role=roles/run.invoker']);
+  assert.is(removed.code, 0, show(removed));
+  // The deploy's own setIamPolicy gets a quota error once: gcloud warns and exits 0, the service stays private.
+  await w.faults({ errors: [{ method: 'POST', path: ':setIamPolicy', status: 429, times: 1 }] });
+  try {
+    w.app.append('services/face-processing-service/src/index.js', '\n// a version deployed while IAM is throttled\n');
+    const r = await w.run([`deploy:${key}`]);
+    assert.is(r.code, 0, show(r));
+    assert.match(r.stderr, /answered 403: granting public access/);
+    const policy = await w.json<{ bindings?: { role: string; members: string[] }[] }>(['run', 'services', 'get-iam-policy', name, region]);
+    assert.ok(policy.bindings?.some((b) => b.role === 'roles/run.invoker' && b.members.includes('allUsers')), JSON.stringify(policy));
+  } finally {
+    await w.faults({});
+  }
+});
+
 test.run();

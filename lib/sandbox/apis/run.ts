@@ -18,7 +18,7 @@
 // unhealthy. Without an `allUsers` run.invoker binding, a request without an Authorization header gets 403,
 // as on Google.
 import { createHash } from 'node:crypto';
-import { ApiError, aborted, base64Etag, invalidArgument, isRegion, notFound, ok, timestamp, uuid } from '../google.js';
+import { ApiError, aborted, base64Etag, invalidArgument, isRegion, notFound, ok, sameEtag, timestamp, uuid } from '../google.js';
 import { parseArtifactImage, resolveArtifactImage } from '../images.js';
 import { pickRevision, resolveTraffic, validateTraffic, type RevisionView, type TrafficTarget } from '../run-traffic.js';
 import { requireApi } from './serviceusage.js';
@@ -515,7 +515,7 @@ function setIamPolicy(req: SandboxRequest, ctx: ApiContext) {
   const policy = policyOf(project, region, req.params.service!);
   const next = req.json?.policy;
   if (!next || typeof next !== 'object') throw invalidArgument('policy: Required value.');
-  if (next.etag !== undefined && next.etag !== policy.etag) {
+  if (next.etag !== undefined && !sameEtag(String(next.etag), policy.etag)) {
     throw aborted('There were concurrent policy changes. Please retry the whole read-modify-write with exponential backoff.');
   }
   const bindings = (next.bindings ?? []).filter((b: any) => b.members?.length);
