@@ -4,7 +4,7 @@
 import { defineTask } from '../lib/index.js';
 import { UsageError, UserError } from '../lib/errors.js';
 import type { ResolvedInfra } from '../lib/infra.js';
-import type { TaskContext, TaskDef } from '../lib/types.js';
+import type { TaskArgs, TaskContext, TaskDef } from '../lib/types.js';
 import { configuredNames, discover, typeSingular, typeTitles, type Resource, type ResourceType } from './discover.js';
 import { formatBytes, plural } from './format.js';
 import { Deadline, describeFailure } from './probe.js';
@@ -98,6 +98,23 @@ function normaliseName(ctx: TaskContext, type: ResourceType, name: string): stri
 
 export type DeleteOutput = { type: string; name: string; deleted: boolean; invalidated: string[] };
 
+/** The checked arguments of resource:delete (a usage error, before anything runs, when they are wrong). */
+function deleteTarget(args: TaskArgs): { type: ResourceType; given: string } {
+  const type = deletableTypes[String(args.type ?? '')];
+  const given = args.name;
+  if (!type || typeof given !== 'string' || !given)
+    throw new UsageError(`resource:delete needs --type=${Object.keys(deletableTypes).join('|')} and --name=NAME.`, 'Example: pnpm task resource:delete -- --type=bucket --name=clone-uploads-development');
+  return { type, given };
+}
+
+/** The API named by api:enable's --name, in full (`run` → `run.googleapis.com`). */
+function apiToEnable(args: TaskArgs): string {
+  const given = args.name;
+  if (typeof given !== 'string' || !/^[a-z][-a-z0-9]*(\.[a-z][-a-z0-9]*)*$/.test(given))
+    throw new UsageError('api:enable needs --name=API, e.g. --name=run or --name=run.googleapis.com.', 'Example: pnpm task api:enable -- --name=sqladmin');
+  return given.includes('.') ? given : `${given}.googleapis.com`;
+}
+
 function deleteTask(): TaskDef<DeleteOutput> {
   return defineTask({
     name: 'resource:delete',
@@ -106,11 +123,9 @@ function deleteTask(): TaskDef<DeleteOutput> {
     destructive: true,
     args: { type: 'bucket | sql | service | secret | sa | registry', name: 'the resource name (a service\'s base name and a service account id work too)' },
     invalidates: (_ctx, outputs) => (outputs as DeleteOutput | undefined)?.invalidated ?? [],
+    preflight: (ctx) => void deleteTarget(ctx.args),
     run: async (ctx) => {
-      const type = deletableTypes[String(ctx.args.type ?? '')];
-      const given = ctx.args.name;
-      if (!type || typeof given !== 'string' || !given)
-        throw new UsageError(`resource:delete needs --type=${Object.keys(deletableTypes).join('|')} and --name=NAME.`, 'Example: pnpm task resource:delete -- --type=bucket --name=clone-uploads-development');
+      const { type, given } = deleteTarget(ctx.args);
       const name = normaliseName(ctx, type, given);
       const found = (await discover(ctx, { types: [type], deadline: new Deadline(30_000, 60_000), sqlDatabases: true }))[type]!;
       if (found.state !== 'ok') throw new UserError(`Could not look up ${typeTitles[type]} in project ${ctx.project}: ${describeFailure(found)}. Nothing was deleted.`);
@@ -149,11 +164,9 @@ function enableApiTask(): TaskDef<{ api: string }> {
     args: { name: 'the API, e.g. run or run.googleapis.com' },
     // apis:enable's record says "the required APIs are on": let the next setup check that again.
     invalidates: ['apis:enable'],
+    preflight: (ctx) => void apiToEnable(ctx.args),
     run: async (ctx) => {
-      const given = ctx.args.name;
-      if (typeof given !== 'string' || !/^[a-z][-a-z0-9]*(\.[a-z][-a-z0-9]*)*$/.test(given))
-        throw new UsageError('api:enable needs --name=API, e.g. --name=run or --name=run.googleapis.com.', 'Example: pnpm task api:enable -- --name=sqladmin');
-      const api = given.includes('.') ? given : `${given}.googleapis.com`;
+      const api = apiToEnable(ctx.args);
       if (!ctx.infra.apis.includes(api)) ctx.log.warn(`${api} is not one of the APIs tasks.config.ts requires; enabling it anyway.`);
       await ctx.gcloud.mutate(['services', 'enable', api], { json: false });
       ctx.log.success(`${api} is enabled in project ${ctx.project}.`);
