@@ -102,16 +102,19 @@ export type DeleteOutput = { type: string; name: string; deleted: boolean; inval
 function deleteTarget(args: TaskArgs): { type: ResourceType; given: string } {
   const type = deletableTypes[String(args.type ?? '')];
   const given = args.name;
-  if (!type || typeof given !== 'string' || !given)
-    throw new UsageError(`resource:delete needs --type=${Object.keys(deletableTypes).join('|')} and --name=NAME.`, 'Example: pnpm task resource:delete -- --type=bucket --name=clone-uploads-development');
+  const types = Object.keys(deletableTypes).join('|');
+  const example = 'Example: pnpm task resource:delete -- --type=bucket --name=clone-uploads-development';
+  if (args.type !== undefined && !type) throw new UsageError(`resource:delete: --type=${String(args.type)} is not one of ${types}.`, example);
+  if (!type || typeof given !== 'string' || !given) throw new UsageError(`resource:delete needs --type=${types} and --name=NAME.`, example);
   return { type, given };
 }
 
 /** The API named by api:enable's --name, in full (`run` → `run.googleapis.com`). */
 function apiToEnable(args: TaskArgs): string {
   const given = args.name;
-  if (typeof given !== 'string' || !/^[a-z][-a-z0-9]*(\.[a-z][-a-z0-9]*)*$/.test(given))
-    throw new UsageError('api:enable needs --name=API, e.g. --name=run or --name=run.googleapis.com.', 'Example: pnpm task api:enable -- --name=sqladmin');
+  const example = 'Example: pnpm task api:enable -- --name=sqladmin';
+  if (typeof given !== 'string') throw new UsageError('api:enable needs --name=API, e.g. --name=run or --name=run.googleapis.com.', example);
+  if (!/^[a-z][-a-z0-9]*(\.[a-z][-a-z0-9]*)*$/.test(given)) throw new UsageError(`api:enable: "${given}" is not an API name (like run or run.googleapis.com).`, example);
   return given.includes('.') ? given : `${given}.googleapis.com`;
 }
 
