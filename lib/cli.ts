@@ -1,6 +1,7 @@
 // `pnpm task`: parse the command line, load and validate the config, then either answer a question
 // (--help, --version, --list, --graph, --clear-cache) or plan and run: env → infra → checks → lock → run →
 // summary. Expected failures are UserErrors (message + hint, no stack); exit codes 0/1/2/130.
+import { setMaxListeners } from 'node:events';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { EnvName, TaskArgs, TaskDef } from './types.js';
@@ -195,6 +196,7 @@ async function run(loaded: LoadedConfig, opts: CliOptions, argv: readonly string
     // Ctrl-C is ours from here on: while waiting for the lock, and during the run.
     let renderer: Renderer | undefined;
     const controller = new AbortController();
+    setMaxListeners(0, controller.signal); // every running command listens for the abort
     removeSignalHandlers = onInterrupt(io, (text) => (renderer ? renderer.note(text) : io.stderr.write(`${text}\n`)), controller);
     if (!opts.dryRun) {
       const file = lockPath(where.stateDir, project, env);

@@ -1,7 +1,6 @@
 // Builds what a task sees: the FingerprintContext (pure data, for inputs functions) and the TaskContext
 // (zx shell bound to the task, gcloud wrapper, logger, prompt, env file writer, abort signal).
 // zx is imported on the first task that actually runs, so fully cached runs and --list never load it.
-import { spawn, type ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
 import type { EnvName, FingerprintContext, Json, Paths, PreflightContext, Prompt, SandboxInfo, TaskArgs, TaskContext, TaskDef } from './types.js';
 import type { ResolvedInfra } from './infra.js';
@@ -9,6 +8,7 @@ import { createGcloud, type GcloudStats } from './gcloud.js';
 import { createEnvFile } from './envfile.js';
 import { UserError } from './errors.js';
 import { logFilePath } from './logger.js';
+import { groupSpawner } from './process-group.js';
 import type { TaskRuntime } from './runner.js';
 
 export interface RuntimeSetup {
@@ -42,39 +42,6 @@ const noInfra = new Proxy({} as ResolvedInfra, {
 });
 
 let zxModule: Promise<typeof import('zx')> | undefined;
-
-/**
- * Every command a task runs starts in its own process group, so an abort (Ctrl-C) can kill the whole tree:
- * zx's own abort only signals the shell it spawned, and a grandchild (`sleep`, `docker`) would survive.
- * Groups still alive when the CLI exits (second Ctrl-C) are killed on the way out.
- */
-const liveGroups = new Set<number>();
-const killGroup = (pid: number, signal: NodeJS.Signals) => {
-  try {
-    process.kill(-pid, signal);
-  } catch {
-    /* already gone */
-  }
-};
-process.on('exit', () => liveGroups.forEach((pid) => killGroup(pid, 'SIGKILL')));
-
-function groupSpawner(signal: AbortSignal): typeof spawn {
-  const mine = new Set<number>();
-  signal.addEventListener('abort', () => mine.forEach((pid) => killGroup(pid, 'SIGTERM')), { once: true });
-  return ((command: string, args: readonly string[], options: object) => {
-    const child: ChildProcess = spawn(command, args, { ...options, detached: true });
-    const pid = child.pid;
-    if (pid) {
-      mine.add(pid);
-      liveGroups.add(pid);
-      child.once('exit', () => {
-        mine.delete(pid);
-        liveGroups.delete(pid);
-      });
-    }
-    return child;
-  }) as typeof spawn;
-}
 
 /** The runtime as the CLI uses it: what the runner needs, plus the context of preflight checks. */
 export interface CliRuntime extends TaskRuntime {

@@ -9,6 +9,7 @@ import { access, constants } from 'node:fs/promises';
 import path from 'node:path';
 import type { ProcessOutput } from 'zx';
 import { UserError } from './errors.js';
+import { groupSpawner } from './process-group.js';
 import { redact, registerSecret } from './redact.js';
 import type { Logger } from './types.js';
 
@@ -134,24 +135,26 @@ function buildArgs(args: string[], opts: GcloudCallOptions, project: string): st
 async function spawnGcloud(args: string[], opts: GcloudCallOptions, setup: GcloudSetup, command: string): Promise<ProcessOutput> {
   // zx is loaded on the first call, so loading a config (which imports GcloudError) stays cheap.
   const { $ } = await import('zx');
-  let p = $({
+  // The call's own bound is an abort too: either kills gcloud's whole process group (Python included).
+  const deadline = opts.timeoutMs ? AbortSignal.timeout(opts.timeoutMs) : undefined;
+  const signal = deadline ? AbortSignal.any([setup.signal, deadline]) : setup.signal;
+  const output = await $({
     env: { ...process.env, ...setup.env, CLOUDSDK_CORE_DISABLE_PROMPTS: opts.passwordPrompt ? '0' : '1' },
-    detached: opts.passwordPrompt === true,
+    // Its own process group and session: no controlling terminal, so a password prompt reads stdin.
+    spawn: groupSpawner(signal),
     input: opts.stdin ?? '',
-    signal: setup.signal,
+    signal,
     quiet: true,
     nothrow: true,
     verbose: false,
-  })`gcloud ${args}`;
-  if (opts.timeoutMs) p = p.timeout(opts.timeoutMs, 'SIGTERM');
-  const output = await p.catch((error: unknown) => {
-    if (setup.signal.aborted) return null;
+  })`gcloud ${args}`.catch((error: unknown) => {
+    if (signal.aborted) return null;
     throw error;
   });
-  if (setup.signal.aborted || output === null) throw new GcloudError('interrupted', 'interrupted', command, null, '');
+  if (setup.signal.aborted) throw new GcloudError('interrupted', 'interrupted', command, null, '');
   // A timed-out call is reported as such (never as "not found") and not retried: the caller set the bound.
-  if (output.signal && opts.timeoutMs) {
-    throw new GcloudError(`no answer within ${(opts.timeoutMs / 1000).toFixed(0)} s`, 'timeout', command, null, '', 'The API is slow or unreachable; try again, or raise the timeout.');
+  if (deadline?.aborted || output === null) {
+    throw new GcloudError(`no answer within ${((opts.timeoutMs ?? 0) / 1000).toFixed(0)} s`, 'timeout', command, null, '', 'The API is slow or unreachable; try again, or raise the timeout.');
   }
   return output;
 }

@@ -119,23 +119,6 @@ export function envFileProblems(file: string): string[] {
   return problems;
 }
 
-/** Processes still in a process group (the CLI and everything it started share it when spawned detached). */
-export function processesInGroup(pgid: number): number[] {
-  const out: number[] = [];
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
-      // Fields after the command (which may contain spaces) start after the last ')'.
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(fields[2]) === pgid && fields[0] !== 'Z') out.push(Number(entry));
-    } catch {
-      // The process ended while we looked.
-    }
-  }
-  return out;
-}
-
 /** Polls a condition until it holds or the bound passes (never a bare sleep as synchronisation). */
 export async function waitFor(what: string, condition: () => boolean | Promise<boolean>, boundMs: number): Promise<void> {
   const deadline = Date.now() + boundMs;

@@ -6,7 +6,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { cliCommand } from '../helpers/cli.js';
 import { gcloudOrSkip } from '../helpers/sandbox.js';
-import { DEPLOY_ALL_TASKS, envFileProblems, falseRecords, processesInGroup, sandboxProject, seeded, waitFor } from './helpers.js';
+import { processesWithEnv } from '../helpers/processes.js';
+import { DEPLOY_ALL_TASKS, envFileProblems, falseRecords, sandboxProject, seeded, waitFor } from './helpers.js';
 
 const TRIALS = Number(process.env.INTERRUPT_TRIALS) || 20;
 const run = gcloudOrSkip('interrupt trials');
@@ -23,7 +24,7 @@ for (let trial = 1; trial <= TRIALS; trial++) {
       const child = spawn(cliCommand[0], [...cliCommand.slice(1), 'deploy:all', '--sandbox', '--env', 'production'], {
         env: { ...process.env, CI: '1', GCP_TASKS_SANDBOX_DIR: p.sandbox.dir },
         stdio: ['ignore', 'ignore', 'pipe'],
-        detached: true, // its own process group: what it starts can be found (and Ctrl-C reaches all of it)
+        detached: true, // its own process group, as a shell job: Ctrl-C reaches the whole group
       });
       let stderr = '';
       child.stderr!.on('data', (d) => (stderr += d));
@@ -35,8 +36,9 @@ for (let trial = 1; trial <= TRIALS; trial++) {
       const code = await exited;
       clearTimeout(timer);
       if (signal === 'SIGINT') assert.ok(code === 130 || code === 0, `exit ${code} after SIGINT\n${stderr.slice(-2000)}`);
-      // Nothing of the run stays behind (after kill -9, gcloud calls in flight finish on their own).
-      await waitFor('the run\'s processes are gone', () => processesInGroup(child.pid!).length === 0, 90_000);
+      // Nothing of the run stays behind: the CLI and every gcloud it started carry the sandbox folder in
+      // their environment (after kill -9, gcloud calls in flight finish on their own, within a bound).
+      await waitFor('the run\'s processes are gone', () => processesWithEnv(p.sandbox.dir).length === 0, 90_000);
 
       assert.equal(await falseRecords(p), [], 'a record claims unfinished work');
       assert.equal(envFileProblems(p.envFilePath()), [], '.env.production is damaged');

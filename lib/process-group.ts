@@ -1,0 +1,34 @@
+// Every command the tool starts (a task's `ctx.$` commands, every gcloud call) runs in its own process group,
+// so an abort (Ctrl-C, a call's timeout) kills the whole tree: zx's own abort only signals the shell it
+// spawned, and a grandchild (gcloud's Python, `sleep`, `docker`) would survive. Groups still alive when
+// the CLI exits (second Ctrl-C) are killed on the way out.
+import { spawn, type ChildProcess } from 'node:child_process';
+
+const liveGroups = new Set<number>();
+const killGroup = (pid: number, signal: NodeJS.Signals) => {
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    /* already gone */
+  }
+};
+process.on('exit', () => liveGroups.forEach((pid) => killGroup(pid, 'SIGKILL')));
+
+export function groupSpawner(signal: AbortSignal): typeof spawn {
+  const mine = new Set<number>();
+  signal.addEventListener('abort', () => mine.forEach((pid) => killGroup(pid, 'SIGTERM')), { once: true });
+  return ((command: string, args: readonly string[], options: object) => {
+    const child: ChildProcess = spawn(command, args, { ...options, detached: true });
+    const pid = child.pid;
+    if (pid) {
+      mine.add(pid);
+      liveGroups.add(pid);
+      child.once('exit', () => {
+        mine.delete(pid);
+        liveGroups.delete(pid);
+      });
+    }
+    return child;
+  }) as typeof spawn;
+}
+
