@@ -8,7 +8,7 @@ import { createGcloud, type GcloudStats } from './gcloud.js';
 import { createEnvFile } from './envfile.js';
 import { UserError } from './errors.js';
 import { logFilePath } from './logger.js';
-import { groupSpawner } from './process-group.js';
+import { groupSpawner } from './processes.js';
 import type { TaskRuntime } from './runner.js';
 
 export interface RuntimeSetup {

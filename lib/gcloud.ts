@@ -9,8 +9,9 @@ import { access, constants } from 'node:fs/promises';
 import path from 'node:path';
 import type { ProcessOutput } from 'zx';
 import { UserError } from './errors.js';
-import { groupSpawner } from './process-group.js';
+import { groupSpawner } from './processes.js';
 import { redact, registerSecret } from './redact.js';
+import { delay } from './wait.js';
 import type { Logger } from './types.js';
 
 export type GcloudErrorKind = 'not-found' | 'already-exists' | 'permission' | 'invalid' | 'precondition' | 'transient' | 'timeout' | 'interrupted' | 'missing-cli' | 'unauthenticated' | 'other';
@@ -109,7 +110,7 @@ export function createGcloud(setup: GcloudSetup): Gcloud {
       setup.stats.retries++;
       const wait = BACKOFF_MS[attempt - 1] * (0.75 + Math.random() / 2);
       setup.log.warn(`gcloud ${fullArgs[0]} ${fullArgs[1] ?? ''}: ${error.message} — retry ${attempt}/${MAX_ATTEMPTS - 1} in ${(wait / 1000).toFixed(1)} s`);
-      await abortableDelay(wait, setup.signal);
+      await delay(wait, setup.signal);
     }
   };
   return {
@@ -218,17 +219,6 @@ function shellQuote(arg: string): string {
   return /^[-\w./:=@,%+]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
 }
 
-function abortableDelay(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
-}
 
 /**
  * Prerequisites, checked once before a run that will call gcloud: the CLI is on PATH and, outside the

@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { UserError } from './errors.js';
 import { safeFileName } from './cache.js';
+import { isAlive } from './processes.js';
 
 export interface LockHolder {
   pid: number;
@@ -25,13 +26,7 @@ export const lockPath = (stateDir: string, project: string, env: string): string
 
 /** True when the holder may still be running (a holder on another host is assumed alive). */
 export function holderAlive(holder: LockHolder): boolean {
-  if (holder.host !== os.hostname()) return true;
-  try {
-    process.kill(holder.pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
+  return holder.host !== os.hostname() || isAlive(holder.pid);
 }
 
 function readHolder(file: string): LockHolder | null {

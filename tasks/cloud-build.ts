@@ -5,7 +5,7 @@ import { UserError } from '../lib/errors.js';
 import type { ResolvedService } from '../lib/infra.js';
 import type { TaskContext } from '../lib/types.js';
 import { withTempFile } from './common.js';
-import { backoff, delay } from './wait.js';
+import { backoff, delay } from '../lib/wait.js';
 
 /** Cloud Build's statuses while a build has not ended. */
 const RUNNING = new Set(['STATUS_UNKNOWN', 'PENDING', 'QUEUED', 'WORKING']);

@@ -3,7 +3,7 @@
 // and 5xx are retried (a cold start); anything else (404: no health endpoint) fails at once.
 import { registerSecret } from '../lib/redact.js';
 import type { TaskContext } from '../lib/types.js';
-import { backoff, delay } from './wait.js';
+import { backoff, delay } from '../lib/wait.js';
 
 const ATTEMPTS = 6;
 const FIRST_WAIT_MS = 250;

@@ -12,6 +12,7 @@ import { isSecretKey } from '../redact.js';
 import type { Paths } from '../types.js';
 import { databaseUrl } from './client.js';
 import { isPortOpen, pollUntil } from './net.js';
+import { isAlive } from '../processes.js';
 
 export interface LocalDbState {
   pid: number;
@@ -152,14 +153,6 @@ function readState(stateDir: string): LocalDbState | null {
   }
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /** Alive and, where /proc tells, really our server (a pid may have been reused since; a zombie has no cmdline). */
 function isOurServer(pid: number): boolean {

@@ -6,6 +6,7 @@ import { sandboxCerts } from './certs.js';
 import { faultsFromEnv } from './faults.js';
 import type { ApiContext } from './types.js';
 import { DEFAULT_LATENCY_SCALE, DEFAULT_PROJECT, DEFAULT_REGION, SandboxServer } from './server.js';
+import { isAlive } from '../processes.js';
 
 export interface SandboxOptions {
   /** Folder holding the state (state.json, blobs, embedded databases, gcloud config). */
@@ -131,14 +132,6 @@ export function inProcessContext(handle: SandboxHandle): ApiContext | undefined 
   return servers.get(handle)?.ctx;
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /** The sandbox named by `<stateDir>/sandbox.json`, when its process is alive and answers its health check. */
 export async function findRunningSandbox(stateDir: string): Promise<SandboxInfoFile | null> {

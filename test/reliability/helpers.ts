@@ -128,17 +128,6 @@ export async function waitFor(what: string, condition: () => boolean | Promise<b
   }
 }
 
-/** A small seeded generator (mulberry32) for trial timings. */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export const statusesOf = (r: CliResult): Record<string, string> =>
   Object.fromEntries((JSON.parse(r.stdout).tasks as { name: string; status: string }[]).map((t) => [t.name, t.status]));

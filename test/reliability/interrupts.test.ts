@@ -7,11 +7,12 @@ import * as assert from 'uvu/assert';
 import { cliCommand } from '../helpers/cli.js';
 import { gcloudOrSkip } from '../helpers/sandbox.js';
 import { processesWithEnv } from '../helpers/processes.js';
-import { DEPLOY_ALL_TASKS, envFileProblems, falseRecords, sandboxProject, seeded, waitFor } from './helpers.js';
+import { seededRandom } from '../../lib/sandbox/random.js';
+import { DEPLOY_ALL_TASKS, envFileProblems, falseRecords, sandboxProject, waitFor } from './helpers.js';
 
 const TRIALS = Number(process.env.INTERRUPT_TRIALS) || 20;
 const run = gcloudOrSkip('interrupt trials');
-const random = seeded(20261126);
+const random = seededRandom(20261126);
 
 for (let trial = 1; trial <= TRIALS; trial++) {
   const signal = trial % 2 ? 'SIGINT' : 'SIGKILL';

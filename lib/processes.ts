@@ -1,3 +1,4 @@
+// Processes the tool starts and watches.
 // Every command the tool starts (a task's `ctx.$` commands, every gcloud call) runs in its own process group,
 // so an abort (Ctrl-C, a call's timeout) kills the whole tree: zx's own abort only signals the shell it
 // spawned, and a grandchild (gcloud's Python, `sleep`, `docker`) would survive. Groups still alive when
@@ -32,3 +33,13 @@ export function groupSpawner(signal: AbortSignal): typeof spawn {
   }) as typeof spawn;
 }
 
+
+/** Whether a process exists (EPERM: it does, but belongs to someone else). */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
