@@ -1,28 +1,14 @@
 // The CLI end to end, as a subprocess, running tasks: --json, --dry-run, outputs carried, failures, task
 // args, --only, --clear-cache.
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { repoRoot, runCli } from '../helpers/cli.js';
+import { fixtureProject } from '../helpers/cli.js';
 
-const fixture = (name: string) => path.join(repoRoot, 'test', 'fixtures', `${name}.config.ts`);
-
-/** A fresh state folder and marker folder per test; `cli()` runs the basic fixture against them. */
-function project() {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gt-cli-'));
-  const stateDir = path.join(dir, 'state');
-  const marks = path.join(dir, 'marks');
-  fs.mkdirSync(marks);
-  const cli = (args: string[], env: Record<string, string> = {}, extra: Parameters<typeof runCli>[1] = {}) =>
-    runCli(['--config', fixture('basic'), ...args], { ...extra, env: { GCP_TASKS_STATE_DIR: stateDir, MARK_DIR: marks, ...env } });
-  const ran = () => fs.readdirSync(marks).sort();
-  return { dir, stateDir, cli, ran, cleanup: () => fs.rmSync(dir, { recursive: true, force: true }) };
-}
 
 test('--json: summary on stdout (per task status, duration, reason, log), UI on stderr', async () => {
-  const p = project();
+  const p = fixtureProject();
   const r = await p.cli(['deploy:app', '--json']);
   assert.is(r.code, 0, r.stderr);
   const summary = JSON.parse(r.stdout);
@@ -46,7 +32,7 @@ test('--json: summary on stdout (per task status, duration, reason, log), UI on 
 });
 
 test('--dry-run shows the plan with the reason of each task and runs nothing', async () => {
-  const p = project();
+  const p = fixtureProject();
   const fresh = await p.cli(['deploy:app', '--dry-run']);
   assert.is(fresh.code, 0, fresh.stderr);
   assert.match(fresh.stdout, /would run\s+fetch:source — never ran/);
@@ -70,7 +56,7 @@ test('--dry-run shows the plan with the reason of each task and runs nothing', a
 });
 
 test("a dependency's new output reruns its dependents; the same output does not", async () => {
-  const p = project();
+  const p = fixtureProject();
   await p.cli(['deploy:app']);
   const same = JSON.parse((await p.cli(['deploy:app', '--json', '--force-all'])).stdout);
   assert.equal(same.tasks.map((t: { status: string }) => t.status), ['ran', 'ran', 'ran', 'ran']);
@@ -90,7 +76,7 @@ test("a dependency's new output reruns its dependents; the same output does not"
 });
 
 test('a failure: exit 1, independent running work finishes, dependents skipped, root failure with hint and log', async () => {
-  const p = project();
+  const p = fixtureProject();
   const r = await p.cli(['deploy:app', '--json'], { FAIL_TASK: 'lint' });
   assert.is(r.code, 1);
   const summary = JSON.parse(r.stdout);
@@ -107,7 +93,7 @@ test('a failure: exit 1, independent running work finishes, dependents skipped, 
 });
 
 test('task args after -- reach the named task; unknown args and args for arg-less tasks are usage errors', async () => {
-  const p = project();
+  const p = fixtureProject();
   const ok = await p.cli(['rollback:app', '--json', '--', '--to=app-00003-abc']);
   assert.is(ok.code, 0, ok.stderr);
   assert.match(ok.stderr, 'rolling back to app-00003-abc');
@@ -124,7 +110,7 @@ test('task args after -- reach the named task; unknown args and args for arg-les
 });
 
 test('--only runs the named task alone with recorded dep outputs, or refuses clearly', async () => {
-  const p = project();
+  const p = fixtureProject();
   const refused = await p.cli(['deploy:app', '--only']);
   assert.is(refused.code, 1);
   assert.match(refused.stderr, '--only needs the recorded outputs of "build:image", "lint"');
@@ -135,7 +121,7 @@ test('--only runs the named task alone with recorded dep outputs, or refuses cle
 });
 
 test('--clear-cache makes tasks run again', async () => {
-  const p = project();
+  const p = fixtureProject();
   await p.cli(['fetch:source', 'lint']);
   const cleared = await p.cli(['--clear-cache', 'lint']);
   assert.is(cleared.code, 0);

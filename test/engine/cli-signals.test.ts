@@ -1,28 +1,14 @@
 // The CLI end to end, as a subprocess: destructive steps (refusal without a terminal, prompts, invalidated
 // records), the run lock, Ctrl-C once and twice.
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { repoRoot, runCli } from '../helpers/cli.js';
+import { fixtureProject } from '../helpers/cli.js';
 
-const fixture = (name: string) => path.join(repoRoot, 'test', 'fixtures', `${name}.config.ts`);
-
-/** A fresh state folder and marker folder per test; `cli()` runs the basic fixture against them. */
-function project() {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gt-cli-'));
-  const stateDir = path.join(dir, 'state');
-  const marks = path.join(dir, 'marks');
-  fs.mkdirSync(marks);
-  const cli = (args: string[], env: Record<string, string> = {}, extra: Parameters<typeof runCli>[1] = {}) =>
-    runCli(['--config', fixture('basic'), ...args], { ...extra, env: { GCP_TASKS_STATE_DIR: stateDir, MARK_DIR: marks, ...env } });
-  const ran = () => fs.readdirSync(marks).sort();
-  return { dir, stateDir, cli, ran, cleanup: () => fs.rmSync(dir, { recursive: true, force: true }) };
-}
 
 test('a destructive task without a terminal and without --yes is refused before anything runs', async () => {
-  const p = project();
+  const p = fixtureProject();
   const refused = await p.cli(['lint', 'app:delete']);
   assert.is(refused.code, 1);
   assert.match(refused.stderr, 'app:delete is destructive');
@@ -35,7 +21,7 @@ test('a destructive task without a terminal and without --yes is refused before 
 });
 
 test('a confirmation is asked on the terminal: "y" runs the destructive step, anything else declines', async () => {
-  const p = project();
+  const p = fixtureProject();
   // GCP_TASKS_PROMPT_TTY=1 lets a test answer on piped stdin as if it were a terminal.
   const declined = await p.cli(['app:delete'], { GCP_TASKS_PROMPT_TTY: '1' }, { stdin: 'n\n' });
   assert.is(declined.code, 0, declined.stderr);
@@ -48,7 +34,7 @@ test('a confirmation is asked on the terminal: "y" runs the destructive step, an
 });
 
 test('the invalidated record makes the deleted resource run again (never reported cached)', async () => {
-  const p = project();
+  const p = fixtureProject();
   await p.cli(['deploy:app']);
   await p.cli(['app:delete', '--yes']);
   const r = JSON.parse((await p.cli(['deploy:app', '--json'])).stdout);
@@ -57,7 +43,7 @@ test('the invalidated record makes the deleted resource run again (never reporte
 });
 
 test('a second run of the same project/env refuses while the first holds the lock', async () => {
-  const p = project();
+  const p = fixtureProject();
   let first: import('node:child_process').ChildProcess | undefined;
   const running = p.cli(['slow'], {}, { onSpawn: (child) => (first = child) });
   const lockFile = path.join(p.stateDir, 'locks', 'local.development.lock');
@@ -74,7 +60,7 @@ test('a second run of the same project/env refuses while the first holds the loc
 });
 
 test('Ctrl-C: running task interrupted, its child killed, nothing recorded, exit 130; the next run starts over', async () => {
-  const p = project();
+  const p = fixtureProject();
   let child: import('node:child_process').ChildProcess | undefined;
   const running = p.cli(['slow', '--json'], {}, { onSpawn: (c) => (child = c) });
   const log = path.join(p.stateDir, 'logs', 'slow.log');
@@ -92,7 +78,7 @@ test('Ctrl-C: running task interrupted, its child killed, nothing recorded, exit
 });
 
 test('a second Ctrl-C exits at once (130) even when a task ignores the first', async () => {
-  const p = project();
+  const p = fixtureProject();
   let child: import('node:child_process').ChildProcess | undefined;
   let stderr = '';
   const running = p.cli(['stubborn'], {}, {

@@ -5,24 +5,11 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { repoRoot, runCli } from '../helpers/cli.js';
+import { fixture, fixtureProject, runCli } from '../helpers/cli.js';
 
-const fixture = (name: string) => path.join(repoRoot, 'test', 'fixtures', `${name}.config.ts`);
-
-/** A fresh state folder and marker folder per test; `cli()` runs the basic fixture against them. */
-function project() {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gt-cli-'));
-  const stateDir = path.join(dir, 'state');
-  const marks = path.join(dir, 'marks');
-  fs.mkdirSync(marks);
-  const cli = (args: string[], env: Record<string, string> = {}, extra: Parameters<typeof runCli>[1] = {}) =>
-    runCli(['--config', fixture('basic'), ...args], { ...extra, env: { GCP_TASKS_STATE_DIR: stateDir, MARK_DIR: marks, ...env } });
-  const ran = () => fs.readdirSync(marks).sort();
-  return { dir, stateDir, cli, ran, cleanup: () => fs.rmSync(dir, { recursive: true, force: true }) };
-}
 
 test('an unknown flag is a usage error (exit 2) listing the valid flags, without a stack', async () => {
-  const p = project();
+  const p = fixtureProject();
   const r = await p.cli(['deploy:app', '--forse']);
   assert.is(r.code, 2);
   assert.match(r.stderr, 'Unknown flag --forse. Did you mean --force?');
@@ -34,7 +21,7 @@ test('an unknown flag is a usage error (exit 2) listing the valid flags, without
 });
 
 test('bad flag values and a missing task name are usage errors', async () => {
-  const p = project();
+  const p = fixtureProject();
   for (const args of [['status', '-j', '0'], ['status', '--env', 'staging'], ['status', '--graph=svg'], []]) {
     const r = await p.cli(args);
     assert.is(r.code, 2, `${args.join(' ')} → exit 2\n${r.stderr}`);
@@ -44,7 +31,7 @@ test('bad flag values and a missing task name are usage errors', async () => {
 });
 
 test('an unknown task prints the closest names (exit 2), and nothing runs', async () => {
-  const p = project();
+  const p = fixtureProject();
   const r = await p.cli(['deploy:ap', 'fetch:source']);
   assert.is(r.code, 2);
   assert.match(r.stderr, 'Unknown task "deploy:ap". Did you mean "deploy:app"?');
@@ -53,7 +40,7 @@ test('an unknown task prints the closest names (exit 2), and nothing runs', asyn
 });
 
 test('--list shows names, descriptions and deps; hidden tasks only with --all', async () => {
-  const p = project();
+  const p = fixtureProject();
   const r = await p.cli(['--list']);
   assert.is(r.code, 0);
   assert.match(r.stdout, /^build:image\s+Build the image\n\s+deps: fetch:source$/m);
@@ -64,7 +51,7 @@ test('--list shows names, descriptions and deps; hidden tasks only with --all', 
 });
 
 test('--list --json is machine-readable', async () => {
-  const p = project();
+  const p = fixtureProject();
   const r = await p.cli(['--list', '--json']);
   assert.is(r.code, 0);
   const rows = JSON.parse(r.stdout) as { name: string; description: string; deps: string[]; always: boolean; args: Record<string, string> }[];
@@ -77,7 +64,7 @@ test('--list --json is machine-readable', async () => {
 });
 
 test('--graph prints the closure as mermaid, --graph=dot as dot', async () => {
-  const p = project();
+  const p = fixtureProject();
   const mermaid = await p.cli(['deploy:app', '--graph']);
   assert.is(mermaid.code, 0);
   assert.match(mermaid.stdout, /^flowchart LR/);
@@ -91,7 +78,7 @@ test('--graph prints the closure as mermaid, --graph=dot as dot', async () => {
 });
 
 test('--help and --version', async () => {
-  const p = project();
+  const p = fixtureProject();
   const help = await p.cli(['--help']);
   assert.is(help.code, 0);
   assert.match(help.stdout, 'Usage: pnpm task <task...>');

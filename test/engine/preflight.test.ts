@@ -1,25 +1,12 @@
 // Preflight checks run for every planned task before anything else: a refusal is one message with the
 // right exit code (2 for bad arguments, 1 for a refused setting), and no task — not even a dependency — runs.
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { repoRoot, runCli } from '../helpers/cli.js';
+import { fixtureProject } from '../helpers/cli.js';
 
-function project() {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gt-preflight-'));
-  const marks = path.join(dir, 'marks');
-  fs.mkdirSync(marks);
-  const cli = (args: string[], env: Record<string, string> = {}) =>
-    runCli(['--config', path.join(repoRoot, 'test', 'fixtures', 'preflight.config.ts'), ...args], {
-      env: { GCP_TASKS_STATE_DIR: path.join(dir, 'state'), MARK_DIR: marks, ...env },
-    });
-  return { cli, ran: () => fs.readdirSync(marks).sort(), cleanup: () => fs.rmSync(dir, { recursive: true, force: true }) };
-}
 
 test('a bad task argument is a usage error before any task runs', async () => {
-  const p = project();
+  const p = fixtureProject('preflight');
   const r = await p.cli(['ship', '--', '--to=Mars Base']);
   assert.is(r.code, 2, r.stderr);
   assert.match(r.stderr, 'Error: ship needs --to=<lowercase name>.');
@@ -31,7 +18,7 @@ test('a bad task argument is a usage error before any task runs', async () => {
 });
 
 test('a refused setting exits 1 naming the fix; several refusals are reported together', async () => {
-  const p = project();
+  const p = fixtureProject('preflight');
   const one = await p.cli(['publish'], { REGION: 'mars' });
   assert.is(one.code, 1);
   assert.match(one.stderr, 'Error: publish cannot target REGION=mars.');
@@ -46,7 +33,7 @@ test('a refused setting exits 1 naming the fix; several refusals are reported to
 });
 
 test('--dry-run reports a refusal too, without running anything', async () => {
-  const p = project();
+  const p = fixtureProject('preflight');
   const r = await p.cli(['publish', '--dry-run'], { REGION: 'mars' });
   assert.is(r.code, 1);
   assert.equal(p.ran(), []);

@@ -1,5 +1,7 @@
 // Runs the real CLI (`node --import tsx lib/bin/task.ts`, as `pnpm task` does) as a subprocess, the way a user or CI does.
 import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -48,4 +50,22 @@ export function runCli(args: string[], opts: CliOptions = {}): Promise<CliResult
     child.stdin.end(opts.stdin ?? '');
     opts.onSpawn?.(child);
   });
+}
+
+/** A fixture config of test/fixtures/. */
+export const fixture = (name: string) => path.join(repoRoot, 'test', 'fixtures', `${name}.config.ts`);
+
+/**
+ * A fresh state folder and marker folder; `cli()` runs a fixture config against them and `ran()` lists the
+ * tasks that really ran (the fixtures write one marker file per run when MARK_DIR is set).
+ */
+export function fixtureProject(name = 'basic') {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gt-cli-'));
+  const stateDir = path.join(dir, 'state');
+  const marks = path.join(dir, 'marks');
+  fs.mkdirSync(marks);
+  const cli = (args: string[], env: Record<string, string> = {}, extra: CliOptions = {}) =>
+    runCli(['--config', fixture(name), ...args], { ...extra, env: { GCP_TASKS_STATE_DIR: stateDir, MARK_DIR: marks, ...env } });
+  const ran = () => fs.readdirSync(marks).sort();
+  return { dir, stateDir, cli, ran, cleanup: () => fs.rmSync(dir, { recursive: true, force: true }) };
 }
