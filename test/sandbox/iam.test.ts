@@ -93,6 +93,12 @@ test('service accounts: delete, then describe is 404; injected 403 on describe',
   const gone = await sb.gcloud(['iam', 'service-accounts', 'describe', SA]);
   assert.is(gone.code, 1);
   assert.match(gone.stderr, 'NOT_FOUND: Unknown service account');
+  // As on Google, its bindings stay as `deleted:serviceAccount:…?uid=…` and a new account of the same name
+  // does not inherit them.
+  const policy = JSON.parse((await ok(['projects', 'get-iam-policy', P, '--format=json'])).stdout) as { bindings: { members: string[] }[] };
+  const members = policy.bindings.flatMap((b) => b.members);
+  assert.not.ok(members.includes(`serviceAccount:${SA}`));
+  assert.ok(members.some((m) => m.startsWith(`deleted:serviceAccount:${SA}?uid=`)), members.join(' '));
   await sb.setFaults({ errors: [{ path: `/v1/projects/${P}`, method: 'GET', status: 403, message: 'injected 403' }] });
   const denied = await sb.gcloud(['projects', 'describe', P]);
   await sb.setFaults({});

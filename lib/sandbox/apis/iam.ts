@@ -163,7 +163,9 @@ export const iam: ApiModule = {
       path: SA,
       handler: (req, ctx) => {
         const sa = getAccount(ctx, req.params.account!);
-        delete accountsOf(ctx.project(sa.projectId))[sa.email];
+        const project = ctx.project(sa.projectId);
+        delete accountsOf(project)[sa.email];
+        markDeletedMember(project, sa.email, sa.uniqueId);
         ctx.save();
         return ok({});
       },
@@ -215,3 +217,19 @@ export const iam: ApiModule = {
     },
   ],
 };
+
+/**
+ * As Google does: the IAM bindings of a deleted service account stay, rewritten to
+ * `deleted:serviceAccount:EMAIL?uid=ID`, so a new account with the same email does not inherit them.
+ * Every policy of the project (the project's, secrets', services'…) is an object with `bindings`.
+ */
+function markDeletedMember(state: unknown, email: string, uniqueId: string): void {
+  if (!state || typeof state !== 'object') return;
+  const bindings = (state as { bindings?: unknown }).bindings;
+  if (Array.isArray(bindings)) {
+    for (const b of bindings as { members?: string[] }[]) {
+      b.members = b.members?.map((m) => (m === `serviceAccount:${email}` ? `deleted:serviceAccount:${email}?uid=${uniqueId}` : m));
+    }
+  }
+  for (const value of Object.values(state)) markDeletedMember(value, email, uniqueId);
+}
