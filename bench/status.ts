@@ -2,7 +2,6 @@
 // deadline) next to the very same gcloud commands run one after another. The commands are read from the
 // status task's log, so both sides make exactly the same queries.
 // Run alone: node_modules/.bin/tsx bench/status.ts   (bench/run.ts may import benchStatus).
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { runCli } from '../test/helpers/cli.js';
@@ -37,7 +36,8 @@ export async function benchStatus(): Promise<StatusBench> {
       .filter((c): c is string => !!c)
       .map((c) => c.split(' ').map((a) => a.replace(/^'(.*)'$/, '$1')));
     const seqStart = performance.now();
-    for (const args of commands) spawnSync('gcloud', args, { env: { ...process.env, ...sb.handle.gcloudEnv }, stdio: 'ignore' });
+    // One after another, each awaited — not spawnSync: the sandbox serves from this very event loop.
+    for (const args of commands) await sb.gcloud(args);
     const sequentialMs = performance.now() - seqStart;
     return { statusMs, statusQueriesMs: report.elapsedMs, sequentialMs, queries: commands.length };
   } finally {
