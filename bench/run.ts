@@ -49,7 +49,8 @@ const format = (n: number) => (Math.abs(n) >= 100 ? n.toFixed(0) : Math.abs(n) >
 function verdict(row: BenchRow): string {
   if (row.target === undefined) return '';
   const ok = row.lowerIsBetter === false ? row.value >= row.target : row.value <= row.target;
-  return `${format(row.value / row.target)} of target ${format(row.target)} ${row.unit} ${ok ? '✔' : '✖ (over target)'}`;
+  const ratio = row.target === 0 ? '' : `${format(row.value / row.target)} of `;
+  return `${ratio}target ${format(row.target)} ${row.unit} ${ok ? '✔' : row.lowerIsBetter === false ? '✖ (under target)' : '✖ (over target)'}`;
 }
 
 async function main(): Promise<void> {
