@@ -4,6 +4,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import * as assert from 'uvu/assert';
 import type { FaultConfig } from '../../lib/sandbox/faults.js';
 import type { RequestLogEntry } from '../../lib/sandbox/server.js';
 import { removeSandboxInfo, startSandbox, writeSandboxInfo, type SandboxHandle } from '../../lib/sandbox/index.js';
@@ -20,6 +21,8 @@ export interface TestSandbox {
   dir: string;
   /** Runs the real gcloud with the sandbox's environment (no --project needed: CLOUDSDK_CORE_PROJECT is set). */
   gcloud(args: string[], opts?: { stdin?: string; env?: Record<string, string>; timeoutMs?: number }): Promise<GcloudResult>;
+  /** gcloud that must succeed: fails the test with gcloud's stderr otherwise. */
+  ok(args: string[], stdin?: string): Promise<GcloudResult>;
   setFaults(faults: FaultConfig): Promise<void>;
   reset(): Promise<void>;
   dump(): Promise<SandboxState>;
@@ -77,6 +80,11 @@ export async function startTestSandbox(opts: { latencyScale?: number; seed?: num
     handle,
     dir,
     gcloud,
+    ok: async (args, stdin) => {
+      const r = await gcloud(args, { stdin });
+      assert.is(r.code, 0, `gcloud ${args.join(' ')}\n${r.stderr}`);
+      return r;
+    },
     setFaults: async (faults) => void (await control('PUT', 'faults', faults)),
     reset: async () => void (await control('POST', 'reset')),
     dump: async () => (await control('GET', 'state')) as SandboxState,

@@ -20,23 +20,18 @@ test.after(async () => {
   await sb?.stop();
 });
 
-const ok = async (args: string[]) => {
-  const r = await sb.gcloud(args);
-  assert.is(r.code, 0, `gcloud ${args.join(' ')}\n${r.stderr}`);
-  return r;
-};
 
 test('repositories create (operation), describe, list, update labels', async () => {
   if (!run) return;
-  const created = await ok(['artifacts', 'repositories', 'create', 'digitwinlive', '--repository-format=docker', LOC, '--description=Docker images', '--labels=app=digitwin']);
+  const created = await sb.ok(['artifacts', 'repositories', 'create', 'digitwinlive', '--repository-format=docker', LOC, '--description=Docker images', '--labels=app=digitwin']);
   assert.match(created.stderr, 'Created repository [digitwinlive].');
-  const d = JSON.parse((await ok(['artifacts', 'repositories', 'describe', 'digitwinlive', LOC, '--format=json'])).stdout);
+  const d = JSON.parse((await sb.ok(['artifacts', 'repositories', 'describe', 'digitwinlive', LOC, '--format=json'])).stdout);
   assert.is(d.name, `projects/${sb.handle.project}/locations/us-central1/repositories/digitwinlive`);
   assert.is(d.format, 'DOCKER');
   assert.is(d.registryUri, `us-central1-docker.pkg.dev/${sb.handle.project}/digitwinlive`);
   assert.equal(d.labels, { app: 'digitwin' });
-  await ok(['artifacts', 'repositories', 'update', 'digitwinlive', LOC, '--update-labels=env=dev']);
-  const list = await ok(['artifacts', 'repositories', 'list', LOC, '--format=json(name,labels)']);
+  await sb.ok(['artifacts', 'repositories', 'update', 'digitwinlive', LOC, '--update-labels=env=dev']);
+  const list = await sb.ok(['artifacts', 'repositories', 'list', LOC, '--format=json(name,labels)']);
   assert.equal(JSON.parse(list.stdout)[0].labels, { app: 'digitwin', env: 'dev' });
 });
 
@@ -46,7 +41,7 @@ test('docker images list --include-tags: a tag moves to the image pushed last', 
   const base = { project: sb.handle.project, location: 'us-central1', repository: 'digitwinlive', image: 'api-gateway', sizeBytes: 1234 };
   putDockerImage(ctx, { ...base, digest: `sha256:${'a'.repeat(64)}`, tags: ['latest', 'v1'] });
   putDockerImage(ctx, { ...base, digest: `sha256:${'b'.repeat(64)}`, tags: ['latest', 'v2'] });
-  const images = JSON.parse((await ok(['artifacts', 'docker', 'images', 'list', `us-central1-docker.pkg.dev/${sb.handle.project}/digitwinlive`, '--include-tags', '--format=json'])).stdout);
+  const images = JSON.parse((await sb.ok(['artifacts', 'docker', 'images', 'list', `us-central1-docker.pkg.dev/${sb.handle.project}/digitwinlive`, '--include-tags', '--format=json'])).stdout);
   const byDigest = Object.fromEntries(images.map((i: any) => [i.version, i.tags]));
   assert.is(images[0].package, `us-central1-docker.pkg.dev/${sb.handle.project}/digitwinlive/api-gateway`);
   assert.equal(byDigest[`sha256:${'a'.repeat(64)}`], ['v1']);
@@ -76,8 +71,8 @@ test('errors: already exists (409), not found (404), invalid location and id (40
 
 test('repositories delete (operation), then it is gone', async () => {
   if (!run) return;
-  await ok(['artifacts', 'repositories', 'delete', 'digitwinlive', LOC, '--quiet']);
-  const list = await ok(['artifacts', 'repositories', 'list', LOC, '--format=value(name)']);
+  await sb.ok(['artifacts', 'repositories', 'delete', 'digitwinlive', LOC, '--quiet']);
+  const list = await sb.ok(['artifacts', 'repositories', 'list', LOC, '--format=value(name)']);
   assert.is(list.stdout.trim(), '');
 });
 

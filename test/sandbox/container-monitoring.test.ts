@@ -16,11 +16,6 @@ test.after(async () => {
   await sb?.stop();
 });
 
-const ok = async (args: string[]) => {
-  const r = await sb.gcloud(args);
-  assert.is(r.code, 0, `gcloud ${args.join(' ')}\n${r.stderr}`);
-  return r;
-};
 
 test('clusters list shows a seeded cluster; delete removes it', async () => {
   if (!run) return;
@@ -30,11 +25,11 @@ test('clusters list shows a seeded cluster; delete removes it', async () => {
     headers: { 'content-type': 'application/json' },
   });
   assert.is(seeded.status, 200);
-  const list = await ok(['container', 'clusters', 'list', '--format=value(name,zone,status,currentNodeCount)']);
+  const list = await sb.ok(['container', 'clusters', 'list', '--format=value(name,zone,status,currentNodeCount)']);
   assert.is(list.stdout.trim(), 'old-cluster\tus-central1-a\tRUNNING\t2');
-  const deleted = await ok(['container', 'clusters', 'delete', 'old-cluster', '--zone=us-central1-a', '--quiet']);
+  const deleted = await sb.ok(['container', 'clusters', 'delete', 'old-cluster', '--zone=us-central1-a', '--quiet']);
   assert.match(deleted.stderr, `Deleted [${sb.handle.url}/v1/projects/${sb.handle.project}/zones/us-central1-a/clusters/old-cluster].`);
-  assert.is((await ok(['container', 'clusters', 'list', '--format=value(name)'])).stdout.trim(), '');
+  assert.is((await sb.ok(['container', 'clusters', 'list', '--format=value(name)'])).stdout.trim(), '');
 });
 
 test('deleting a missing cluster fails the way gcloud reports it', async () => {
@@ -47,15 +42,15 @@ test('deleting a missing cluster fails the way gcloud reports it', async () => {
 
 test('alpha monitoring policies: create from a file, list', async () => {
   if (!run) return;
-  assert.match((await ok(['alpha', 'monitoring', 'policies', 'list'])).stderr, 'Listed 0 items.');
+  assert.match((await sb.ok(['alpha', 'monitoring', 'policies', 'list'])).stderr, 'Listed 0 items.');
   const file = path.join(sb.dir, 'policy.json');
   fs.writeFileSync(file, JSON.stringify({
     displayName: 'High error rate',
     combiner: 'OR',
     conditions: [{ displayName: '5xx > 1%', conditionThreshold: { filter: 'metric.type="run.googleapis.com/request_count"', comparison: 'COMPARISON_GT', thresholdValue: 1, duration: '60s' } }],
   }));
-  await ok(['alpha', 'monitoring', 'policies', 'create', `--policy-from-file=${file}`]);
-  assert.is((await ok(['alpha', 'monitoring', 'policies', 'list', '--format=value(displayName,enabled)'])).stdout.trim(), 'High error rate\tTrue');
+  await sb.ok(['alpha', 'monitoring', 'policies', 'create', `--policy-from-file=${file}`]);
+  assert.is((await sb.ok(['alpha', 'monitoring', 'policies', 'list', '--format=value(displayName,enabled)'])).stdout.trim(), 'High error rate\tTrue');
 });
 
 test('a policy without conditions is refused with the field named (direct HTTP)', async () => {

@@ -24,20 +24,15 @@ test.after(async () => {
   await sb?.stop();
 });
 
-const ok = async (args: string[]) => {
-  const r = await sb.gcloud(args);
-  assert.is(r.code, 0, `gcloud ${args.join(' ')}\n${r.stderr}`);
-  return r;
-};
 
 test('service accounts: create, describe, list; a duplicate is a conflict', async () => {
   if (!run) return;
-  const created = await ok(['iam', 'service-accounts', 'create', 'digitwinlive-sa', '--display-name=DigiTwin Live SA']);
+  const created = await sb.ok(['iam', 'service-accounts', 'create', 'digitwinlive-sa', '--display-name=DigiTwin Live SA']);
   assert.match(created.stderr, 'Created service account [digitwinlive-sa].');
-  const d = JSON.parse((await ok(['iam', 'service-accounts', 'describe', SA, '--format=json'])).stdout);
+  const d = JSON.parse((await sb.ok(['iam', 'service-accounts', 'describe', SA, '--format=json'])).stdout);
   assert.is(d.email, SA);
   assert.is(d.displayName, 'DigiTwin Live SA');
-  assert.is((await ok(['iam', 'service-accounts', 'list', '--format=value(email)'])).stdout.trim(), SA);
+  assert.is((await sb.ok(['iam', 'service-accounts', 'list', '--format=value(email)'])).stdout.trim(), SA);
   const dup = await sb.gcloud(['iam', 'service-accounts', 'create', 'digitwinlive-sa']);
   assert.is(dup.code, 1);
   assert.match(dup.stderr, `is the subject of a conflict: Service account digitwinlive-sa already exists within project projects/${P}.`);
@@ -46,21 +41,21 @@ test('service accounts: create, describe, list; a duplicate is a conflict', asyn
 test('keys create writes a key file that activates against the sandbox token endpoint', async () => {
   if (!run) return;
   const file = path.join(sb.dir, 'key.json');
-  const r = await ok(['iam', 'service-accounts', 'keys', 'create', file, `--iam-account=${SA}`]);
+  const r = await sb.ok(['iam', 'service-accounts', 'keys', 'create', file, `--iam-account=${SA}`]);
   assert.match(r.stderr, `as [${file}] for [${SA}]`);
   const key = JSON.parse(fs.readFileSync(file, 'utf8'));
   assert.is(key.type, 'service_account');
   assert.is(key.client_email, SA);
   assert.match(key.private_key, 'BEGIN PRIVATE KEY');
-  const activated = await ok(['auth', 'activate-service-account', `--key-file=${file}`]);
+  const activated = await sb.ok(['auth', 'activate-service-account', `--key-file=${file}`]);
   assert.match(activated.stderr, `Activated service account credentials for: [${SA}]`);
-  const keys = await ok(['iam', 'service-accounts', 'keys', 'list', `--iam-account=${SA}`, '--format=value(name)']);
+  const keys = await sb.ok(['iam', 'service-accounts', 'keys', 'list', `--iam-account=${SA}`, '--format=value(name)']);
   assert.match(keys.stdout, key.private_key_id);
 });
 
 test('projects describe shows the project number', async () => {
   if (!run) return;
-  const d = JSON.parse((await ok(['projects', 'describe', P, '--format=json'])).stdout);
+  const d = JSON.parse((await sb.ok(['projects', 'describe', P, '--format=json'])).stdout);
   assert.is(d.projectId, P);
   assert.match(d.projectNumber, /^\d{12}$/);
   assert.is(d.lifecycleState, 'ACTIVE');
@@ -68,9 +63,9 @@ test('projects describe shows the project number', async () => {
 
 test('projects add-iam-policy-binding; get-iam-policy shows it', async () => {
   if (!run) return;
-  const r = await ok(['projects', 'add-iam-policy-binding', P, `--member=serviceAccount:${SA}`, '--role=roles/cloudsql.client', '--condition=None']);
+  const r = await sb.ok(['projects', 'add-iam-policy-binding', P, `--member=serviceAccount:${SA}`, '--role=roles/cloudsql.client', '--condition=None']);
   assert.match(r.stderr, `Updated IAM policy for project [${P}].`);
-  const policy = JSON.parse((await ok(['projects', 'get-iam-policy', P, '--format=json'])).stdout);
+  const policy = JSON.parse((await sb.ok(['projects', 'get-iam-policy', P, '--format=json'])).stdout);
   assert.ok(policy.bindings.some((b: any) => b.role === 'roles/cloudsql.client' && b.members.includes(`serviceAccount:${SA}`)));
 });
 
@@ -88,14 +83,14 @@ test('setIamPolicy with a stale etag is a conflict; a binding for a missing serv
 
 test('service accounts: delete, then describe is 404; injected 403 on describe', async () => {
   if (!run) return;
-  const r = await ok(['iam', 'service-accounts', 'delete', SA, '--quiet']);
+  const r = await sb.ok(['iam', 'service-accounts', 'delete', SA, '--quiet']);
   assert.match(r.stderr, `deleted service account [${SA}]`);
   const gone = await sb.gcloud(['iam', 'service-accounts', 'describe', SA]);
   assert.is(gone.code, 1);
   assert.match(gone.stderr, 'NOT_FOUND: Unknown service account');
   // As on Google, its bindings stay as `deleted:serviceAccount:…?uid=…` and a new account of the same name
   // does not inherit them.
-  const policy = JSON.parse((await ok(['projects', 'get-iam-policy', P, '--format=json'])).stdout) as { bindings: { members: string[] }[] };
+  const policy = JSON.parse((await sb.ok(['projects', 'get-iam-policy', P, '--format=json'])).stdout) as { bindings: { members: string[] }[] };
   const members = policy.bindings.flatMap((b) => b.members);
   assert.not.ok(members.includes(`serviceAccount:${SA}`));
   assert.ok(members.some((m) => m.startsWith(`deleted:serviceAccount:${SA}?uid=`)), members.join(' '));

@@ -14,40 +14,35 @@ test.after(async () => {
   await sb?.stop();
 });
 
-const ok = async (args: string[], stdin?: string) => {
-  const r = await sb.gcloud(args, { stdin });
-  assert.is(r.code, 0, `gcloud ${args.join(' ')}\n${r.stderr}`);
-  return r;
-};
 
 test('before the API is enabled, secrets answer SERVICE_DISABLED', async () => {
   if (!run) return;
   const r = await sb.gcloud(['secrets', 'list']);
   assert.is(r.code, 1);
   assert.match(r.stderr, 'Secret Manager API has not been used in project');
-  await ok(['services', 'enable', 'secretmanager.googleapis.com', 'iam.googleapis.com']);
+  await sb.ok(['services', 'enable', 'secretmanager.googleapis.com', 'iam.googleapis.com']);
 });
 
 test('create with labels, describe, list, update labels', async () => {
   if (!run) return;
-  const created = await ok(['secrets', 'create', 'jwt-secret', '--replication-policy=automatic', '--labels=app=digitwin']);
+  const created = await sb.ok(['secrets', 'create', 'jwt-secret', '--replication-policy=automatic', '--labels=app=digitwin']);
   assert.match(created.stderr, 'Created secret [jwt-secret].');
-  await ok(['secrets', 'update', 'jwt-secret', '--update-labels=env=dev']);
-  const d = JSON.parse((await ok(['secrets', 'describe', 'jwt-secret', '--format=json'])).stdout);
+  await sb.ok(['secrets', 'update', 'jwt-secret', '--update-labels=env=dev']);
+  const d = JSON.parse((await sb.ok(['secrets', 'describe', 'jwt-secret', '--format=json'])).stdout);
   assert.match(d.name, /^projects\/\d{12}\/secrets\/jwt-secret$/);
   assert.equal(d.replication, { automatic: {} });
   assert.equal(d.labels, { app: 'digitwin', env: 'dev' });
-  assert.is((await ok(['secrets', 'list', '--format=value(name)'])).stdout.trim(), 'jwt-secret');
+  assert.is((await sb.ok(['secrets', 'list', '--format=value(name)'])).stdout.trim(), 'jwt-secret');
 });
 
 test('versions add from stdin; access latest and numbered returns the exact bytes', async () => {
   if (!run) return;
-  const first = await ok(['secrets', 'versions', 'add', 'jwt-secret', '--data-file=-'], 'first-value');
+  const first = await sb.ok(['secrets', 'versions', 'add', 'jwt-secret', '--data-file=-'], 'first-value');
   assert.match(first.stderr, 'Created version [1] of the secret [jwt-secret].');
-  await ok(['secrets', 'versions', 'add', 'jwt-secret', '--data-file=-'], 'second-välue\n');
-  assert.is((await ok(['secrets', 'versions', 'access', 'latest', '--secret=jwt-secret'])).stdout, 'second-välue\n');
-  assert.is((await ok(['secrets', 'versions', 'access', '1', '--secret=jwt-secret'])).stdout, 'first-value');
-  const versions = await ok(['secrets', 'versions', 'list', 'jwt-secret', '--format=value(name,state)']);
+  await sb.ok(['secrets', 'versions', 'add', 'jwt-secret', '--data-file=-'], 'second-välue\n');
+  assert.is((await sb.ok(['secrets', 'versions', 'access', 'latest', '--secret=jwt-secret'])).stdout, 'second-välue\n');
+  assert.is((await sb.ok(['secrets', 'versions', 'access', '1', '--secret=jwt-secret'])).stdout, 'first-value');
+  const versions = await sb.ok(['secrets', 'versions', 'list', 'jwt-secret', '--format=value(name,state)']);
   assert.equal(versions.stdout.trim().split('\n'), ['2\tenabled', '1\tenabled']);
 });
 
@@ -64,9 +59,9 @@ test('a payload whose CRC32C does not match is refused (direct HTTP)', async () 
 
 test('add-iam-policy-binding prints the new policy', async () => {
   if (!run) return;
-  await ok(['iam', 'service-accounts', 'create', 'digitwinlive-sa']);
+  await sb.ok(['iam', 'service-accounts', 'create', 'digitwinlive-sa']);
   const member = `serviceAccount:digitwinlive-sa@${sb.handle.project}.iam.gserviceaccount.com`;
-  const r = await ok(['secrets', 'add-iam-policy-binding', 'jwt-secret', `--member=${member}`, '--role=roles/secretmanager.secretAccessor']);
+  const r = await sb.ok(['secrets', 'add-iam-policy-binding', 'jwt-secret', `--member=${member}`, '--role=roles/secretmanager.secretAccessor']);
   assert.match(r.stdout, member);
   assert.match(r.stdout, 'role: roles/secretmanager.secretAccessor');
   assert.match(r.stderr, 'Updated IAM policy for secret [jwt-secret].');
@@ -92,7 +87,7 @@ test('errors: exists (409), missing secret or version (404), injected 403', asyn
 
 test('delete, then describe is 404', async () => {
   if (!run) return;
-  assert.match((await ok(['secrets', 'delete', 'jwt-secret', '--quiet'])).stderr, 'Deleted secret [jwt-secret].');
+  assert.match((await sb.ok(['secrets', 'delete', 'jwt-secret', '--quiet'])).stderr, 'Deleted secret [jwt-secret].');
   const gone = await sb.gcloud(['secrets', 'describe', 'jwt-secret']);
   assert.is(gone.code, 1);
   assert.match(gone.stderr, 'NOT_FOUND');

@@ -18,17 +18,12 @@ test.after(async () => {
   await sb?.stop();
 });
 
-const ok = async (args: string[]) => {
-  const r = await sb.gcloud(args);
-  assert.is(r.code, 0, `gcloud ${args.join(' ')}\n${r.stderr}`);
-  return r;
-};
 
 test('buckets create with location, uniform access and labels; describe shows them', async () => {
   if (!run) return;
-  await ok(['storage', 'buckets', 'create', `gs://${B}`, '--location=us-central1', '--uniform-bucket-level-access', '--default-storage-class=STANDARD']);
-  await ok(['storage', 'buckets', 'update', `gs://${B}`, '--update-labels=app=digitwin,env=dev']);
-  const d = JSON.parse((await ok(['storage', 'buckets', 'describe', `gs://${B}`, '--format=json'])).stdout);
+  await sb.ok(['storage', 'buckets', 'create', `gs://${B}`, '--location=us-central1', '--uniform-bucket-level-access', '--default-storage-class=STANDARD']);
+  await sb.ok(['storage', 'buckets', 'update', `gs://${B}`, '--update-labels=app=digitwin,env=dev']);
+  const d = JSON.parse((await sb.ok(['storage', 'buckets', 'describe', `gs://${B}`, '--format=json'])).stdout);
   assert.is(d.name, B);
   assert.is(d.location, 'US-CENTRAL1');
   assert.is(d.location_type, 'region');
@@ -41,11 +36,11 @@ test('buckets update --lifecycle-file and list', async () => {
   const file = path.join(sb.dir, 'lifecycle.json');
   const rules = { rule: [{ action: { type: 'Delete' }, condition: { age: 30, matchesPrefix: ['temp/'] } }] };
   fs.writeFileSync(file, JSON.stringify(rules));
-  await ok(['storage', 'buckets', 'update', `gs://${B}`, `--lifecycle-file=${file}`]);
-  const raw = JSON.parse((await ok(['storage', 'buckets', 'describe', `gs://${B}`, '--raw', '--format=json'])).stdout);
+  await sb.ok(['storage', 'buckets', 'update', `gs://${B}`, `--lifecycle-file=${file}`]);
+  const raw = JSON.parse((await sb.ok(['storage', 'buckets', 'describe', `gs://${B}`, '--raw', '--format=json'])).stdout);
   assert.equal(raw.lifecycle, rules);
   assert.is(raw.metageneration, '3');
-  const list = await ok(['storage', 'buckets', 'list', '--format=value(name,location)']);
+  const list = await sb.ok(['storage', 'buckets', 'list', '--format=value(name,location)']);
   assert.match(list.stdout, `${B}\tUS-CENTRAL1`);
 });
 
@@ -55,20 +50,20 @@ test('cp small (multipart) and large (resumable) files, cat, du -s', async () =>
   fs.writeFileSync(small, 'hello sandbox\n');
   const big = path.join(sb.dir, 'big.bin');
   fs.writeFileSync(big, Buffer.alloc(9 * 1024 * 1024, 7)); // > 8 MiB: gcloud switches to a resumable upload
-  await ok(['storage', 'cp', small, `gs://${B}/dir/a.txt`]);
-  await ok(['storage', 'cp', big, `gs://${B}/big.bin`]);
+  await sb.ok(['storage', 'cp', small, `gs://${B}/dir/a.txt`]);
+  await sb.ok(['storage', 'cp', big, `gs://${B}/big.bin`]);
   const log = await sb.requests();
   assert.ok(log.some((r) => r.method === 'POST' && r.path === `/upload/storage/v1/b/${B}/o`), 'multipart upload');
   assert.ok(log.some((r) => r.method === 'PUT' && r.path.endsWith(`/b/${B}/o`) && r.status === 200), 'resumable upload completed');
-  assert.is((await ok(['storage', 'cat', `gs://${B}/dir/a.txt`])).stdout, 'hello sandbox\n');
-  const du = await ok(['storage', 'du', '-s', `gs://${B}`]);
+  assert.is((await sb.ok(['storage', 'cat', `gs://${B}/dir/a.txt`])).stdout, 'hello sandbox\n');
+  const du = await sb.ok(['storage', 'du', '-s', `gs://${B}`]);
   assert.match(du.stdout, new RegExp(`^${9 * 1024 * 1024 + 14}\\s+gs://${B}`));
 });
 
 test('bucket IAM: add-iam-policy-binding and get-iam-policy', async () => {
   if (!run) return;
-  await ok(['storage', 'buckets', 'add-iam-policy-binding', `gs://${B}`, '--member=allUsers', '--role=roles/storage.objectViewer']);
-  const policy = JSON.parse((await ok(['storage', 'buckets', 'get-iam-policy', `gs://${B}`, '--format=json'])).stdout);
+  await sb.ok(['storage', 'buckets', 'add-iam-policy-binding', `gs://${B}`, '--member=allUsers', '--role=roles/storage.objectViewer']);
+  const policy = JSON.parse((await sb.ok(['storage', 'buckets', 'get-iam-policy', `gs://${B}`, '--format=json'])).stdout);
   assert.ok(policy.bindings.some((b: any) => b.role === 'roles/storage.objectViewer' && b.members.includes('allUsers')));
 });
 
@@ -110,7 +105,7 @@ test('objects: ifGenerationMatch=0 on an existing object is 412; list with prefi
 
 test('rm -r removes the objects and the bucket', async () => {
   if (!run) return;
-  await ok(['storage', 'rm', '-r', `gs://${B}`]);
+  await sb.ok(['storage', 'rm', '-r', `gs://${B}`]);
   const gone = await sb.gcloud(['storage', 'buckets', 'describe', `gs://${B}`]);
   assert.is(gone.code, 1);
   assert.match(gone.stderr, 'not found: 404');
