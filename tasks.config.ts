@@ -4,7 +4,7 @@
 // development: `-dev`), so two environments sharing one project never touch each other's resources.
 import { defineConfig, defineInfra } from './lib/index.js';
 import { gcpTasks, gcpEnvSchema } from './tasks/index.js';
-import { sandboxVars } from './tasks/env-schema.js';
+import { sandboxVars } from './tasks/shared/env-schema.js';
 
 const commonServiceEnv = [
   'NODE_ENV', 'GCP_PROJECT_ID', 'GCP_REGION',

@@ -6,7 +6,7 @@
 import type { BenchRow, BenchSection } from './run.js';
 import { runCli, type CliResult } from '../test/helpers/cli.js';
 import { startTestSandbox } from '../test/helpers/sandbox.js';
-import { copySampleApp } from '../test/deploy/app.js';
+import { copySampleApp } from '../test/tasks/deploy/app.js';
 
 interface Summary {
   wallMs: number;

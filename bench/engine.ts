@@ -6,12 +6,12 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { TaskDef } from '../lib/types.js';
-import { closure, createGraph, topoOrder } from '../lib/graph.js';
-import { Fingerprinter, loadSalt, recordsDir, StateStore } from '../lib/cache.js';
-import { createRuntime } from '../lib/context.js';
-import { createPrompt } from '../lib/prompt.js';
-import { runPlan } from '../lib/runner.js';
+import type { TaskDef } from '../lib/engine/types.js';
+import { closure, createGraph, topoOrder } from '../lib/engine/graph.js';
+import { Fingerprinter, loadSalt, recordsDir, StateStore } from '../lib/engine/cache.js';
+import { createRuntime } from '../lib/engine/context.js';
+import { createPrompt } from '../lib/engine/prompt.js';
+import { runPlan } from '../lib/engine/runner.js';
 import type { BenchRow, BenchSection } from './run.js';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');

@@ -1,6 +1,6 @@
 // The public API for config files: `import { defineConfig, defineTask } from 'gcp-tasks/lib/index.js'`.
-import type { ConfigDef, Json, TaskDef } from './types.js';
-import type { InfraConfig } from './infra.js';
+import type { ConfigDef, Json, TaskDef } from './engine/types.js';
+import type { InfraConfig } from './gcp/infra.js';
 
 /** Declares a task. Identity function: it exists for type inference and to mark task objects. */
 export function defineTask<Out extends Json | void>(task: TaskDef<Out>): TaskDef<Out> {
@@ -17,7 +17,7 @@ export function defineInfra(infra: InfraConfig): InfraConfig {
   return infra;
 }
 
-export type * from './types.js';
-export type { InfraConfig, ResolvedInfra, ResolvedService } from './infra.js';
-export { UserError, UsageError } from './errors.js';
-export { GcloudError } from './gcloud.js';
+export type * from './engine/types.js';
+export type { InfraConfig, ResolvedInfra, ResolvedService } from './gcp/infra.js';
+export { UserError, UsageError } from './engine/errors.js';
+export { GcloudError } from './gcp/gcloud.js';

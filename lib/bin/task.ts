@@ -1,6 +1,6 @@
 // Entry point of `pnpm task` (run through tsx, so .ts configs load as plain imports).
-import { main } from '../cli.js';
-import { redact } from '../redact.js';
+import { main } from '../engine/cli.js';
+import { redact } from '../engine/redact.js';
 
 // A task that forgets to await a promise must not kill the whole run (and every other task) mid-flight.
 process.on('unhandledRejection', (reason) => {

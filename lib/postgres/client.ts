@@ -2,7 +2,7 @@
 // UserError naming the server, the cause and the fix; the password never appears in it (node-postgres
 // does not echo it, and the CLI redacts registered secrets anyway).
 import pg from 'pg';
-import { UserError } from '../errors.js';
+import { UserError } from '../engine/errors.js';
 
 export interface PgTarget {
   /** How the user knows this server: `Cloud SQL instance "digitwinlive-db" (via 10.0.0.3:5432)`. */

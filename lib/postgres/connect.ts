@@ -8,9 +8,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { UserError } from '../errors.js';
-import { registerSecret } from '../redact.js';
-import type { TaskContext } from '../types.js';
+import { UserError } from '../engine/errors.js';
+import { registerSecret } from '../engine/redact.js';
+import type { TaskContext } from '../engine/types.js';
 import { databaseUrl, type PgTarget } from './client.js';
 import { freePort, isPortOpen, pollUntil } from './net.js';
 

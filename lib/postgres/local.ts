@@ -7,12 +7,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { UserError } from '../errors.js';
-import { isSecretKey } from '../redact.js';
-import type { Paths } from '../types.js';
+import { UserError } from '../engine/errors.js';
+import { isSecretKey } from '../engine/redact.js';
+import type { Paths } from '../engine/types.js';
 import { databaseUrl } from './client.js';
 import { isPortOpen, pollUntil } from './net.js';
-import { isAlive } from '../processes.js';
+import { isAlive } from '../engine/processes.js';
 
 export interface LocalDbState {
   pid: number;

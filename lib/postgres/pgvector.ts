@@ -1,6 +1,6 @@
 // Enabling and verifying pgvector on any PostgreSQL server (Cloud SQL, the embedded local one, the user's own).
 import type pg from 'pg';
-import { UserError } from '../errors.js';
+import { UserError } from '../engine/errors.js';
 
 export interface PgvectorInfo {
   /** Installed extension version, e.g. "0.8.0". */

@@ -6,7 +6,7 @@ import { sandboxCerts } from './certs.js';
 import { faultsFromEnv } from './faults.js';
 import type { ApiContext } from './types.js';
 import { DEFAULT_LATENCY_SCALE, DEFAULT_PROJECT, DEFAULT_REGION, SandboxServer } from './server.js';
-import { isAlive } from '../processes.js';
+import { isAlive } from '../engine/processes.js';
 
 export interface SandboxOptions {
   /** Folder holding the state (state.json, blobs, embedded databases, gcloud config). */

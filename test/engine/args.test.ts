@@ -1,8 +1,8 @@
 // Command-line parsing: every accepted form, and every mistake as a usage error (exit 2).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { UsageError } from '../../lib/errors.js';
-import { parseArgs, parseTaskArgs } from '../../lib/args.js';
+import { UsageError } from '../../lib/engine/errors.js';
+import { parseArgs, parseTaskArgs } from '../../lib/engine/args.js';
 
 test('targets, long and short flags, values with = or as the next word', () => {
   const o = parseArgs(['deploy:all', '--env', 'production', '-j4', '-ky', '--config=other.ts', 'status', '--lock-timeout', '30']);

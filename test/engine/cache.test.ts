@@ -5,10 +5,10 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { TaskDef } from '../../lib/types.js';
-import { UserError } from '../../lib/errors.js';
-import { StateStore, clearRecords, recordsDir } from '../../lib/cache.js';
-import { acquireLock, lockPath } from '../../lib/lock.js';
+import type { TaskDef } from '../../lib/engine/types.js';
+import { UserError } from '../../lib/engine/errors.js';
+import { StateStore, clearRecords, recordsDir } from '../../lib/engine/cache.js';
+import { acquireLock, lockPath } from '../../lib/engine/lock.js';
 import { runTasks, task, tempDir, type RunSpec } from '../helpers/engine.js';
 import { repoRoot } from '../helpers/cli.js';
 

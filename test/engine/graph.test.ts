@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { UsageError, UserError } from '../../lib/errors.js';
-import { assertAcyclic, assertKnown, closure, createGraph, criticalPath, findCycle, suggest, toDot, toMermaid, topoOrder } from '../../lib/graph.js';
+import { UsageError, UserError } from '../../lib/engine/errors.js';
+import { assertAcyclic, assertKnown, closure, createGraph, criticalPath, findCycle, suggest, toDot, toMermaid, topoOrder } from '../../lib/engine/graph.js';
 import { task } from '../helpers/engine.js';
 
 const gcp = createGraph([

@@ -5,8 +5,8 @@ import * as path from 'node:path';
 import { Buffer } from 'node:buffer';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { TaskLog, type LogLevel } from '../../lib/logger.js';
-import { registerSecret } from '../../lib/redact.js';
+import { TaskLog, type LogLevel } from '../../lib/engine/logger.js';
+import { registerSecret } from '../../lib/engine/redact.js';
 import { tempDir } from '../helpers/engine.js';
 
 function open(verbose: boolean) {

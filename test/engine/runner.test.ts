@@ -4,10 +4,10 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { UserError } from '../../lib/errors.js';
-import { StateStore, recordsDir } from '../../lib/cache.js';
-import { failures } from '../../lib/render.js';
-import type { RunEvent } from '../../lib/runner.js';
+import { UserError } from '../../lib/engine/errors.js';
+import { StateStore, recordsDir } from '../../lib/engine/cache.js';
+import { failures } from '../../lib/engine/render.js';
+import type { RunEvent } from '../../lib/engine/runner.js';
 import { deferred, ended, eventWaiter, runTasks, started, task, tempDir } from '../helpers/engine.js';
 
 test('a task starts as soon as its own deps are done, not when a whole wave is', async () => {

@@ -3,12 +3,12 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { EnvName, TaskArgs, TaskDef } from '../../lib/types.js';
-import { createGraph, topoOrder, closure } from '../../lib/graph.js';
-import { Fingerprinter, loadSalt, recordsDir, StateStore } from '../../lib/cache.js';
-import { createRuntime } from '../../lib/context.js';
-import { createPrompt } from '../../lib/prompt.js';
-import { runPlan, type RunEvent, type RunOptions, type RunSummary } from '../../lib/runner.js';
+import type { EnvName, TaskArgs, TaskDef } from '../../lib/engine/types.js';
+import { createGraph, topoOrder, closure } from '../../lib/engine/graph.js';
+import { Fingerprinter, loadSalt, recordsDir, StateStore } from '../../lib/engine/cache.js';
+import { createRuntime } from '../../lib/engine/context.js';
+import { createPrompt } from '../../lib/engine/prompt.js';
+import { runPlan, type RunEvent, type RunOptions, type RunSummary } from '../../lib/engine/runner.js';
 
 export interface Sandbox {
   dir: string;

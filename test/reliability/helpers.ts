@@ -3,7 +3,7 @@
 // The checks go through the sandbox's REST API (the shapes gcloud reads), not its internal state.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { lintEnvText } from '../../lib/env.js';
+import { lintEnvText } from '../../lib/engine/env.js';
 import { runCli, type CliOptions, type CliResult } from '../helpers/cli.js';
 import { startTestSandbox, type TestSandbox } from '../helpers/sandbox.js';
 

@@ -1,0 +1,147 @@
+// One image build on Cloud Build: a generated build config (temporary file), the source closure uploaded
+// with `gcloud builds submit --async`, the build polled with progress until it ends, its log copied into
+// the task's log, and the pushed image's digest read back. Tags: a UTC timestamp and `latest` (property 10).
+import { UserError } from '../../lib/engine/errors.js';
+import type { ResolvedService } from '../../lib/gcp/infra.js';
+import type { TaskContext } from '../../lib/engine/types.js';
+import { withTempFile } from '../shared/common.js';
+import { backoff, delay } from '../../lib/engine/wait.js';
+
+/** Cloud Build's statuses while a build has not ended. */
+const RUNNING = new Set(['STATUS_UNKNOWN', 'PENDING', 'QUEUED', 'WORKING']);
+const BUILD_TIMEOUT_S = 1200;
+const LOG_TAIL_LINES = 15;
+
+export interface BuildRequest {
+  service: ResolvedService;
+  appRoot: string;
+  /** Content of the ignore file for this upload. */
+  ignoreText: string;
+  tag: string;
+}
+
+interface Build {
+  id: string;
+  status?: string;
+  statusDetail?: string;
+  failureInfo?: { type?: string; detail?: string };
+  logsBucket?: string;
+  logUrl?: string;
+  results?: { images?: { name?: string; digest?: string }[] };
+  steps?: { status?: string }[];
+}
+
+/** `20251126-004512`: sortable, unique per service and second, valid as a Docker tag. */
+export function timestampTag(date = new Date()): string {
+  return date.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
+}
+
+/** The build config: one docker build of the service's Dockerfile from the monorepo root, pushed with both tags. */
+export function buildConfig(service: ResolvedService, tag: string, labels: Record<string, string>): object {
+  const images = [`${service.image}:${tag}`, `${service.image}:latest`];
+  return {
+    steps: [
+      {
+        name: 'gcr.io/cloud-builders/docker',
+        args: ['build', '--file', service.dockerfile, ...images.flatMap((i) => ['--tag', i]), ...Object.entries(labels).flatMap(([k, v]) => ['--label', `${k}=${v}`]), '.'],
+      },
+    ],
+    images,
+    tags: ['gcp-tasks', service.key, labels.environment].filter(Boolean),
+    timeout: `${BUILD_TIMEOUT_S}s`,
+  };
+}
+
+/** Submits, waits and returns the digest reference `REGION-docker.pkg.dev/P/REPO/SERVICE@sha256:…` (undefined in dry-run). */
+export async function runCloudBuild(ctx: TaskContext, req: BuildRequest): Promise<string | undefined> {
+  const config = JSON.stringify(buildConfig(req.service, req.tag, ctx.infra.labels), null, 2);
+  const submitted = await withTempFile('cloudbuild.json', config, (configFile) =>
+    withTempFile('upload.gcloudignore', req.ignoreText, (ignoreFile) =>
+      ctx.gcloud.mutate<{ id?: string } | { id?: string }[]>(['builds', 'submit', req.appRoot, `--config=${configFile}`, `--ignore-file=${ignoreFile}`, '--async']),
+    ),
+  );
+  if (ctx.dryRun) return undefined;
+  const id = (Array.isArray(submitted) ? submitted[0] : submitted)?.id;
+  if (!id) throw new UserError(`Cloud Build accepted the build of ${req.service.key} but returned no build id.`, { hint: 'Look for it with `gcloud builds list --limit=5`.' });
+  ctx.log.info(`build ${id} submitted (${req.service.image}:${req.tag})`);
+
+  const build = await waitForBuild(ctx, id);
+  const log = await fetchLog(ctx, build);
+  if (log) ctx.log.debug(`Cloud Build log of ${id}:\n${log}`);
+  if (build.status !== 'SUCCESS') throw buildFailure(ctx, req.service, build, log);
+  return digestOf(ctx, req, build);
+}
+
+async function waitForBuild(ctx: TaskContext, id: string): Promise<Build> {
+  const deadline = Date.now() + (BUILD_TIMEOUT_S + 120) * 1000;
+  let last = '';
+  for (let i = 0; ; i++) {
+    const build = await ctx.gcloud.read<Build>(['builds', 'describe', id]);
+    if (!build) throw new UserError(`Cloud Build lost track of build ${id}.`, { hint: `Check \`gcloud builds describe ${id} --project=${ctx.project}\`.` });
+    const status = build.status ?? 'STATUS_UNKNOWN';
+    const steps = build.steps?.length ? ` (step ${Math.max(1, build.steps.filter((s) => s.status === 'SUCCESS').length + 1)}/${build.steps.length})` : '';
+    if (status + steps !== last) ctx.log.info(`build ${id}: ${status.toLowerCase()}${RUNNING.has(status) ? steps : ''}`);
+    last = status + steps;
+    if (!RUNNING.has(status)) return build;
+    if (Date.now() > deadline) throw new UserError(`build ${id} is still ${status} after ${BUILD_TIMEOUT_S + 120} s.`, { hint: `Follow it with \`gcloud builds log --stream ${id} --project=${ctx.project}\`.` });
+    // Quick at first (the sandbox finishes in well under a second), then every 5 s at most.
+    await delay(backoff(i, 250, 5000), ctx.signal);
+    if (ctx.signal.aborted) throw new UserError(`interrupted while build ${id} was ${status}`, { hint: `It may still run: \`gcloud builds cancel ${id} --project=${ctx.project}\`.` });
+  }
+}
+
+/** The build's log object (`log-<id>.txt` in its logs bucket), or undefined when it cannot be read. */
+async function fetchLog(ctx: TaskContext, build: Build): Promise<string | undefined> {
+  if (!build.logsBucket) return undefined;
+  const bucket = build.logsBucket.replace(/^gs:\/\//, '').replace(/\/$/, '');
+  try {
+    const text = await ctx.gcloud.read<string>(['storage', 'cat', `gs://${bucket}/log-${build.id}.txt`], { json: false });
+    return text ?? undefined;
+  } catch (error) {
+    ctx.log.warn(`could not read the log of build ${build.id}: ${(error as Error).message}`);
+    return undefined;
+  }
+}
+
+function buildFailure(ctx: TaskContext, service: ResolvedService, build: Build, log: string | undefined): UserError {
+  const reason = build.failureInfo?.detail || build.statusDetail || 'no reason given';
+  const tail = log ? log.trimEnd().split('\n').slice(-LOG_TAIL_LINES).map((l) => `    ${l}`).join('\n') : '';
+  return new UserError(
+    `Cloud Build ${build.id} of ${service.key} ended with ${build.status}: ${reason}${tail ? `\n  last lines of the build log:\n${tail}` : ''}`,
+    {
+      hint: `${service.key} was not deployed (what runs now is unchanged). Full log: ${ctx.paths.logFile}, or \`gcloud builds log ${build.id} --project=${ctx.project}\`${build.logUrl ? ` (${build.logUrl})` : ''}.`,
+    },
+  );
+}
+
+/** The digest of the image just pushed: from the build's results, else from the registry by its timestamp tag. */
+async function digestOf(ctx: TaskContext, req: BuildRequest, build: Build): Promise<string> {
+  const tagged = `${req.service.image}:${req.tag}`;
+  const fromBuild = build.results?.images?.find((i) => i.name === tagged || i.name === `${req.service.image}:latest`)?.digest;
+  if (fromBuild) return `${req.service.image}@${fromBuild}`;
+  const image = (await imagesOf(ctx, req.service.image)).find((i) => tagsOf(i).includes(req.tag));
+  if (!image?.version) {
+    throw new UserError(`build ${build.id} of ${req.service.key} succeeded, but ${tagged} is not in Artifact Registry.`, {
+      hint: `Check \`gcloud artifacts docker images list ${req.service.image} --include-tags --project=${ctx.project}\`.`,
+    });
+  }
+  return `${req.service.image}@${image.version}`;
+}
+
+export interface RegistryImage {
+  package?: string;
+  version?: string;
+  tags?: string[] | string;
+}
+
+/** The images of one service (`REGION-docker.pkg.dev/P/REPO/SERVICE`), listed through their repository. */
+export async function imagesOf(ctx: TaskContext, imagePath: string): Promise<RegistryImage[]> {
+  const repository = imagePath.slice(0, imagePath.lastIndexOf('/'));
+  const images = (await ctx.gcloud.read<RegistryImage[]>(['artifacts', 'docker', 'images', 'list', repository, '--include-tags'])) ?? [];
+  return images.filter((i) => i.package === imagePath);
+}
+
+/** gcloud prints tags as a list (JSON) or a comma-separated string, depending on the version. */
+export function tagsOf(image: RegistryImage): string[] {
+  return Array.isArray(image.tags) ? image.tags : (image.tags ?? '').split(',').map((t) => t.trim()).filter(Boolean);
+}

@@ -1,0 +1,152 @@
+// The app monorepo's workspace graph, read from its files: which packages exist (pnpm-workspace.yaml, or
+// package.json "workspaces"), and which workspace packages each one depends on, transitively.
+// Synchronous on purpose: the build tasks' fingerprint inputs (a sync function) are computed from it.
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { UserError } from '../../lib/engine/errors.js';
+
+export interface WorkspacePackage {
+  name: string;
+  /** Directory relative to the app root, `/`-separated (`packages/logger`). */
+  dir: string;
+  /** Names of the workspace packages it depends on directly (any dependency field). */
+  deps: string[];
+  manifest: Record<string, any>;
+}
+
+export interface Workspace {
+  root: string;
+  /** By package name. */
+  packages: Map<string, WorkspacePackage>;
+}
+
+/** A dependency of a package, with the chain through which it is needed (`[service, …, dep]`). */
+export interface ClosureEntry {
+  pkg: WorkspacePackage;
+  via: string[];
+}
+
+const dependencyFields = ['dependencies', 'devDependencies', 'optionalDependencies', 'peerDependencies'];
+
+export function readWorkspace(root: string): Workspace {
+  const packages = new Map<string, WorkspacePackage>();
+  for (const dir of expandPatterns(root, workspacePatterns(root))) {
+    const manifest = readManifest(root, dir);
+    if (manifest && typeof manifest.name === 'string') packages.set(manifest.name, { name: manifest.name, dir, deps: [], manifest });
+  }
+  for (const pkg of packages.values()) {
+    const names = dependencyFields.flatMap((field) => Object.keys(pkg.manifest[field] ?? {}));
+    pkg.deps = [...new Set(names)].filter((name) => packages.has(name) && name !== pkg.name).sort();
+  }
+  return { root, packages };
+}
+
+/** The workspace package whose directory is `dir` (relative to the app root), if any. */
+export function packageAt(ws: Workspace, dir: string): WorkspacePackage | undefined {
+  const wanted = normalizeDir(dir);
+  return [...ws.packages.values()].find((p) => p.dir === wanted);
+}
+
+/** Every workspace package `pkg` depends on, transitively (not `pkg` itself), nearest first, each with its chain. */
+export function dependencyClosure(ws: Workspace, pkg: WorkspacePackage): ClosureEntry[] {
+  const seen = new Map<string, ClosureEntry>([[pkg.name, { pkg, via: [pkg.name] }]]);
+  const queue = [pkg];
+  while (queue.length) {
+    const current = queue.shift()!;
+    for (const name of current.deps) {
+      if (seen.has(name)) continue;
+      const dep = ws.packages.get(name)!;
+      seen.set(name, { pkg: dep, via: [...seen.get(current.name)!.via, name] });
+      queue.push(dep);
+    }
+  }
+  seen.delete(pkg.name);
+  return [...seen.values()];
+}
+
+/** `apps/x/`, `./apps/x` → `apps/x`. */
+export function normalizeDir(dir: string): string {
+  return path.posix.normalize(dir.replaceAll('\\', '/')).replace(/^\.\//, '').replace(/\/+$/, '') || '.';
+}
+
+function readManifest(root: string, dir: string): Record<string, any> | undefined {
+  const file = path.join(root, dir, 'package.json');
+  if (!existsSync(file)) return undefined;
+  try {
+    return JSON.parse(readFileSync(file, 'utf8'));
+  } catch (error) {
+    throw new UserError(`${path.join(dir, 'package.json')} in the app is not valid JSON: ${(error as Error).message}`, {
+      hint: `Fix the file (app root: ${root}).`,
+    });
+  }
+}
+
+/** The `packages:` globs of pnpm-workspace.yaml, else package.json `workspaces` (npm, yarn). */
+function workspacePatterns(root: string): string[] {
+  const yamlFile = path.join(root, 'pnpm-workspace.yaml');
+  if (existsSync(yamlFile)) return parsePackagesList(readFileSync(yamlFile, 'utf8'));
+  const manifest = readManifest(root, '.');
+  const workspaces = manifest?.workspaces;
+  return Array.isArray(workspaces) ? workspaces : Array.isArray(workspaces?.packages) ? workspaces.packages : [];
+}
+
+/** The `packages:` list of a pnpm-workspace.yaml (block list of quoted or plain strings). */
+export function parsePackagesList(yaml: string): string[] {
+  const out: string[] = [];
+  let inList = false;
+  for (const raw of yaml.split(/\r?\n/)) {
+    const line = raw.replace(/\s+#.*$/, '');
+    if (/^packages:\s*$/.test(line)) {
+      inList = true;
+      continue;
+    }
+    if (!inList || line.trim() === '' || line.trim().startsWith('#')) continue;
+    const item = /^\s+-\s+(.+?)\s*$/.exec(line);
+    if (!item) {
+      if (/^\S/.test(line)) inList = false;
+      continue;
+    }
+    out.push(item[1].replace(/^(['"])(.*)\1$/, '$2'));
+  }
+  return out;
+}
+
+/** Directories matching workspace globs (`apps/*`, `packages/**`, `tools/cli`, `!**\/test`). */
+function expandPatterns(root: string, patterns: string[]): string[] {
+  const include = patterns.filter((p) => !p.startsWith('!')).map(normalizeDir);
+  const exclude = patterns.filter((p) => p.startsWith('!')).map((p) => globToRegExp(normalizeDir(p.slice(1))));
+  const dirs = new Set<string>();
+  for (const pattern of include) {
+    for (const dir of matchDirs(root, pattern.split('/'), '')) if (!exclude.some((re) => re.test(dir))) dirs.add(dir);
+  }
+  return [...dirs].sort();
+}
+
+function matchDirs(root: string, segments: string[], base: string): string[] {
+  if (segments.length === 0) return [base || '.'];
+  const [head, ...rest] = segments;
+  const children = () =>
+    readdirSync(path.join(root, base || '.'), { withFileTypes: true })
+      .filter((d) => d.isDirectory() && d.name !== 'node_modules' && !d.name.startsWith('.'))
+      .map((d) => (base ? `${base}/${d.name}` : d.name));
+  if (!existsSync(path.join(root, base || '.'))) return [];
+  if (head === '**') return [...matchDirs(root, rest, base), ...children().flatMap((c) => matchDirs(root, segments, c))];
+  if (!/[*?[]/.test(head)) return matchDirs(root, rest, base ? `${base}/${head}` : head);
+  const re = globToRegExp(head);
+  return children().filter((c) => re.test(path.posix.basename(c))).flatMap((c) => matchDirs(root, rest, c));
+}
+
+/** A glob (`*`, `?`, `**`) as an anchored regular expression over `/`-separated paths. */
+export function globToRegExp(glob: string): RegExp {
+  let re = '';
+  for (let i = 0; i < glob.length; i++) {
+    const c = glob[i];
+    if (c === '*' && glob[i + 1] === '*') {
+      re += glob[i + 2] === '/' ? '(?:.*/)?' : '.*';
+      i += glob[i + 2] === '/' ? 2 : 1;
+    } else if (c === '*') re += '[^/]*';
+    else if (c === '?') re += '[^/]';
+    else re += c.replace(/[.+^${}()|[\]\\]/g, '\\$&');
+  }
+  return new RegExp(`^${re}$`);
+}

@@ -1,0 +1,261 @@
+// sql:create — the Cloud SQL PostgreSQL instance as the config describes it, the database, and the
+// postgres password from Secret Manager. An existing instance that differs is patched where Cloud SQL
+// can change it in place; a different database version, disk type or region fails and touches nothing.
+import { UserError } from '../../lib/engine/errors.js';
+import { defineTask } from '../../lib/index.js';
+import type { ResolvedInfra } from '../../lib/gcp/infra.js';
+import { registerSecret } from '../../lib/engine/redact.js';
+import type { TaskContext } from '../../lib/engine/types.js';
+import { createOrAdopt, guardEnvironment, labelsFlag, missingLabels, recordReports, type Labels, type ResourceReport } from '../shared/common.js';
+
+type SqlConfig = ResolvedInfra['sql'];
+
+export interface SqlInstance {
+  name?: string;
+  state?: string;
+  region?: string;
+  databaseVersion?: string;
+  connectionName?: string;
+  settings?: {
+    tier?: string;
+    activationPolicy?: string;
+    availabilityType?: string;
+    dataDiskType?: string;
+    dataDiskSizeGb?: string | number;
+    storageAutoResize?: boolean;
+    backupConfiguration?: { enabled?: boolean; startTime?: string };
+    maintenanceWindow?: { day?: number; hour?: number };
+    databaseFlags?: { name: string; value: string }[];
+    userLabels?: Labels;
+  };
+}
+
+const weekdays = ['MON', 'TUE', 'WED', 'THU', 'FRI', 'SAT', 'SUN'] as const;
+/** Cloud SQL numbers maintenance days 1 (Monday) … 7 (Sunday). */
+const dayNumber = (day: SqlConfig['maintenanceWindow']['day']) => weekdays.indexOf(day) + 1;
+
+/**
+ * The instance label recording which version of the password secret was last set as the postgres
+ * password. It makes the password step idempotent and crash-safe: a run interrupted between creating the
+ * instance and setting the password sets it next time, and a new secret version is applied once.
+ */
+export const PASSWORD_LABEL = 'password-secret-version';
+
+const CREATE_TIMEOUT_MS = 60 * 60_000;
+const PATCH_TIMEOUT_MS = 30 * 60_000;
+const PROGRESS_EVERY_MS = 20_000;
+
+/** Flags shared by create and patch that carry the config's settings. */
+function settingFlags(sql: SqlConfig) {
+  return {
+    tier: `--tier=${sql.tier}`,
+    storageSize: `--storage-size=${sql.storageSizeGb}GB`,
+    autoIncrease: sql.storageAutoIncrease ? '--storage-auto-increase' : '--no-storage-auto-increase',
+    backup: `--backup-start-time=${sql.backupStartTime}`,
+    maintenance: [`--maintenance-window-day=${sql.maintenanceWindow.day}`, `--maintenance-window-hour=${sql.maintenanceWindow.hour}`],
+    availability: `--availability-type=${sql.availabilityType.toLowerCase()}`,
+  };
+}
+
+/** Differences Cloud SQL cannot fix in place: the task refuses to touch the instance. */
+export function incompatibilities(instance: SqlInstance, sql: SqlConfig, region: string): string[] {
+  const problems: string[] = [];
+  if (instance.databaseVersion && instance.databaseVersion !== sql.databaseVersion) problems.push(`database version is ${instance.databaseVersion}, the config says ${sql.databaseVersion}`);
+  const diskType = instance.settings?.dataDiskType;
+  if (diskType && diskType !== `PD_${sql.storageType}`) problems.push(`disk type is ${diskType}, the config says ${sql.storageType}`);
+  if (instance.region && instance.region !== region) problems.push(`region is ${instance.region}, the config says ${region}`);
+  return problems;
+}
+
+/** Differences a patch fixes: a description of each, and the patch flags (one `instances patch` call). */
+export function instanceDrift(instance: SqlInstance, sql: SqlConfig, labels: Labels): { changes: string[]; flags: string[] } {
+  const s = instance.settings ?? {};
+  const flags = settingFlags(sql);
+  const changes: string[] = [];
+  const patch: string[] = [];
+  const differ = (what: string, actual: unknown, wanted: unknown, ...flag: string[]) => {
+    changes.push(`${what} ${actual ?? '(unset)'} → ${wanted}`);
+    patch.push(...flag);
+  };
+  if (s.tier !== sql.tier) differ('tier', s.tier, sql.tier, flags.tier);
+  if (s.availabilityType !== sql.availabilityType) differ('availability', s.availabilityType, sql.availabilityType, flags.availability);
+  if (Boolean(s.storageAutoResize) !== sql.storageAutoIncrease) differ('storage auto-increase', s.storageAutoResize, sql.storageAutoIncrease, flags.autoIncrease);
+  // Disks only grow (auto-increase may have grown it beyond the config): smaller is the only drift.
+  if (Number(s.dataDiskSizeGb ?? 0) < sql.storageSizeGb) differ('storage size (GB)', s.dataDiskSizeGb, sql.storageSizeGb, flags.storageSize);
+  const backup = s.backupConfiguration;
+  if (!backup?.enabled || backup.startTime !== sql.backupStartTime) {
+    differ('backups', backup?.enabled ? `at ${backup.startTime}` : 'off', `at ${sql.backupStartTime}`, flags.backup);
+  }
+  const window = s.maintenanceWindow;
+  if (window?.day !== dayNumber(sql.maintenanceWindow.day) || window?.hour !== sql.maintenanceWindow.hour) {
+    const show = (w?: { day?: number; hour?: number }) => (w?.day ? `${weekdays[w.day - 1]} ${w.hour ?? 0}h` : undefined);
+    differ('maintenance window', show(window), show({ day: dayNumber(sql.maintenanceWindow.day), hour: sql.maintenanceWindow.hour }), ...flags.maintenance);
+  }
+  const dbFlags = s.databaseFlags ?? [];
+  const maxConnections = dbFlags.find((f) => f.name === 'max_connections')?.value;
+  if (maxConnections !== String(sql.maxConnections)) {
+    // --database-flags replaces the whole list: keep every other flag as it is.
+    const merged = [...dbFlags.filter((f) => f.name !== 'max_connections'), { name: 'max_connections', value: String(sql.maxConnections) }];
+    differ('max_connections', maxConnections, sql.maxConnections, `--database-flags=${merged.map((f) => `${f.name}=${f.value}`).join(',')}`);
+  }
+  const missing = missingLabels(s.userLabels, labels);
+  if (missing.length) differ('labels', missing.join(', '), 'set', `--update-labels=${labelsFlag(labels)}`);
+  return { changes, flags: patch };
+}
+
+/** Runs a slow gcloud call while telling the user it is still going (Cloud SQL takes minutes on Google). */
+async function withProgress<T>(ctx: TaskContext, what: string, work: Promise<T>): Promise<T> {
+  const started = Date.now();
+  const timer = setInterval(() => {
+    const s = Math.round((Date.now() - started) / 1000);
+    ctx.log.info(`${what}: still running (${Math.floor(s / 60)}m ${s % 60}s; Cloud SQL usually takes 5–15 minutes)`);
+  }, PROGRESS_EVERY_MS);
+  try {
+    return await work;
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+const describeInstance = (ctx: TaskContext) => ctx.gcloud.read<SqlInstance>(['sql', 'instances', 'describe', ctx.infra.sql.instance]);
+
+/** An instance still being created (e.g. by an interrupted run) is waited for, with a bound. */
+async function waitUntilCreated(ctx: TaskContext, instance: SqlInstance): Promise<SqlInstance> {
+  const deadline = Date.now() + CREATE_TIMEOUT_MS;
+  let current = instance;
+  while (current.state === 'PENDING_CREATE') {
+    if (Date.now() > deadline || ctx.signal.aborted) throw new UserError(`Cloud SQL instance ${ctx.infra.sql.instance} is still being created.`, { hint: 'Run the task again later (pnpm task status shows its state).' });
+    ctx.log.info(`instance ${ctx.infra.sql.instance} is being created (state PENDING_CREATE); waiting`);
+    await new Promise((resolve) => setTimeout(resolve, 10_000));
+    current = (await describeInstance(ctx)) ?? current;
+  }
+  return current;
+}
+
+async function createInstance(ctx: TaskContext): Promise<void> {
+  const { sql, labels } = ctx.infra;
+  const f = settingFlags(sql);
+  ctx.log.info(`creating Cloud SQL instance ${sql.instance} (${sql.databaseVersion}, ${sql.tier}, ${sql.availabilityType}); this takes several minutes on Google`);
+  // Beta track: GA `sql instances create` has no --labels in gcloud 528. --edition=enterprise because
+  // PostgreSQL 16+ defaults to Enterprise Plus, which has none of the shared-core/custom tiers of the config.
+  await withProgress(ctx, `creating ${sql.instance}`, ctx.gcloud.mutate(['beta', 'sql', 'instances', 'create', sql.instance,
+    `--database-version=${sql.databaseVersion}`, `--region=${ctx.region}`, '--edition=enterprise', f.tier, f.availability,
+    `--storage-type=${sql.storageType}`, f.storageSize, f.autoIncrease, f.backup, ...f.maintenance,
+    `--database-flags=max_connections=${sql.maxConnections}`, `--labels=${labelsFlag(labels)}`], { timeoutMs: CREATE_TIMEOUT_MS }));
+}
+
+interface SecretAccess { name?: string; payload?: { data?: string } }
+
+/**
+ * The postgres password: the latest version of the password secret, with its number (`…/versions/3` →
+ * "3"), in one read; registered for redaction at once. Null when the secret has no version.
+ */
+async function passwordFromSecret(ctx: TaskContext): Promise<{ version: string; value: string } | null> {
+  const access = await ctx.gcloud.read<SecretAccess>(['secrets', 'versions', 'access', 'latest', `--secret=${ctx.infra.sql.passwordSecret}`]);
+  const version = access?.name?.split('/').pop();
+  if (!version || access?.payload?.data === undefined) return null;
+  const value = Buffer.from(access.payload.data, 'base64').toString('utf8');
+  registerSecret(value);
+  registerSecret(encodeURIComponent(value));
+  return { version, value };
+}
+
+/**
+ * Sets the postgres password without putting it on a command line: gcloud's `--prompt-for-password`
+ * reads it through getpass, which reads stdin when gcloud has no terminal (see GcloudCallOptions.passwordPrompt).
+ */
+async function setPassword(ctx: TaskContext, password: string): Promise<void> {
+  const { sql } = ctx.infra;
+  await ctx.gcloud.mutate(['sql', 'users', 'set-password', sql.user, `--instance=${sql.instance}`, '--prompt-for-password'],
+    { stdin: `${password}\n`, secret: true, passwordPrompt: true, json: false, timeoutMs: PATCH_TIMEOUT_MS });
+  ctx.log.success(`set the ${sql.user} password from secret ${sql.passwordSecret}`);
+}
+
+async function ensureDatabase(ctx: TaskContext, fresh: boolean): Promise<ResourceReport> {
+  const { sql } = ctx.infra;
+  const resource = `database ${sql.database}`;
+  const where = [sql.database, `--instance=${sql.instance}`];
+  if (!fresh && (await ctx.gcloud.read(['sql', 'databases', 'describe', ...where]))) return { resource, state: 'unchanged', changes: [] };
+  const adopted = await createOrAdopt(resource, () => ctx.gcloud.mutate(['sql', 'databases', 'create', ...where], { timeoutMs: PATCH_TIMEOUT_MS }),
+    () => ctx.gcloud.read(['sql', 'databases', 'describe', ...where]));
+  if (adopted) return { resource, state: 'unchanged', changes: [] };
+  ctx.log.success(`created ${resource}`);
+  return { resource, state: 'created', changes: [] };
+}
+
+async function ensureInstance(ctx: TaskContext): Promise<ResourceReport[]> {
+  const { sql, labels } = ctx.infra;
+  const resource = `Cloud SQL instance ${sql.connectionName}`;
+  let instance = await describeInstance(ctx);
+  if (instance) {
+    guardEnvironment(ctx.infra, resource, instance.settings?.userLabels);
+    const problems = incompatibilities(instance, sql, ctx.region);
+    if (problems.length) {
+      throw new UserError(`${resource} cannot be brought in line with the config: ${problems.join('; ')}. Nothing was changed.`, {
+        hint: 'Cloud SQL cannot change this in place: change the config to match, or export the data, delete the instance and run sql:create again.',
+      });
+    }
+    instance = await waitUntilCreated(ctx, instance);
+  }
+
+  // The password follows the secret: set when its latest version is not the one recorded on the instance.
+  const password = await passwordFromSecret(ctx);
+  const version = password?.version ?? null;
+  if (version === null && !ctx.dryRun) {
+    throw new UserError(`Secret ${sql.passwordSecret} (the ${sql.user} password) has no version.`, { hint: 'Create it with: pnpm task secrets:create' });
+  }
+  const setPasswordNow = version !== null && instance?.settings?.userLabels?.[PASSWORD_LABEL] !== version;
+  const drift = instance ? instanceDrift(instance, sql, labels) : { changes: [], flags: [] };
+  const patchFlags = drift.flags.filter((f) => !f.startsWith('--update-labels='));
+  if (setPasswordNow || patchFlags.length < drift.flags.length) patchFlags.push(`--update-labels=${labelsFlag({ ...labels, ...(version ? { [PASSWORD_LABEL]: version } : {}) })}`);
+  if (instance && patchFlags.length) {
+    const stopped = instance.settings?.activationPolicy === 'NEVER';
+    if (stopped || (instance.state && instance.state !== 'RUNNABLE')) {
+      throw new UserError(`${resource} needs changes (${[...drift.changes, ...(setPasswordNow ? ['password'] : [])].join('; ')}) but is ${stopped ? 'stopped' : instance.state}. Nothing was changed.`, {
+        hint: stopped ? 'Start it with: pnpm task sql:start, then run again.' : 'Wait until it is RUNNABLE (pnpm task status), then run again.',
+      });
+    }
+    if (drift.changes.length) ctx.log.warn(`${resource} differs from the config: ${drift.changes.join('; ')}; patching`);
+  }
+
+  // An earlier attempt of the create (retried after a transient failure) may have made it: wait for it, then go on.
+  if (!instance) {
+    const made = await createOrAdopt(resource, () => createInstance(ctx), () => describeInstance(ctx));
+    if (made) await waitUntilCreated(ctx, made);
+  }
+  if (setPasswordNow) await setPassword(ctx, password!.value);
+  else if (version === null) ctx.log.info(`would set the ${sql.user} password from secret ${sql.passwordSecret} once it exists`);
+  // Last: the password label records a password that is really set.
+  if (patchFlags.length) {
+    await withProgress(ctx, `patching ${sql.instance}`, ctx.gcloud.mutate(['beta', 'sql', 'instances', 'patch', sql.instance, ...patchFlags], { timeoutMs: PATCH_TIMEOUT_MS }));
+  }
+  const database = await ensureDatabase(ctx, !instance);
+  const changes = instance ? [...drift.changes, ...(setPasswordNow ? [`${sql.user} password from secret version ${version}`] : [])] : [];
+  const report: ResourceReport = { resource, state: !instance ? 'created' : changes.length ? 'updated' : 'unchanged', changes };
+  return [report, database];
+}
+
+export const sqlCreate = defineTask({
+  name: 'sql:create',
+  description: 'Create the Cloud SQL PostgreSQL instance (tier by environment, SSD, backups, maintenance window, flags), its database and the postgres password',
+  deps: ['apis:enable', 'secrets:create'],
+  inputs: { config: ({ infra, region }) => ({ sql: infra.sql, labels: infra.labels, region }) },
+  check: async (ctx) => {
+    const instance = await describeInstance(ctx);
+    return instance !== null && instanceDrift(instance, ctx.infra.sql, ctx.infra.labels).changes.length === 0;
+  },
+  run: async (ctx) => {
+    recordReports(ctx, await ensureInstance(ctx));
+    const { sql } = ctx.infra;
+    return {
+      instance: sql.instance,
+      connectionName: sql.connectionName,
+      socketPath: sql.socketPath,
+      databaseVersion: sql.databaseVersion,
+      tier: sql.tier,
+      database: sql.database,
+      user: sql.user,
+      passwordSecret: sql.passwordSecret,
+    };
+  },
+});

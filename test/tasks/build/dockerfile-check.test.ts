@@ -1,0 +1,144 @@
+// The Dockerfile preflight (properties 11–13) on the sample app and on the broken fixtures: every rule
+// fails on its own fixture, names the line to fix, and a file with several problems lists them all.
+import fs from 'node:fs';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { parseDockerfile } from '../../../tasks/build/dockerfile.js';
+import { copiesDir, preflight, preflightError } from '../../../tasks/build/dockerfile-check.js';
+import { dependencyClosure, packageAt, readWorkspace } from '../../../tasks/build/workspace.js';
+import { infra } from '../../../tasks.config.js';
+import { copySampleApp, dockerfileFixture, sampleApp } from '../deploy/app.js';
+
+const gateway = { key: 'api-gateway', dockerfile: 'apps/api-gateway/Dockerfile', packageDir: 'apps/api-gateway' };
+
+/** Preflight of api-gateway with one of the fixture Dockerfiles in place. */
+function withFixture(name: string) {
+  const app = copySampleApp();
+  try {
+    fs.copyFileSync(dockerfileFixture(name), app.file(gateway.dockerfile));
+    const lines = app.read(gateway.dockerfile).split('\n');
+    return { ...preflight(app.root, gateway, readWorkspace(app.root)), lines };
+  } finally {
+    app.cleanup();
+  }
+}
+
+test('the workspace graph is read from the package.json files, transitively', () => {
+  const ws = readWorkspace(sampleApp);
+  assert.equal([...ws.packages.keys()].sort(), [
+    '@clone/api-gateway', '@clone/config', '@clone/database', '@clone/face-processing-service', '@clone/logger', '@clone/validation', '@clone/websocket-server',
+  ]);
+  const closure = (dir: string) => dependencyClosure(ws, packageAt(ws, dir)!).map((c) => c.pkg.name).sort();
+  assert.equal(closure('apps/api-gateway'), ['@clone/config', '@clone/database', '@clone/logger', '@clone/validation']);
+  assert.equal(closure('apps/websocket-server'), ['@clone/database', '@clone/logger']);
+  assert.equal(closure('services/face-processing-service'), ['@clone/config', '@clone/logger']);
+  const config = dependencyClosure(ws, packageAt(ws, 'apps/api-gateway')!).find((c) => c.pkg.name === '@clone/config')!;
+  assert.equal(config.via, ['@clone/api-gateway', '@clone/validation', '@clone/config']);
+});
+
+test('every service Dockerfile of the sample app passes', () => {
+  const ws = readWorkspace(sampleApp);
+  for (const s of infra.services) {
+    const r = preflight(sampleApp, { key: s.name, dockerfile: s.dockerfile, packageDir: s.packageDir }, ws);
+    assert.equal(r.problems, [], s.name);
+  }
+});
+
+test('a single-stage Dockerfile is refused at its FROM line', () => {
+  const r = withFixture('single-stage');
+  assert.is(r.problems.length, 1);
+  assert.match(r.problems[0].message, /only 1 stage/);
+  assert.match(r.lines[r.problems[0].line! - 1], /^FROM /);
+});
+
+test('a transitive workspace dependency that is not copied is named with its chain and the COPY to add', () => {
+  const r = withFixture('missing-transitive-dependency');
+  assert.is(r.problems.length, 1, JSON.stringify(r.problems));
+  assert.match(r.problems[0].message, /@clone\/config is never copied/);
+  assert.match(r.problems[0].message, /@clone\/api-gateway → @clone\/validation → @clone\/config/);
+  assert.match(r.problems[0].message, /COPY packages\/config \.\/packages\/config/);
+  // The line to fix is next to the other COPY lines of the build stage.
+  assert.match(r.lines[r.problems[0].line! - 1], /^COPY apps\/api-gateway/);
+});
+
+test('no Prisma client generation in the production stage is refused at that stage', () => {
+  const r = withFixture('no-prisma-in-production');
+  assert.is(r.problems.length, 1, JSON.stringify(r.problems));
+  assert.match(r.problems[0].message, /not generated in the production stage "production"/);
+  assert.match(r.lines[r.problems[0].line! - 1], /^FROM node:20-alpine AS production/);
+});
+
+test('no Prisma client generation in the build stage is refused at that stage', () => {
+  const r = withFixture('no-prisma-in-build');
+  assert.is(r.problems.length, 1, JSON.stringify(r.problems));
+  assert.match(r.problems[0].message, /not generated in the build stage "builder"/);
+  assert.match(r.lines[r.problems[0].line! - 1], /^FROM node:20-alpine AS builder/);
+});
+
+test('a service without the database package needs no Prisma step', () => {
+  const app = copySampleApp();
+  try {
+    const face = infra.services.find((s) => s.name === 'face-processing-service')!;
+    assert.not.match(app.read(face.dockerfile), /prisma/);
+    assert.equal(preflight(app.root, { key: face.name, dockerfile: face.dockerfile, packageDir: face.packageDir }, readWorkspace(app.root)).problems, []);
+  } finally {
+    app.cleanup();
+  }
+});
+
+test('several problems are all listed, each with its line, in one readable error', () => {
+  const r = withFixture('several-problems');
+  const messages = r.problems.map((p) => p.message).join('\n');
+  assert.match(messages, /only 1 stage/);
+  assert.match(messages, /@clone\/logger is never copied/);
+  assert.match(messages, /@clone\/config is never copied/);
+  assert.is(r.problems.length, 3);
+  const error = preflightError(gateway, r.problems);
+  assert.match(error.message, /apps\/api-gateway\/Dockerfile cannot build api-gateway \(3 problems\)/);
+  for (const p of r.problems) assert.ok(error.message.includes(`apps/api-gateway/Dockerfile:${p.line}: `), error.message);
+  assert.match(error.hint!, /Nothing was uploaded/);
+});
+
+test('a missing Dockerfile and a package that is not in the workspace are reported', () => {
+  const app = copySampleApp();
+  try {
+    app.remove(gateway.dockerfile);
+    const r = preflight(app.root, gateway, readWorkspace(app.root));
+    assert.match(r.problems.map((p) => p.message).join('\n'), /apps\/api-gateway\/Dockerfile does not exist/);
+    const elsewhere = preflight(app.root, { ...gateway, packageDir: 'apps/nope' }, readWorkspace(app.root));
+    assert.match(elsewhere.problems[0].message, /apps\/nope is not a workspace package/);
+  } finally {
+    app.cleanup();
+  }
+});
+
+test('Dockerfile parsing: continuations, comments inside them, flags, exec form, stage names', () => {
+  const file = parseDockerfile([
+    'ARG NODE=20',
+    'FROM --platform=linux/amd64 node:${NODE} AS Build',
+    'COPY --chown=node:node \\',
+    '  # a comment inside the instruction',
+    '  packages/logger packages/config \\',
+    '  ./packages/',
+    'RUN ["npx", "prisma", "generate"]',
+    'from build as final',
+    'COPY --from=build /app /app',
+  ].join('\n'));
+  assert.is(file.preamble[0].keyword, 'ARG');
+  assert.equal(file.stages.map((s) => [s.name, s.base, s.line]), [['build', 'node:${node}', 2], ['final', 'build', 8]]);
+  const copy = file.stages[0].instructions[0];
+  assert.equal([copy.keyword, copy.line, copy.flags], ['COPY', 3, { chown: 'node:node' }]);
+  assert.is(copy.args, 'packages/logger packages/config ./packages/');
+  assert.is(file.stages[1].instructions[0].flags.from, 'build');
+});
+
+test('what counts as copying a package directory', () => {
+  assert.ok(copiesDir('.', 'packages/logger'));
+  assert.ok(copiesDir('packages', 'packages/logger'));
+  assert.ok(copiesDir('packages/logger', 'packages/logger'));
+  assert.ok(copiesDir('packages/*', 'packages/logger'));
+  assert.not.ok(copiesDir('packages/logger/package.json', 'packages/logger'));
+  assert.not.ok(copiesDir('packages/log', 'packages/logger'));
+});
+
+test.run();
