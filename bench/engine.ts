@@ -49,15 +49,13 @@ async function runInProcess(tasks: TaskDef<any>[], stateDir: string, concurrency
     runtime: createRuntime({
       env: 'development',
       vars: {},
-      project: 'bench',
-      region: 'local',
-      paths: { root: stateDir, envDir: stateDir, stateDir, appRoot: stateDir },
+      paths: { root: stateDir, envDir: stateDir, stateDir },
       dryRun: false,
       verbose: false,
       prompt: createPrompt({ yes: true }),
-      gcloudEnv: {},
-      gcloudStats: { calls: 0, retries: 0, commands: [] },
+      platform: { target: { project: 'bench' }, fields: () => ({}), taskFields: () => ({}) },
       argsFor: () => ({}),
+      commandFor: (rest) => `pnpm task ${rest}`,
     }),
     stateDir,
   });

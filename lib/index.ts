@@ -18,6 +18,7 @@ export function defineInfra(infra: InfraConfig): InfraConfig {
 }
 
 export type * from './engine/types.js';
+export type { GcpTarget } from './gcp/types.js';
 export type { InfraConfig, ResolvedInfra, ResolvedService } from './gcp/infra.js';
 export { UserError, UsageError } from './engine/errors.js';
 export { GcloudError } from './gcp/gcloud.js';

@@ -1,6 +1,7 @@
 // The command line: `pnpm task <names...> [flags] [-- task args]`. Flag names follow make/Task/turbo.
 // Every mistake is a UsageError (exit 2) that lists the valid flags.
 import type { EnvName, TaskArgs } from './types.js';
+import type { PlatformFlag } from './platform.js';
 import { UsageError } from './errors.js';
 import { suggest } from './graph.js';
 
@@ -9,7 +10,8 @@ export interface CliOptions {
   /** Arguments after `--`, for the tasks named on the command line. */
   taskArgs: TaskArgs;
   env?: EnvName;
-  sandbox: boolean;
+  /** The platform's own boolean flags that were given (`--sandbox` → { sandbox: true }). */
+  platform: Record<string, boolean>;
   dryRun: boolean;
   concurrency?: number;
   continueOnError: boolean;
@@ -35,7 +37,6 @@ type BoolKey = { [K in keyof CliOptions]-?: CliOptions[K] extends boolean ? K : 
 /** Flag → option, with its help text. `value` flags take `--flag=x` or `--flag x`. */
 const FLAGS: { names: string[]; key: keyof CliOptions; value?: string; help: string }[] = [
   { names: ['--env'], key: 'env', value: 'development|production', help: 'environment (default: NODE_ENV or development)' },
-  { names: ['--sandbox'], key: 'sandbox', help: 'run against the local sandbox instead of Google Cloud' },
   { names: ['-n', '--dry-run', '--dry'], key: 'dryRun', help: 'show the plan and why each task would run; change nothing' },
   { names: ['-j', '--concurrency'], key: 'concurrency', value: 'N', help: 'run at most N tasks at once (default 4)' },
   { names: ['-k', '--continue'], key: 'continueOnError', help: 'after a failure, keep running tasks that do not depend on it' },
@@ -60,8 +61,11 @@ const byName = new Map(FLAGS.flatMap((f) => f.names.map((n) => [n, f] as const))
 /** Flags that take an optional value (`--graph` alone means mermaid). */
 const OPTIONAL_VALUE: ReadonlySet<keyof CliOptions> = new Set(['graph']);
 
-export function usage(): string {
-  const rows = FLAGS.map((f) => [f.names.join(', ') + (!f.value ? '' : OPTIONAL_VALUE.has(f.key) ? `[=${f.value}]` : ` <${f.value}>`), f.help]);
+export function usage(platformFlags: readonly PlatformFlag[] = []): string {
+  const rows = [
+    ...FLAGS.map((f) => [f.names.join(', ') + (!f.value ? '' : OPTIONAL_VALUE.has(f.key) ? `[=${f.value}]` : ` <${f.value}>`), f.help]),
+    ...platformFlags.map((f) => [`--${f.name}`, f.help]),
+  ];
   const width = Math.max(...rows.map(([a]) => a!.length));
   return [
     'Usage: pnpm task <task...> [flags] [-- task args]',
@@ -78,13 +82,14 @@ export function usage(): string {
   ].join('\n');
 }
 
-const validFlags = () => FLAGS.flatMap((f) => f.names).join(' ');
+const validFlags = (extra: readonly string[] = []) => [...FLAGS.flatMap((f) => f.names), ...extra].join(' ');
 
-export function parseArgs(argv: readonly string[]): CliOptions {
+export function parseArgs(argv: readonly string[], platformFlags: readonly PlatformFlag[] = []): CliOptions {
+  const extra = platformFlags.map((f) => `--${f.name}`);
   const opts: CliOptions = {
     targets: [],
     taskArgs: {},
-    sandbox: false,
+    platform: {},
     dryRun: false,
     continueOnError: false,
     force: false,
@@ -118,8 +123,8 @@ export function parseArgs(argv: readonly string[]): CliOptions {
     if (/^-j\d+$/.test(name)) [name, value] = ['-j', name.slice(2)];
     else if (/^-[a-zA-Z]{2,}$/.test(name)) {
       for (const letter of name.slice(1)) {
-        if (byName.get(`-${letter}`)?.value) throw new UsageError(`In ${arg}: -${letter} takes a value (write -${letter} N).`, `Valid flags: ${validFlags()}`);
-        setFlag(opts, `-${letter}`, undefined, arg);
+        if (byName.get(`-${letter}`)?.value) throw new UsageError(`In ${arg}: -${letter} takes a value (write -${letter} N).`, `Valid flags: ${validFlags(extra)}`);
+        setFlag(opts, `-${letter}`, undefined, arg, extra);
       }
       continue;
     }
@@ -127,21 +132,26 @@ export function parseArgs(argv: readonly string[]): CliOptions {
     if (flag && OPTIONAL_VALUE.has(flag.key) && value === undefined && /^(mermaid|dot)$/.test(argv[i + 1] ?? '')) value = argv[++i];
     if (flag?.value && value === undefined && !OPTIONAL_VALUE.has(flag.key)) {
       value = argv[++i];
-      if (value === undefined) throw new UsageError(`${name} needs a value (${flag.value}).`, `Valid flags: ${validFlags()}`);
+      if (value === undefined) throw new UsageError(`${name} needs a value (${flag.value}).`, `Valid flags: ${validFlags(extra)}`);
     }
-    setFlag(opts, name, value, arg);
+    setFlag(opts, name, value, arg, extra);
   }
   return opts;
 }
 
-function setFlag(opts: CliOptions, name: string, value: string | undefined, arg: string): void {
+function setFlag(opts: CliOptions, name: string, value: string | undefined, arg: string, extra: readonly string[]): void {
+  if (extra.includes(name)) {
+    if (value !== undefined) throw new UsageError(`${name} takes no value (got ${arg}).`, `Valid flags: ${validFlags(extra)}`);
+    opts.platform[name.slice(2)] = true;
+    return;
+  }
   const flag = byName.get(name);
   if (!flag) {
-    const close = suggest(name, [...byName.keys()].filter((n) => n.startsWith('--')));
-    throw new UsageError(`Unknown flag ${arg}.${close.length ? ` Did you mean ${close.join(', ')}?` : ''}`, `Valid flags: ${validFlags()}. See pnpm task --help.`);
+    const close = suggest(name, [...byName.keys(), ...extra].filter((n) => n.startsWith('--')));
+    throw new UsageError(`Unknown flag ${arg}.${close.length ? ` Did you mean ${close.join(', ')}?` : ''}`, `Valid flags: ${validFlags(extra)}. See pnpm task --help.`);
   }
   if (!flag.value) {
-    if (value !== undefined) throw new UsageError(`${name} takes no value (got ${arg}).`, `Valid flags: ${validFlags()}`);
+    if (value !== undefined) throw new UsageError(`${name} takes no value (got ${arg}).`, `Valid flags: ${validFlags(extra)}`);
     opts[flag.key as BoolKey] = true;
     return;
   }

@@ -14,8 +14,8 @@ const RECORD_VERSION = 1;
 export interface FingerprintParts {
   /** Hash of the task's code (run, check, invalidates, inputs functions). */
   definition: string;
-  /** Where it acts: stored in clear, it is what the user chose on the command line. */
-  target: { env: string; project: string; region: string };
+  /** Where it acts (the environment and the platform's target): stored in clear, the user chose it. */
+  target: Record<string, string>;
   /** Hash of the declared config slice (null when none is declared). */
   config: string | null;
   /** Declared env keys → salted hash of the value (values are never stored). */
@@ -63,7 +63,7 @@ export function staleReason(record: TaskRecord | null, fp: Fingerprint): string 
   const next = fp.parts;
   const reasons: string[] = [];
   if (prev.definition !== next.definition) reasons.push('task definition changed');
-  for (const key of ['env', 'project', 'region'] as const) {
+  for (const key of new Set([...Object.keys(prev.target), ...Object.keys(next.target)])) {
     if (prev.target[key] !== next.target[key]) reasons.push(`${key} changed (${prev.target[key] || '-'} → ${next.target[key] || '-'})`);
   }
   if (prev.config !== next.config) reasons.push('config changed');
@@ -109,7 +109,7 @@ export class Fingerprinter {
     for (const [dep, outputs] of [...depOutputs].sort(([a], [b]) => (a < b ? -1 : 1))) deps[dep] = hashOutputs(outputs);
     const parts: FingerprintParts = {
       definition: this.#definition(task),
-      target: { env: ctx.env, project: ctx.project, region: ctx.region },
+      target: { env: ctx.env, ...ctx.target },
       config: inputs.config ? sha256(stableJson(inputs.config(ctx) ?? null)) : null,
       env,
       files: globs?.length ? await this.#hashFiles(globs) : {},
@@ -177,9 +177,9 @@ export function loadSalt(stateDir: string): string {
 /** A file name for a task name (`deploy:api-gateway` stays readable; anything unsafe becomes `_`). */
 export const safeFileName = (name: string): string => name.replace(/[^A-Za-z0-9._:@+=,-]/g, '_').replace(/^\./, '_');
 
-/** The folder of records for one project + environment, so switching environments keeps both caches. */
-export const recordsDir = (stateDir: string, project: string, env: string): string =>
-  path.join(stateDir, 'records', safeFileName(`${project || 'local'}.${env}`));
+/** The folder of records for one target + environment, so switching environments keeps both caches. */
+export const recordsDir = (stateDir: string, key: string, env: string): string =>
+  path.join(stateDir, 'records', safeFileName(`${key || 'local'}.${env}`));
 
 /** One JSON record per task, last successful run only. */
 export class StateStore {

@@ -1,5 +1,5 @@
 // `pnpm task`: parse the command line, load and validate the config, then either answer a question
-// (--help, --version, --list, --graph, --clear-cache) or plan and run: env → infra → checks → lock → run →
+// (--help, --version, --list, --graph, --clear-cache) or plan and run: env → platform → checks → lock → run →
 // summary. Expected failures are UserErrors (message + hint, no stack); exit codes 0/1/2/130.
 import { setMaxListeners } from 'node:events';
 import * as fs from 'node:fs';
@@ -7,7 +7,8 @@ import * as path from 'node:path';
 import type { EnvName, TaskArgs, TaskDef } from './types.js';
 import { UsageError, UserError } from './errors.js';
 import { parseArgs, usage, type CliOptions } from './args.js';
-import { loadConfig, resolveConfigInfra, type LoadedConfig } from './config.js';
+import { loadConfig, type LoadedConfig } from './config.js';
+import { createRuntime } from './context.js';
 import { assertKnown, closure, toDot, toMermaid, topoOrder } from './graph.js';
 import { clearRecords, Fingerprinter, loadSalt, recordsDir, StateStore } from './cache.js';
 import { acquireLock, lockPath, type Lock } from './lock.js';
@@ -16,10 +17,9 @@ import { describeError, formatSummary, jsonSummary, createLineRenderer, createTt
 import { runPlan } from './runner.js';
 import { runPreflights } from './preflight.js';
 import { loadEnv } from './env.js';
-import type { GcloudStats } from '../gcp/gcloud.js';
-import type { SandboxHandle } from '../sandbox/index.js';
+import type { Platform, PlatformInput } from './platform.js';
 
-export const DEFAULT_CONCURRENCY = 4; // tasks mostly wait on the network; each gcloud call costs ~0.5 s CPU on 2 cores
+export const DEFAULT_CONCURRENCY = 4; // tasks mostly wait on the network, and each cloud CLI call costs CPU
 
 interface Io {
   stdout: NodeJS.WritableStream;
@@ -28,12 +28,16 @@ interface Io {
   cwd: string;
 }
 
-/** Runs the CLI and returns the exit code. Never throws. */
-export async function main(argv: readonly string[], io: Io = { stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd() }): Promise<number> {
+/** Runs the CLI for the given platform and returns the exit code. Never throws. */
+export async function main(
+  argv: readonly string[],
+  platform: Platform,
+  io: Io = { stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd() },
+): Promise<number> {
   let opts: CliOptions | undefined;
   try {
-    opts = parseArgs(argv);
-    return await dispatch(opts, argv, io);
+    opts = parseArgs(argv, platform.flags);
+    return await dispatch(opts, argv, io, platform);
   } catch (error) {
     const code = error instanceof UserError ? error.exitCode : 1;
     const { message, hint } = describeError(error, !!opts?.verbose);
@@ -48,8 +52,8 @@ function version(): string {
   return pkg.version;
 }
 
-async function dispatch(opts: CliOptions, argv: readonly string[], io: Io): Promise<number> {
-  if (opts.help) return io.stdout.write(usage()), 0;
+async function dispatch(opts: CliOptions, argv: readonly string[], io: Io, platform: Platform): Promise<number> {
+  if (opts.help) return io.stdout.write(usage(platform.flags)), 0;
   if (opts.version) return io.stdout.write(`gcp-tasks ${version()}\n`), 0;
   const loaded = await loadConfig(path.resolve(io.cwd, opts.config ?? 'tasks.config.ts'), { verbose: opts.verbose });
   const { graph } = loaded;
@@ -61,13 +65,26 @@ async function dispatch(opts: CliOptions, argv: readonly string[], io: Io): Prom
     return io.stdout.write(opts.graph === 'dot' ? toDot(graph, order) : toMermaid(graph, order)), 0;
   }
   if (opts.clearCache) {
-    const { stateDir } = locations(loaded, opts, io.env);
+    const { stateDir } = platform.locations(platformInput(loaded, opts, io));
     const count = await clearRecords(stateDir, opts.targets.length ? opts.targets : undefined);
     io.stderr.write(`Cleared ${count} record${count === 1 ? '' : 's'} in ${stateDir}: ${opts.targets.length ? opts.targets.join(', ') : 'every task'} will run again.\n`);
     return 0;
   }
   if (!opts.targets.length) throw new UsageError('No task named.', 'Name one or more tasks: pnpm task <task...>. See pnpm task --list and --help.');
-  return run(loaded, opts, argv, io);
+  return run(loaded, opts, argv, io, platform);
+}
+
+const envOf = (opts: CliOptions, io: Io): EnvName => opts.env ?? (io.env.NODE_ENV === 'production' ? 'production' : 'development');
+
+function platformInput({ config, root }: LoadedConfig, opts: CliOptions, io: Io): PlatformInput {
+  return { config, root, env: envOf(opts, io), flags: opts.platform, processEnv: io.env };
+}
+
+/** `pnpm task <rest>` with every flag that decides where a run acts, so a printed hint targets the same place. */
+function commandBuilder(loaded: LoadedConfig, opts: CliOptions, env: EnvName, io: Io): (rest: string) => string {
+  const flags = [`--env=${env}`, ...Object.keys(opts.platform).filter((f) => opts.platform[f]).map((f) => `--${f}`)];
+  if (opts.config !== undefined && loaded.file !== path.resolve(io.cwd, 'tasks.config.ts')) flags.push(`--config=${opts.config}`);
+  return (rest) => `pnpm task ${rest} ${flags.join(' ')}`;
 }
 
 function listTasks({ config }: LoadedConfig, opts: CliOptions): string {
@@ -99,15 +116,6 @@ function listTasks({ config }: LoadedConfig, opts: CliOptions): string {
   );
 }
 
-/** Where state (cache records, logs, lock) and env files live, with or without --sandbox. */
-function locations({ root }: LoadedConfig, opts: CliOptions, env: NodeJS.ProcessEnv): { stateDir: string; envDir: string; sandboxDir?: string } {
-  if (opts.sandbox) {
-    const sandboxDir = path.resolve(root, env.GCP_TASKS_SANDBOX_DIR || '.sandbox');
-    return { stateDir: path.join(sandboxDir, 'task-state'), envDir: sandboxDir, sandboxDir };
-  }
-  return { stateDir: path.resolve(root, env.GCP_TASKS_STATE_DIR || '.task-state'), envDir: root };
-}
-
 /** Arguments after `--` go to the named tasks only, and must be ones they declare. */
 function argsForTargets(targets: readonly string[], taskArgs: TaskArgs, tasks: ReadonlyMap<string, TaskDef<any>>): (task: string) => TaskArgs {
   const keys = Object.keys(taskArgs);
@@ -127,12 +135,12 @@ function argsForTargets(targets: readonly string[], taskArgs: TaskArgs, tasks: R
   return (task) => (named.has(task) ? taskArgs : {});
 }
 
-async function run(loaded: LoadedConfig, opts: CliOptions, argv: readonly string[], io: Io): Promise<number> {
+async function run(loaded: LoadedConfig, opts: CliOptions, argv: readonly string[], io: Io, platform: Platform): Promise<number> {
   const { config, graph, root } = loaded;
   const argsFor = argsForTargets(opts.targets, opts.taskArgs, graph.tasks);
   const order = topoOrder(graph, opts.only ? new Set(opts.targets) : closure(graph, opts.targets));
   const planned = order.map((n) => graph.tasks.get(n)!);
-  const env: EnvName = opts.env ?? (io.env.NODE_ENV === 'production' ? 'production' : 'development');
+  const env = envOf(opts, io);
   const forceTTY = io.env.GCP_TASKS_PROMPT_TTY === '1';
 
   // Refuse before anything runs: a destructive task could only fail halfway through at its prompt.
@@ -144,54 +152,39 @@ async function run(loaded: LoadedConfig, opts: CliOptions, argv: readonly string
     });
   }
 
-  const where = locations(loaded, opts, io.env);
-  let sandbox: SandboxHandle | undefined;
   let lock: Lock | undefined;
   const prompt = createPrompt({ yes: opts.yes, forceTTY });
   const releaseOnExit = () => lock?.release();
   let removeSignalHandlers: (() => void) | undefined;
   process.on('exit', releaseOnExit);
+  const session = await platform.open(platformInput(loaded, opts, io));
   try {
-    if (where.sandboxDir) {
-      const { connectOrStartSandbox } = await import('../sandbox/index.js');
-      sandbox = await connectOrStartSandbox({ stateDir: where.sandboxDir });
-    }
-    // A plan made only of local tasks (db:local) needs no cloud env and no gcloud.
+    const { stateDir, envDir } = session.locations;
+    // A plan made only of local tasks (db:local) needs neither the platform nor the env validation.
     const allLocal = planned.every((t) => (typeof t.local === 'function' ? t.local(argsFor(t.name), env) : !!t.local));
-    const needsGcloud = !!config.infra && !allLocal;
-    const sandboxTarget = sandbox && { project: sandbox.project, region: sandbox.region };
     const { vars } = loadEnv({
-      dir: where.envDir,
+      dir: envDir,
       env,
       processEnv: io.env,
       schema: allLocal ? undefined : config.envSchema,
-      defaults: sandboxTarget && config.sandboxVars?.(env, sandboxTarget),
-      forced: sandboxTarget && { GCP_PROJECT_ID: sandboxTarget.project, GCP_REGION: sandboxTarget.region },
+      defaults: session.env?.defaults,
+      forced: session.env?.forced,
+      overlaySource: session.env?.source,
     });
-    const project = vars.GCP_PROJECT_ID ?? '';
-    const region = vars.GCP_REGION ?? '';
-    const infra = resolveConfigInfra(config, { env, project, region, vars });
-    const gcloudEnv = sandbox?.gcloudEnv ?? {};
-    // Loaded only for a run: context.ts brings zx (lazily), which --help/--list/--graph never need.
-    const [{ checkGcloud }, { createRuntime }] = await Promise.all([import('../gcp/gcloud.js'), import('./context.js')]);
-    const gcloudStats: GcloudStats = { calls: 0, retries: 0, commands: [] };
+    const target = await session.start({ vars, local: allLocal, dryRun: opts.dryRun, verbose: opts.verbose, planned });
     const runtime = createRuntime({
       env,
       vars,
-      infra,
-      project,
-      region,
-      paths: { root, envDir: where.envDir, stateDir: where.stateDir, appRoot: path.resolve(root, vars.APP_ROOT || infra?.appRoot || '.') },
+      paths: { root, envDir, stateDir, ...target.paths },
       dryRun: opts.dryRun,
       verbose: opts.verbose,
-      sandbox: sandbox && { url: sandbox.url, stateDir: sandbox.stateDir },
       prompt,
-      gcloudEnv,
-      gcloudStats,
+      platform: target,
       argsFor,
+      commandFor: commandBuilder(loaded, opts, env, io),
     });
     await runPreflights(planned, (t) => runtime.preflightContext(t));
-    if (needsGcloud && (!opts.dryRun || opts.refresh)) await checkGcloud({ ...(io.env as Record<string, string>), ...gcloudEnv }, { sandbox: !!sandbox });
+    if (!allLocal && (!opts.dryRun || opts.refresh)) await target.beforeRun();
 
     // Ctrl-C is ours from here on: while waiting for the lock, and during the run.
     let renderer: Renderer | undefined;
@@ -199,7 +192,7 @@ async function run(loaded: LoadedConfig, opts: CliOptions, argv: readonly string
     setMaxListeners(0, controller.signal); // every running command listens for the abort
     removeSignalHandlers = onInterrupt(io, (text) => (renderer ? renderer.note(text) : io.stderr.write(`${text}\n`)), controller);
     if (!opts.dryRun) {
-      const file = lockPath(where.stateDir, project, env);
+      const file = lockPath(stateDir, target.key, env);
       try {
         lock = await acquireLock(file, { command: `pnpm task ${argv.join(' ')}`, timeoutMs: opts.lockTimeoutMs, signal: controller.signal });
       } catch (error) {
@@ -222,10 +215,10 @@ async function run(loaded: LoadedConfig, opts: CliOptions, argv: readonly string
         refresh: opts.refresh,
         dryRun: opts.dryRun,
         verbose: opts.verbose,
-        store: new StateStore(recordsDir(where.stateDir, project, env)),
-        fingerprinter: new Fingerprinter({ salt: loadSalt(where.stateDir), root }),
+        store: new StateStore(recordsDir(stateDir, target.key, env)),
+        fingerprinter: new Fingerprinter({ salt: loadSalt(stateDir), root }),
         runtime,
-        stateDir: where.stateDir,
+        stateDir,
         onEvent: (e) => ui.event(e),
         stdout: opts.json ? undefined : (text) => io.stdout.write(text),
         signal: controller.signal,
@@ -234,7 +227,7 @@ async function run(loaded: LoadedConfig, opts: CliOptions, argv: readonly string
       await ui.end();
     }
     const exitCode = summary.interrupted ? 130 : summary.failed ? 1 : 0;
-    const info = { env, project, region, dryRun: opts.dryRun, verbose: opts.verbose, gcloud: { calls: gcloudStats.calls, retries: gcloudStats.retries } };
+    const info = { env, target: target.target, dryRun: opts.dryRun, verbose: opts.verbose, report: target.report() };
     // The dry-run plan is the command's answer (stdout); a run's summary is UI (stderr). --json owns stdout.
     const textOut = opts.dryRun && !opts.json ? io.stdout : io.stderr;
     textOut.write(formatSummary(summary, info, textOut));
@@ -245,7 +238,7 @@ async function run(loaded: LoadedConfig, opts: CliOptions, argv: readonly string
     lock?.release();
     process.off('exit', releaseOnExit);
     prompt.close();
-    if (sandbox?.owned) await sandbox.stop();
+    await session.close();
   }
 }
 

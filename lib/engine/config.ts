@@ -1,12 +1,11 @@
 // Loads a config file (tsx runs us, so a .ts config is a plain dynamic import) and validates it before
-// anything runs: the shape of every task, unique names, known deps, no cycle; and, for one environment,
-// the infrastructure data. Every problem is reported at once, each with its path.
+// anything runs: the shape of every task, unique names, known deps, no cycle. Every problem is reported at
+// once, each with its path. (What a platform adds to the config, it validates itself.)
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { z } from 'zod';
-import type { ConfigDef, EnvName, TaskDef } from './types.js';
-import { resolveInfra, type ResolvedInfra } from '../gcp/infra.js';
+import type { ConfigDef, TaskDef } from './types.js';
 import { UserError } from './errors.js';
 import { assertAcyclic, createGraph, suggest, type TaskGraph } from './graph.js';
 
@@ -22,7 +21,7 @@ const fn = z.custom<(...args: any[]) => unknown>((v) => typeof v === 'function',
 const names = z.array(z.string().min(1));
 
 // Strict: a misspelt key (`dep:` for `deps:`) is an error, not a silently ignored field.
-// A new TaskDef field in lib/types.ts must be added here too.
+// A new TaskDef field in types.ts must be added here too.
 const taskSchema = z.strictObject({
   name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9:._@/+-]*$/, 'task names use letters, digits and : . _ - @ / +'),
   description: z.string(),
@@ -45,9 +44,7 @@ const taskSchema = z.strictObject({
 const configSchema = z.looseObject({
   tasks: z.array(z.unknown()),
   envSchema: z.custom((v) => !!v && typeof (v as { safeParse?: unknown }).safeParse === 'function', { message: 'must be a zod schema' }).optional(),
-  infra: z.unknown().optional(),
   concurrency: z.number().int().min(1).optional(),
-  sandboxVars: fn.optional(),
 });
 
 /** `tasks[3] (buckets:create).deps[0]`: zod paths as a reader wants them. */
@@ -130,19 +127,4 @@ function graphProblems(raw: unknown[], label: (s: readonly PropertyKey[], i: num
     }
   });
   return problems;
-}
-
-/** resolveInfra with every zod issue reported as `infra.sql.tier: …`. */
-export function resolveConfigInfra(
-  config: ConfigDef,
-  opts: { env: EnvName; project: string; region: string; vars: Readonly<Record<string, string>> },
-): ResolvedInfra | undefined {
-  if (!config.infra) return undefined;
-  try {
-    return resolveInfra(config.infra, opts);
-  } catch (error) {
-    if (!(error instanceof z.ZodError)) throw error;
-    const lines = error.issues.map((i) => `  - ${formatPath(['infra', ...i.path])}: ${i.message}`);
-    throw new UserError(`Invalid infrastructure config for --env ${opts.env}:\n${lines.join('\n')}`, { hint: 'Fix these in tasks.config.ts; nothing was run.' });
-  }
 }

@@ -1,6 +1,6 @@
 // Loads the env files of one environment and validates them, before anything runs.
-// Precedence, highest first: forced (the sandbox's project/region) > the process environment (so CI can
-// override) > `.env.<env>.local` > `.env.<env>` > `.env` > defaults (sandbox values).
+// Precedence, highest first: forced (the platform's, e.g. a sandbox's project) > the process environment (so CI
+// can override) > `.env.<env>.local` > `.env.<env>` > `.env` > defaults (the platform's).
 // dotenv parses the files (it keeps `#` inside quotes, a trailing `=`, apostrophes and a last line without
 // newline); a line dotenv would silently drop is reported instead, with its file and line number.
 import { readFileSync } from 'node:fs';
@@ -18,6 +18,8 @@ export interface LoadEnvOptions {
   schema?: z.ZodType<Record<string, string>>;
   defaults?: Record<string, string>;
   forced?: Record<string, string>;
+  /** Where defaults and forced values come from, for messages. */
+  overlaySource?: string;
 }
 
 export interface LoadedEnv {
@@ -71,8 +73,8 @@ export function loadEnv(opts: LoadEnvOptions): LoadedEnv {
     fromProcess[key] = value;
     source[key] = 'the environment';
   }
-  for (const key of Object.keys(opts.forced ?? {})) source[key] = 'the sandbox';
-  for (const key of Object.keys(opts.defaults ?? {})) source[key] ??= 'the sandbox defaults';
+  for (const key of Object.keys(opts.forced ?? {})) source[key] = opts.overlaySource ?? 'the platform';
+  for (const key of Object.keys(opts.defaults ?? {})) source[key] ??= `${opts.overlaySource ?? 'the platform'} defaults`;
 
   const vars = { ...opts.defaults, ...fromFiles, ...fromProcess, ...opts.forced };
   for (const [key, value] of Object.entries(vars)) if (isSecretKey(key)) registerSecret(value);

@@ -21,8 +21,8 @@ export interface Lock {
   release(): void;
 }
 
-export const lockPath = (stateDir: string, project: string, env: string): string =>
-  path.join(stateDir, 'locks', `${safeFileName(`${project || 'local'}.${env}`)}.lock`);
+export const lockPath = (stateDir: string, key: string, env: string): string =>
+  path.join(stateDir, 'locks', `${safeFileName(`${key || 'local'}.${env}`)}.lock`);
 
 /** True when the holder may still be running (a holder on another host is assumed alive). */
 export function holderAlive(holder: LockHolder): boolean {

@@ -4,6 +4,7 @@
 // Also the end-of-run summary (text on stderr, JSON on stdout).
 import type { RunEvent, RunSummary, TaskResult, TaskStatus } from './runner.js';
 import { redact } from './redact.js';
+import type { Json } from './types.js';
 
 export interface Renderer {
   event(event: RunEvent): void;
@@ -190,10 +191,11 @@ function dim(s: string): string {
 
 export interface SummaryInfo {
   env: string;
-  project: string;
-  region: string;
+  /** Where the run acted besides the environment (the platform's target, e.g. project and region). */
+  target: Record<string, string>;
   dryRun: boolean;
-  gcloud: { calls: number; retries: number };
+  /** The platform's figures: added to --json, and its line to the summary. */
+  report: { json: Record<string, Json>; line?: string };
   verbose: boolean;
 }
 
@@ -217,7 +219,7 @@ export function formatSummary(summary: RunSummary, info: SummaryInfo, stream: Ou
   const lines: string[] = [''];
   const count = counts(summary.results);
   const parts = (Object.keys(STATUS_WORD) as TaskStatus[]).filter((s) => count[s]).map((s) => `${count[s]} ${STATUS_WORD[s]}`);
-  const where = [info.env, info.project && `project ${info.project}`, info.region].filter(Boolean).join(', ');
+  const where = [info.env, ...Object.entries(info.target).filter(([, v]) => v).map(([k, v]) => `${k} ${v}`)].join(', ');
   lines.push(`${info.dryRun ? 'Dry run' : 'Summary'} (${where}): ${parts.join(', ') || 'nothing to do'} in ${formatMs(summary.wallMs)}`);
 
   if (info.dryRun) {
@@ -236,7 +238,7 @@ export function formatSummary(summary: RunSummary, info: SummaryInfo, stream: Ou
       lines.push(`Critical path: ${summary.criticalPath.tasks.join(' → ')} (${formatMs(summary.criticalPath.ms)} of ${formatMs(summary.wallMs)} wall)`);
     }
   }
-  if (info.gcloud.calls) lines.push(`gcloud: ${info.gcloud.calls} call${info.gcloud.calls === 1 ? '' : 's'}, ${info.gcloud.retries} retr${info.gcloud.retries === 1 ? 'y' : 'ies'}`);
+  if (info.report.line) lines.push(info.report.line);
 
   const failed = failures(summary);
   if (failed.length) {
@@ -260,12 +262,11 @@ export function jsonSummary(summary: RunSummary, info: SummaryInfo, exitCode: nu
         ok: exitCode === 0,
         exitCode,
         env: info.env,
-        project: info.project,
-        region: info.region,
+        ...info.target,
         dryRun: info.dryRun,
         wallMs: Math.round(summary.wallMs),
         criticalPath: { tasks: summary.criticalPath.tasks, ms: Math.round(summary.criticalPath.ms) },
-        gcloud: info.gcloud,
+        ...info.report.json,
         counts: counts(summary.results),
         tasks: summary.results.map((r) => ({
           name: r.name,

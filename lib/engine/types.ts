@@ -1,9 +1,10 @@
-// The contract between the engine (lib/), the task definitions (tasks/) and user configs.
-// Everything a task can see or do goes through TaskContext; everything a config declares is a TaskDef.
+// The contract between the engine, the task definitions and user configs. Everything a task can see or do
+// goes through TaskContext; everything a config declares is a TaskDef.
+// The engine knows no cloud: a platform layer adds its own fields to FingerprintContext, TaskContext,
+// ConfigDef and Paths by declaration merging (`declare module '…/engine/types.js'`) and fills them at run
+// time through the Platform interface (platform.ts).
 import type { Shell } from 'zx';
 import type { z } from 'zod';
-import type { Gcloud } from '../gcp/gcloud.js';
-import type { ResolvedInfra } from '../gcp/infra.js';
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 export type JsonObject = { [key: string]: Json };
@@ -18,7 +19,7 @@ export interface TaskInputs {
   files?: string[] | ((ctx: FingerprintContext) => string[]);
   /** Env keys whose values (hashed, never stored raw) are part of the fingerprint. */
   env?: string[];
-  /** Config values the task depends on (a slice of the resolved infra); part of the fingerprint. */
+  /** Config values the task depends on (a slice of the resolved config); part of the fingerprint. */
   config?: (ctx: FingerprintContext) => Json;
 }
 
@@ -26,19 +27,18 @@ export interface TaskInputs {
 export interface FingerprintContext {
   env: EnvName;
   vars: Readonly<Record<string, string>>;
-  infra: ResolvedInfra;
-  project: string;
-  region: string;
+  /** Where the run acts besides the environment (the platform's choice, e.g. a project and region). */
+  target: Readonly<Record<string, string>>;
   paths: Paths;
   args: TaskArgs;
 }
 
 /** What a preflight check can look at: the fingerprint data plus where the run points. */
 export interface PreflightContext extends FingerprintContext {
-  /** The run targets the sandbox. */
-  sandbox: boolean;
   /** The env file of this environment (`.env.<env>` in paths.envDir), to name in messages. */
   envFilePath: string;
+  /** `pnpm task <rest>` with the flags that target what this run targets (for hints). */
+  commandFor(rest: string): string;
 }
 
 export interface TaskDef<Out extends Json | void = Json | void> {
@@ -55,7 +55,7 @@ export interface TaskDef<Out extends Json | void = Json | void> {
   /**
    * Destructive tasks must confirm on a TTY and refuse without `--yes` when there is none.
    * The task itself calls ctx.prompt.confirm(...) with the details; the flag lets the CLI
-   * refuse early (before any gcloud call) when there is no TTY and no --yes.
+   * refuse early (before any cloud call) when there is no TTY and no --yes.
    * A function decides from the task's arguments (e.g. `cleanup -- --dry-run` only shows its plan).
    */
   destructive?: boolean | ((args: TaskArgs) => boolean);
@@ -66,7 +66,7 @@ export interface TaskDef<Out extends Json | void = Json | void> {
   /** Tasks whose cache entries become invalid when this task succeeds (delete/cleanup/enable-one). */
   invalidates?: string[] | ((ctx: TaskContext, outputs: Json | void) => string[]);
   /**
-   * Checks made before anything runs — before the lock, the gcloud check or any task — for every planned task,
+   * Checks made before anything runs — before the lock, the platform's checks or any task — for every planned task,
    * cached or not, in dry-run too: bad arguments (throw UsageError: exit 2) and settings the task must refuse
    * (throw UserError: exit 1). It may read files but must change nothing and never call the cloud.
    */
@@ -76,8 +76,8 @@ export interface TaskDef<Out extends Json | void = Json | void> {
   /** Hidden from --list unless --all (helpers, grouping tasks still show). */
   hidden?: boolean;
   /**
-   * Needs no cloud: no GCP credentials, project or gcloud (db:local, db:stop). The engine may skip the
-   * gcloud/auth checks and the GCP env validation for a run made only of local tasks.
+   * Needs no cloud (db:local, db:stop): a run made only of local tasks skips the platform's checks and the
+   * env validation.
    * A function decides from the task's arguments and the environment (db:migrate: only `--target=cloud`,
    * the production default, needs the cloud).
    */
@@ -88,14 +88,12 @@ export interface TaskDef<Out extends Json | void = Json | void> {
 export interface Paths {
   /** Directory of the config file: globs, env files and state are relative to it. */
   root: string;
-  /** Where `.env*` files are read and where deploy writes URLs (sandbox: the sandbox state dir). */
+  /** Where `.env*` files are read and where tasks write values back (the platform may move it). */
   envDir: string;
   /** `.task-state/` (cache records, logs, lock). */
   stateDir: string;
   /** This task's log file. */
   logFile: string;
-  /** The application monorepo (APP_ROOT or config.appRoot). */
-  appRoot: string;
 }
 
 export interface Logger {
@@ -135,23 +133,15 @@ export interface EnvFile {
   set(entries: Record<string, string>): Promise<void>;
 }
 
-export interface SandboxInfo {
-  /** Base URL of the sandbox HTTP server, e.g. http://127.0.0.1:40123 */
-  url: string;
-  stateDir: string;
-}
-
 export interface TaskContext {
   name: string;
   env: EnvName;
   /** Validated env values (from files + process env), `${SECRET_*}` placeholders removed. */
   vars: Readonly<Record<string, string>>;
-  infra: ResolvedInfra;
-  project: string;
-  region: string;
+  /** Where the run acts besides the environment (see FingerprintContext.target). */
+  target: Readonly<Record<string, string>>;
   /** zx shell bound to this task: cwd = paths.root, env = process env + vars, output to the task log, abort signal. */
   $: Shell;
-  gcloud: Gcloud;
   log: Logger;
   signal: AbortSignal;
   /** Outputs of the direct dependencies, by task name. */
@@ -159,10 +149,11 @@ export interface TaskContext {
   args: TaskArgs;
   dryRun: boolean;
   verbose: boolean;
-  sandbox?: SandboxInfo;
   prompt: Prompt;
   envFile: EnvFile;
   paths: Paths;
+  /** `pnpm task <rest>` with the flags that target what this run targets (`--env`, `--config`, `--sandbox`): for next-step hints. */
+  commandFor(rest: string): string;
   /** Drop cache records (e.g. after deleting the resource they describe). */
   invalidate(taskNames: string[]): Promise<void>;
 }
@@ -172,13 +163,6 @@ export interface ConfigDef {
   tasks: TaskDef<any>[];
   /** Validates env values before anything runs (every problem reported at once). */
   envSchema?: z.ZodType<Record<string, string>>;
-  /** The infrastructure as typed data (see lib/infra.ts). Optional so that plain task configs work. */
-  infra?: import('../gcp/infra.js').InfraConfig;
   /** Default concurrency (-j). */
   concurrency?: number;
-  /**
-   * Env values used with --sandbox when no file or process variable sets them (a sandbox run needs no .env).
-   * GCP_PROJECT_ID and GCP_REGION are then always the sandbox's own.
-   */
-  sandboxVars?: (env: EnvName, sandbox: { project: string; region: string }) => Record<string, string>;
 }

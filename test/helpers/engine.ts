@@ -52,15 +52,14 @@ export async function runTasks(spec: RunSpec): Promise<RunOutcome> {
   const runtime = createRuntime({
     env,
     vars: { ...spec.vars },
-    project,
-    region,
-    paths: { root: spec.root, envDir: spec.root, stateDir: spec.stateDir, appRoot: spec.root },
+    paths: { root: spec.root, envDir: spec.root, stateDir: spec.stateDir },
     dryRun: !!spec.options?.dryRun,
     verbose: false,
     prompt: createPrompt({ yes: false }),
-    gcloudEnv: {},
-    gcloudStats: { calls: 0, retries: 0, commands: [] },
+    // A generic platform: the target is a project and region, nothing else is added to the context.
+    platform: { target: { project, region }, fields: () => ({ project, region }), taskFields: () => ({}) },
     argsFor: (t) => (named.has(t) ? spec.args ?? {} : {}),
+    commandFor: (rest) => `pnpm task ${rest} --env=${env}`,
   });
   const events: RunEvent[] = [];
   const summary = await runPlan({

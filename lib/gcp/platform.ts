@@ -1,0 +1,85 @@
+// Google Cloud as the engine's platform: the target is a project and region read from the env values, tasks
+// get the resolved infrastructure and a gcloud wrapper, and `--sandbox` points gcloud at the local sandbox
+// (its gcloud configuration, project and region) with its own state folder.
+import * as path from 'node:path';
+import { z } from 'zod';
+import { formatPath } from '../engine/config.js';
+import { UserError } from '../engine/errors.js';
+import type { Platform, PlatformInput, PlatformSession } from '../engine/platform.js';
+import type { ConfigDef, EnvName } from '../engine/types.js';
+import { checkGcloud, createGcloud, type GcloudStats } from './gcloud.js';
+import { resolveInfra, type ResolvedInfra } from './infra.js';
+import type { GcpTarget } from './types.js';
+
+/** ctx.infra of a config that declares no infrastructure: any use is a readable error, not a crash. */
+const noInfra = new Proxy({} as ResolvedInfra, {
+  get(_target, key) {
+    if (typeof key === 'symbol' || key === 'then' || key === 'toJSON') return undefined;
+    throw new UserError(`ctx.infra.${String(key)} was read, but this config declares no \`infra\`.`, {
+      hint: 'Add `infra: defineInfra({...})` to the config, or do not read ctx.infra in this task.',
+    });
+  },
+});
+
+/** resolveInfra with every zod issue reported as `infra.sql.tier: …`. */
+export function resolveConfigInfra(config: ConfigDef, opts: GcpTarget & { env: EnvName; vars: Readonly<Record<string, string>> }): ResolvedInfra | undefined {
+  if (!config.infra) return undefined;
+  try {
+    return resolveInfra(config.infra, opts);
+  } catch (error) {
+    if (!(error instanceof z.ZodError)) throw error;
+    const lines = error.issues.map((i) => `  - ${formatPath(['infra', ...i.path])}: ${i.message}`);
+    throw new UserError(`Invalid infrastructure config for --env ${opts.env}:\n${lines.join('\n')}`, { hint: 'Fix these in tasks.config.ts; nothing was run.' });
+  }
+}
+
+const sandboxDir = ({ root, processEnv }: PlatformInput) => path.resolve(root, processEnv.GCP_TASKS_SANDBOX_DIR || '.sandbox');
+
+export const gcpPlatform: Platform = {
+  flags: [{ name: 'sandbox', help: 'run against the local sandbox (its gcloud configuration, project and region)' }],
+
+  locations(input) {
+    if (input.flags.sandbox) return { stateDir: path.join(sandboxDir(input), 'task-state'), envDir: sandboxDir(input) };
+    return { stateDir: path.resolve(input.root, input.processEnv.GCP_TASKS_STATE_DIR || '.task-state'), envDir: input.root };
+  },
+
+  async open(input): Promise<PlatformSession> {
+    const sandbox = input.flags.sandbox ? await (await import('../sandbox/index.js')).connectOrStartSandbox({ stateDir: sandboxDir(input) }) : undefined;
+    const sandboxTarget = sandbox && { project: sandbox.project, region: sandbox.region };
+    const gcloudEnv = sandbox?.gcloudEnv ?? {};
+    return {
+      locations: this.locations(input),
+      env: sandboxTarget && {
+        defaults: input.config.sandboxVars?.(input.env, sandboxTarget),
+        forced: { GCP_PROJECT_ID: sandboxTarget.project, GCP_REGION: sandboxTarget.region },
+        source: 'the sandbox',
+      },
+      async start({ vars }) {
+        const project = vars.GCP_PROJECT_ID ?? '';
+        const region = vars.GCP_REGION ?? '';
+        const infra = resolveConfigInfra(input.config, { env: input.env, project, region, vars });
+        const stats: GcloudStats = { calls: 0, retries: 0, commands: [] };
+        return {
+          target: { project, region },
+          key: project,
+          paths: { appRoot: path.resolve(input.root, vars.APP_ROOT || infra?.appRoot || '.') },
+          fields: () => ({ infra: infra ?? noInfra, project, region, sandbox: !!sandbox }),
+          taskFields: (_task, { log, signal, dryRun }) => ({
+            gcloud: createGcloud({ project, env: gcloudEnv, dryRun, log, signal, stats }),
+            sandbox: sandbox && { url: sandbox.url, stateDir: sandbox.stateDir },
+          }),
+          beforeRun: async () => {
+            if (input.config.infra) await checkGcloud({ ...(input.processEnv as Record<string, string>), ...gcloudEnv }, { sandbox: !!sandbox });
+          },
+          report: () => ({
+            json: { gcloud: { calls: stats.calls, retries: stats.retries } },
+            line: stats.calls ? `gcloud: ${stats.calls} call${stats.calls === 1 ? '' : 's'}, ${stats.retries} retr${stats.retries === 1 ? 'y' : 'ies'}` : undefined,
+          }),
+        };
+      },
+      close: async () => {
+        if (sandbox?.owned) await sandbox.stop();
+      },
+    };
+  },
+};

@@ -1,0 +1,45 @@
+// What the Google Cloud layer adds to the engine's contexts and config, by declaration merging: every task
+// of a config that uses this layer finds the resolved infrastructure, the project and region, and the one
+// gcloud wrapper in its context (filled by platform.ts).
+import type { Gcloud } from './gcloud.js';
+import type { InfraConfig, ResolvedInfra } from './infra.js';
+
+export interface GcpTarget {
+  project: string;
+  region: string;
+}
+
+/** The sandbox a `--sandbox` run uses (being phased out of task code: tasks must not branch on it). */
+export interface SandboxInfo {
+  url: string;
+  stateDir: string;
+}
+
+declare module '../engine/types.js' {
+  interface FingerprintContext extends GcpTarget {
+    /** Every resource name, already resolved for the environment. */
+    infra: ResolvedInfra;
+  }
+  interface PreflightContext {
+    sandbox: boolean;
+  }
+  interface TaskContext extends GcpTarget {
+    infra: ResolvedInfra;
+    sandbox?: SandboxInfo;
+    /** The one gcloud wrapper, bound to this task's log and abort signal. */
+    gcloud: Gcloud;
+  }
+  interface Paths {
+    /** The application monorepo (APP_ROOT or infra.appRoot). */
+    appRoot: string;
+  }
+  interface ConfigDef {
+    /** The infrastructure as typed data (see infra.ts). Optional so that plain task configs work. */
+    infra?: InfraConfig;
+    /**
+     * Env values used with --sandbox when no file or process variable sets them (a sandbox run needs no .env).
+     * GCP_PROJECT_ID and GCP_REGION are then always the sandbox's own.
+     */
+    sandboxVars?: (env: EnvName, sandbox: GcpTarget) => Record<string, string>;
+  }
+}
