@@ -77,7 +77,7 @@ export function usage(platformFlags: readonly PlatformFlag[] = []): string {
     ...rows.map(([a, b]) => `  ${a!.padEnd(width)}  ${b}`),
     '',
     'Task arguments follow `--` as --name=value or --flag: pnpm task rollback:api-gateway -- --to=api-gateway-00003-abc',
-    'Exit codes: 0 ok, 1 task or config failure, 2 usage error, 130 interrupted.',
+    'Exit codes: 0 ok, 1 task or config failure, 2 usage error, 130 interrupted (129 SIGHUP, 143 SIGTERM).',
     '',
   ].join('\n');
 }
@@ -179,11 +179,18 @@ function setFlag(opts: CliOptions, name: string, value: string | undefined, arg:
       opts.graph = (value as 'mermaid' | 'dot' | undefined) ?? 'mermaid';
       break;
     case 'config':
+      if (!value?.trim()) throw new UsageError(`${name} needs a file name (got an empty value).`, 'Example: --config=tasks.config.ts (the default when --config is left out).');
       opts.config = value;
       break;
     default:
       throw new Error(`unhandled flag ${name}`);
   }
+}
+
+/** Whether --json was asked for, even on a command line that does not parse: its error is then JSON too. */
+export function wantsJson(argv: readonly string[]): boolean {
+  const end = argv.indexOf('--');
+  return (end < 0 ? argv : argv.slice(0, end)).includes('--json');
 }
 
 /** `--to=rev` → { to: 'rev' }, `--yes` → { yes: true }. Nothing else is accepted: one documented form. */

@@ -1,12 +1,13 @@
 // `pnpm task`: parse the command line, load and validate the config, then either answer a question
 // (--help, --version, --list, --graph, --clear-cache) or plan and run: env → platform → checks → lock → run →
-// summary. Expected failures are UserErrors (message + hint, no stack); exit codes 0/1/2/130.
+// summary. Expected failures are UserErrors (message + hint, no stack); exit codes 0/1/2, and 130/129/143 when
+// Ctrl-C, SIGHUP or SIGTERM stopped the run.
 import { setMaxListeners } from 'node:events';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { EnvName, TaskArgs, TaskDef } from './types.js';
 import { UsageError, UserError } from './errors.js';
-import { parseArgs, usage, type CliOptions } from './args.js';
+import { parseArgs, usage, wantsJson, type CliOptions } from './args.js';
 import { loadConfig, type LoadedConfig } from './config.js';
 import { createRuntime } from './context.js';
 import { assertKnown, closure, toDot, toMermaid, topoOrder } from './graph.js';
@@ -18,32 +19,65 @@ import { runPlan } from './runner.js';
 import { runPreflights } from './preflight.js';
 import { loadEnv } from './env.js';
 import type { Platform, PlatformInput } from './platform.js';
+import { trapInterrupts, type Interrupts } from './interrupt.js';
+import { killGroupsOnExit, killRunningGroups } from './processes.js';
+import { watchStalls, type Stalls } from './stall.js';
 
 export const DEFAULT_CONCURRENCY = 4; // tasks mostly wait on the network, and each cloud CLI call costs CPU
 
 interface Io {
+  stdin: NodeJS.ReadableStream & { isTTY?: boolean };
   stdout: NodeJS.WritableStream;
   stderr: NodeJS.WritableStream;
   env: NodeJS.ProcessEnv;
   cwd: string;
 }
 
+/** What a run watches besides its tasks: the stop signals, and the moment nothing can happen any more. */
+interface Watch {
+  interrupts: Interrupts;
+  stalls: Stalls;
+  /** What the CLI is doing, named when it stalls outside the tasks. */
+  stage: string;
+}
+
 /** Runs the CLI for the given platform and returns the exit code. Never throws. */
 export async function main(
   argv: readonly string[],
   platform: Platform,
-  io: Io = { stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd() },
+  io: Io = { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd() },
 ): Promise<number> {
+  const interrupts = trapInterrupts(io);
+  const stopKillingOnExit = killGroupsOnExit();
+  const stalls = watchStalls();
+  const watch: Watch = { interrupts, stalls, stage: 'reading the command line' };
   let opts: CliOptions | undefined;
   try {
     opts = parseArgs(argv, platform.flags);
-    return await dispatch(opts, argv, io, platform);
+    const stalled = new Promise<never>((_, reject) =>
+      stalls.during(() => {
+        reject(
+          new UserError(`The run stopped while ${watch.stage}: it waits on a promise that can never settle.`, {
+            hint: 'Make sure every promise awaited there resolves or rejects (a top-level await in the config, a callback never called).',
+          }),
+        );
+        return true;
+      }),
+    );
+    return await Promise.race([dispatch(opts, argv, io, platform, watch), stalled]);
   } catch (error) {
-    const code = error instanceof UserError ? error.exitCode : 1;
+    const code = interrupts.exitCode() ?? (error instanceof UserError ? error.exitCode : 1);
     const { message, hint } = describeError(error, !!opts?.verbose);
     io.stderr.write(`Error: ${message}\n${hint ? `Hint: ${hint}\n` : ''}`);
-    if (opts?.json) io.stdout.write(JSON.stringify({ ok: false, exitCode: code, error: message, ...(hint ? { hint } : {}) }, null, 2) + '\n');
+    // A command line that did not parse still asked for JSON: scripts read the failure there too.
+    if (opts?.json ?? wantsJson(argv)) io.stdout.write(JSON.stringify({ ok: false, exitCode: code, error: message, ...(hint ? { hint } : {}) }, null, 2) + '\n');
     return code;
+  } finally {
+    // No process group of the run outlives it (a command a task left running, or one a stuck task awaited).
+    killRunningGroups();
+    stopKillingOnExit();
+    stalls.stop();
+    interrupts.stop();
   }
 }
 
@@ -52,10 +86,13 @@ function version(): string {
   return pkg.version;
 }
 
-async function dispatch(opts: CliOptions, argv: readonly string[], io: Io, platform: Platform): Promise<number> {
+async function dispatch(opts: CliOptions, argv: readonly string[], io: Io, platform: Platform, watch: Watch): Promise<number> {
   if (opts.help) return io.stdout.write(usage(platform.flags)), 0;
   if (opts.version) return io.stdout.write(`gcp-tasks ${version()}\n`), 0;
-  const loaded = await loadConfig(path.resolve(io.cwd, opts.config ?? 'tasks.config.ts'), { verbose: opts.verbose });
+  const configFile = path.resolve(io.cwd, opts.config ?? 'tasks.config.ts');
+  watch.stage = `loading the config ${path.basename(configFile)}`;
+  const loaded = await loadConfig(configFile, { verbose: opts.verbose });
+  watch.stage = 'planning';
   const { graph } = loaded;
   if (opts.list) return io.stdout.write(listTasks(loaded, opts)), 0;
   assertKnown(graph, opts.targets);
@@ -71,7 +108,7 @@ async function dispatch(opts: CliOptions, argv: readonly string[], io: Io, platf
     return 0;
   }
   if (!opts.targets.length) throw new UsageError('No task named.', 'Name one or more tasks: pnpm task <task...>. See pnpm task --list and --help.');
-  return run(loaded, opts, argv, io, platform);
+  return run(loaded, opts, argv, io, platform, watch);
 }
 
 const envOf = (opts: CliOptions, io: Io): EnvName => opts.env ?? (io.env.NODE_ENV === 'production' ? 'production' : 'development');
@@ -124,7 +161,8 @@ function argsForTargets(targets: readonly string[], taskArgs: TaskArgs, tasks: R
     if (!declaring.length) throw new UsageError(`${targets.join(', ')} take${targets.length === 1 ? 's' : ''} no arguments (got ${keys.map((k) => `--${k}`).join(' ')}).`);
     for (const t of declaring) {
       const declared = tasks.get(t)!.args!;
-      const unknown = keys.filter((k) => !(k in declared));
+      // Own keys only: `--constructor` or `--toString` is as unknown as `--bogus`.
+      const unknown = keys.filter((k) => !Object.hasOwn(declared, k));
       if (unknown.length) {
         const valid = Object.entries(declared).map(([k, d]) => `--${k}=… (${d})`).join(', ');
         throw new UsageError(`Unknown argument ${unknown.map((k) => `--${k}`).join(' ')} for ${t}.`, `${t} takes: ${valid}`);
@@ -135,7 +173,7 @@ function argsForTargets(targets: readonly string[], taskArgs: TaskArgs, tasks: R
   return (task) => (named.has(task) ? taskArgs : {});
 }
 
-async function run(loaded: LoadedConfig, opts: CliOptions, argv: readonly string[], io: Io, platform: Platform): Promise<number> {
+async function run(loaded: LoadedConfig, opts: CliOptions, argv: readonly string[], io: Io, platform: Platform, watch: Watch): Promise<number> {
   const { config, graph, root } = loaded;
   const argsFor = argsForTargets(opts.targets, opts.taskArgs, graph.tasks);
   const order = topoOrder(graph, opts.only ? new Set(opts.targets) : closure(graph, opts.targets));
@@ -146,16 +184,22 @@ async function run(loaded: LoadedConfig, opts: CliOptions, argv: readonly string
   // Refuse before anything runs: a destructive task could only fail halfway through at its prompt.
   const isDestructive = (t: TaskDef<any>) => (typeof t.destructive === 'function' ? t.destructive(argsFor(t.name)) : !!t.destructive);
   const destructive = planned.filter(isDestructive).map((t) => t.name);
-  if (destructive.length && !opts.yes && !opts.dryRun && !canPrompt({ forceTTY })) {
+  if (destructive.length && !opts.yes && !opts.dryRun && !canPrompt({ input: io.stdin, output: io.stderr, forceTTY })) {
     throw new UserError(`${destructive.join(', ')} ${destructive.length === 1 ? 'is' : 'are'} destructive and there is no terminal to confirm on.`, {
       hint: 'Pass --yes to confirm in advance (or run it in a terminal). Nothing was run.',
     });
   }
 
+  // Ctrl-C (SIGHUP, SIGTERM) is ours from here on: it stops the run, and any question being asked.
+  let renderer: Renderer | undefined;
+  const { interrupts } = watch;
+  interrupts.runStarted((text) => (renderer ? renderer.note(text) : io.stderr.write(`${text}\n`)));
+  setMaxListeners(0, interrupts.signal); // every running command listens for the abort
+  watch.stage = 'preparing the run';
+
   let lock: Lock | undefined;
-  const prompt = createPrompt({ yes: opts.yes, forceTTY });
+  const prompt = createPrompt({ yes: opts.yes, forceTTY, input: io.stdin, output: io.stderr, signal: interrupts.signal });
   const releaseOnExit = () => lock?.release();
-  let removeSignalHandlers: (() => void) | undefined;
   process.on('exit', releaseOnExit);
   const session = await platform.open(platformInput(loaded, opts, io));
   try {
@@ -186,17 +230,13 @@ async function run(loaded: LoadedConfig, opts: CliOptions, argv: readonly string
     await runPreflights(planned, (t) => runtime.preflightContext(t));
     if (!allLocal && (!opts.dryRun || opts.refresh)) await target.beforeRun();
 
-    // Ctrl-C is ours from here on: while waiting for the lock, and during the run.
-    let renderer: Renderer | undefined;
-    const controller = new AbortController();
-    setMaxListeners(0, controller.signal); // every running command listens for the abort
-    removeSignalHandlers = onInterrupt(io, (text) => (renderer ? renderer.note(text) : io.stderr.write(`${text}\n`)), controller);
+    watch.stage = 'waiting for the lock';
     if (!opts.dryRun) {
       const file = lockPath(stateDir, target.key, env);
       try {
-        lock = await acquireLock(file, { command: `pnpm task ${argv.join(' ')}`, timeoutMs: opts.lockTimeoutMs, signal: controller.signal });
+        lock = await acquireLock(file, { command: `pnpm task ${argv.join(' ')}`, timeoutMs: opts.lockTimeoutMs, signal: interrupts.signal });
       } catch (error) {
-        if (controller.signal.aborted) return 130;
+        if (interrupts.signal.aborted) return interrupts.exitCode()!;
         throw error;
       }
     }
@@ -204,6 +244,7 @@ async function run(loaded: LoadedConfig, opts: CliOptions, argv: readonly string
     const asks = planned.some((t) => t.interactive || (isDestructive(t) && !opts.yes));
     renderer = await pickRenderer(opts, asks, order, io);
     const ui = renderer;
+    watch.stage = 'running tasks';
     let summary;
     try {
       summary = await runPlan({
@@ -221,12 +262,14 @@ async function run(loaded: LoadedConfig, opts: CliOptions, argv: readonly string
         stateDir,
         onEvent: (e) => ui.event(e),
         stdout: opts.json ? undefined : (text) => io.stdout.write(text),
-        signal: controller.signal,
+        signal: interrupts.signal,
+        stalls: watch.stalls,
       });
     } finally {
       await ui.end();
     }
-    const exitCode = summary.interrupted ? 130 : summary.failed ? 1 : 0;
+    watch.stage = 'finishing';
+    const exitCode = summary.interrupted ? interrupts.exitCode() ?? 130 : summary.failed ? 1 : 0;
     const info = { env, target: target.target, dryRun: opts.dryRun, verbose: opts.verbose, report: target.report() };
     // The dry-run plan is the command's answer (stdout); a run's summary is UI (stderr). --json owns stdout.
     const textOut = opts.dryRun && !opts.json ? io.stdout : io.stderr;
@@ -234,7 +277,6 @@ async function run(loaded: LoadedConfig, opts: CliOptions, argv: readonly string
     if (opts.json) io.stdout.write(jsonSummary(summary, info, exitCode));
     return exitCode;
   } finally {
-    removeSignalHandlers?.();
     lock?.release();
     process.off('exit', releaseOnExit);
     prompt.close();
@@ -242,34 +284,13 @@ async function run(loaded: LoadedConfig, opts: CliOptions, argv: readonly string
   }
 }
 
-/**
- * First Ctrl-C (or SIGTERM): abort the run — running tasks get the signal, nothing new starts. Second: exit
- * at once (the exit handlers release the lock and kill the tasks' process groups). We own these signals:
- * listr2's own handler would exit 127.
- */
-function onInterrupt(io: Io, note: (text: string) => void, controller: AbortController): () => void {
-  let signals = 0;
-  const handler = () => {
-    if (++signals > 1) {
-      io.stderr.write('\nInterrupted again: exiting now.\n');
-      process.exit(130);
-    }
-    note('Interrupted: stopping running tasks (Ctrl-C again to exit at once)…');
-    controller.abort();
-  };
-  process.on('SIGINT', handler);
-  process.on('SIGTERM', handler);
-  return () => {
-    process.off('SIGINT', handler);
-    process.off('SIGTERM', handler);
-  };
-}
-
 /** listr2 on an interactive terminal; timestamped lines in CI, in pipes, and when a task may ask questions. */
 async function pickRenderer(opts: CliOptions, asks: boolean, order: string[], io: Io): Promise<Renderer> {
   if (opts.dryRun) return { event() {}, note() {}, end: async () => {} }; // the plan table says it all
-  // A terminal that reports no width (some CI pseudo-TTYs) gets lines, not a redrawn screen.
-  const stderr = io.stderr as { isTTY?: boolean; columns?: number };
-  const tty = !!stderr.isTTY && !!stderr.columns && !io.env.CI && !asks;
-  return tty ? createTtyRenderer(order, { verbose: opts.verbose }) : createLineRenderer({ stream: io.stderr, verbose: opts.verbose });
+  // A terminal that reports no width (some CI pseudo-TTYs) gets lines, not a redrawn screen; so does one whose
+  // stdout is a terminal without a width (listr2 measures the width there).
+  const stderr = io.stderr as NodeJS.WriteStream;
+  const stdout = io.stdout as { isTTY?: boolean; columns?: number };
+  const tty = !!stderr.isTTY && !!stderr.columns && !(stdout.isTTY && !stdout.columns) && !io.env.CI && !asks;
+  return tty ? createTtyRenderer(order, { stream: stderr, verbose: opts.verbose }) : createLineRenderer({ stream: io.stderr, verbose: opts.verbose });
 }

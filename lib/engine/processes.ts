@@ -1,8 +1,8 @@
 // Processes the tool starts and watches.
 // Every command the tool starts (a task's `ctx.$` commands, every gcloud call) runs in its own process group,
 // so an abort (Ctrl-C, a call's timeout) kills the whole tree: zx's own abort only signals the shell it
-// spawned, and a grandchild (gcloud's Python, `sleep`, `docker`) would survive. Groups still alive when
-// the CLI exits (second Ctrl-C) are killed on the way out.
+// spawned, and a grandchild (gcloud's Python, `sleep`, `docker`) would survive. The CLI kills the groups
+// still alive when its run ends, and when the process exits early (a second Ctrl-C).
 import { spawn, type ChildProcess } from 'node:child_process';
 
 const liveGroups = new Set<number>();
@@ -13,7 +13,18 @@ const killGroup = (pid: number, signal: NodeJS.Signals) => {
     /* already gone */
   }
 };
-process.on('exit', () => liveGroups.forEach((pid) => killGroup(pid, 'SIGKILL')));
+
+/** Kills every process group still running (a command a task left behind, or one a stuck task awaits). */
+export function killRunningGroups(signal: NodeJS.Signals = 'SIGKILL'): void {
+  liveGroups.forEach((pid) => killGroup(pid, signal));
+}
+
+/** Until the returned function is called, exiting the process (process.exit included) kills the running groups. */
+export function killGroupsOnExit(): () => void {
+  const onExit = () => killRunningGroups('SIGKILL');
+  process.on('exit', onExit);
+  return () => process.off('exit', onExit);
+}
 
 export function groupSpawner(signal: AbortSignal): typeof spawn {
   const mine = new Set<number>();
@@ -32,7 +43,6 @@ export function groupSpawner(signal: AbortSignal): typeof spawn {
     return child;
   }) as typeof spawn;
 }
-
 
 /** Whether a process exists (EPERM: it does, but belongs to someone else). */
 export function isAlive(pid: number): boolean {

@@ -1,6 +1,9 @@
-// Questions to the user (destructive confirmations, cleanup menus). Reads stdin, writes the question to
-// stderr (stdout stays clean for --json), asks one question at a time, and refuses without a terminal.
-import * as readline from 'node:readline';
+// Questions to the user (destructive confirmations, cleanup menus). Reads the given input, writes the question
+// to the given output (stderr: stdout stays clean for --json), asks one question at a time, and refuses
+// without a terminal. Only a line typed after a question is shown answers it: keys pressed earlier (during a
+// long discovery) are discarded. Ctrl-C (the run's abort signal) rejects the pending question and every later
+// one, so a task cannot go on asking after the user stopped the run.
+import { StringDecoder } from 'node:string_decoder';
 import type { Prompt } from './types.js';
 import { UserError } from './errors.js';
 
@@ -13,6 +16,8 @@ export interface PromptOptions {
    * prompts on stdin (set by GCP_TASKS_PROMPT_TTY=1).
    */
   forceTTY?: boolean;
+  /** The run's interrupt: aborting it rejects the pending question and every later one. */
+  signal?: AbortSignal;
 }
 
 /** True when questions can be asked: stdin and stderr are a terminal (or forceTTY). */
@@ -22,41 +27,77 @@ export function canPrompt(opts: Pick<PromptOptions, 'input' | 'output' | 'forceT
   return !!opts.forceTTY || (!!(input as { isTTY?: boolean }).isTTY && !!(output as { isTTY?: boolean }).isTTY);
 }
 
+/** One full turn of the event loop, so input already waiting is read before we go on. */
+const loopTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 export function createPrompt(opts: PromptOptions): Prompt & { close(): void } {
   const input = opts.input ?? process.stdin;
   const output = opts.output ?? process.stderr;
   const isTTY = canPrompt(opts);
-  // One readline for the whole run: lines typed (or piped) ahead of a question are queued, not lost.
-  let rl: readline.Interface | undefined;
-  const lines: string[] = [];
-  const waiters: ((line: string | null) => void)[] = [];
-  let closed = false;
+  const decoder = new StringDecoder('utf8');
+  let lines: string[] = [];
+  let partial = '';
+  let ended = false;
+  let listening = false;
+  let waiter: ((line: string | null) => void) | undefined;
   let queue: Promise<unknown> = Promise.resolve();
 
-  const open = () => {
-    if (rl) return;
-    rl = readline.createInterface({ input, terminal: false });
-    rl.on('line', (line) => (waiters.length ? waiters.shift()!(line) : lines.push(line)));
-    rl.on('close', () => {
-      closed = true;
-      while (waiters.length) waiters.shift()!(null);
-    });
+  const deliver = (line: string | null) => {
+    const answer = waiter;
+    waiter = undefined;
+    if (answer) answer(line);
+    else if (line !== null) lines.push(line);
   };
-  const nextLine = () =>
-    new Promise<string | null>((resolve) => {
-      if (lines.length) resolve(lines.shift()!);
-      else if (closed) resolve(null);
-      else waiters.push(resolve);
-    });
+  const onData = (chunk: Buffer | string) => {
+    const parts = (partial + (typeof chunk === 'string' ? chunk : decoder.write(chunk))).split(/\r?\n/);
+    partial = parts.pop()!;
+    parts.forEach(deliver);
+  };
+  const onEnd = () => {
+    ended = true;
+    if (partial) deliver(partial);
+    partial = '';
+    deliver(null);
+  };
+  const interrupted = (question: string) => new UserError(`Interrupted at the question "${question}".`);
 
   /** Serialises questions so two parallel tasks never ask at the same time. */
   const ask = (question: string): Promise<string> => {
     const answer = queue.then(async () => {
-      open();
+      if (opts.signal?.aborted) throw interrupted(question);
+      if (!listening) {
+        input.on('data', onData);
+        input.on('end', onEnd);
+        listening = true;
+      }
+      input.resume();
+      // Two turns: the first starts reading, the second runs after the loop has polled what was waiting.
+      await loopTurn();
+      await loopTurn();
+      lines = [];
+      partial = '';
       output.write(`${question} `);
-      const line = await nextLine();
-      if (line === null) throw new UserError(`No answer to "${question}" (input closed).`, { hint: 'Pass --yes to confirm without a terminal.' });
-      return line.trim();
+      try {
+        const line = await new Promise<string | null>((resolve, reject) => {
+          if (ended) return resolve(null);
+          const onAbort = () => {
+            waiter = undefined;
+            reject(interrupted(question));
+          };
+          if (opts.signal?.aborted) return onAbort();
+          opts.signal?.addEventListener('abort', onAbort, { once: true });
+          waiter = (line) => {
+            opts.signal?.removeEventListener('abort', onAbort);
+            resolve(line);
+          };
+        });
+        if (line === null) throw new UserError(`No answer to "${question}" (input closed).`, { hint: 'Pass --yes to confirm without a terminal.' });
+        return line.trim();
+      } finally {
+        // Not reading between questions: the input does not keep the process alive, and keys typed meanwhile are
+        // discarded before the next question.
+        if (!ended) input.pause();
+      }
     });
     queue = answer.catch(() => {});
     return answer;
@@ -79,7 +120,10 @@ export function createPrompt(opts: PromptOptions): Prompt & { close(): void } {
       return ask(question);
     },
     close() {
-      rl?.close();
+      if (!listening) return;
+      input.off('data', onData);
+      input.off('end', onEnd);
+      input.pause();
     },
   };
 }

@@ -2,6 +2,7 @@
 // - listr2's default renderer on an interactive terminal (status, elapsed time, last output line per task);
 // - a line renderer with timestamps otherwise (pipes, CI, runs with prompts), whole lines only.
 // Also the end-of-run summary (text on stderr, JSON on stdout).
+import { inspect } from 'node:util';
 import type { RunEvent, RunSummary, TaskResult, TaskStatus } from './runner.js';
 import { redact } from './redact.js';
 import type { Json } from './types.js';
@@ -26,16 +27,48 @@ function palette(stream: Out) {
 
 export const formatMs = (ms: number): string => (ms < 1000 ? `${Math.round(ms)} ms` : ms < 60_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s`);
 
-/** Message and hint of an error, as the user should read it (stack only with --verbose). */
+/**
+ * Message and hint of anything a task may throw, as the user should read it (stack only with --verbose).
+ * Never throws itself: a value without a prototype, or a `message` getter that throws, still gets a message.
+ */
 export function describeError(error: unknown, verbose: boolean): { message: string; hint?: string } {
-  const text = (e: Error) => redact(verbose && e.stack ? e.stack : e.message);
   // UserError and GcloudError carry a hint (duck-typed: importing gcloud.ts here would load zx for --help).
-  if (error instanceof Error) {
-    const hint = (error as { hint?: unknown }).hint;
-    return { message: text(error), ...(typeof hint === 'string' && hint ? { hint: redact(hint) } : {}) };
-  }
-  return { message: redact(String(error)) };
+  const hint = safely(() => (error as { hint?: unknown }).hint);
+  const text = errorText(error, verbose);
+  return { message: redact(verbose ? text : withoutStackLines(text)), ...(typeof hint === 'string' && hint ? { hint: redact(hint) } : {}) };
 }
+
+/** A property of a thrown value, which may be anything: one whose getter throws counts as absent. */
+function safely<T>(read: () => T): T | undefined {
+  try {
+    return read();
+  } catch {
+    return undefined;
+  }
+}
+
+function errorText(error: unknown, verbose: boolean): string {
+  if (error instanceof Error) {
+    const stack = verbose ? safely(() => error.stack) : undefined;
+    if (typeof stack === 'string' && stack) return stack;
+    const message = safely(() => error.message);
+    if (typeof message === 'string' && message) return message;
+    const name = safely(() => error.name);
+    return `${typeof name === 'string' && name ? name : 'Error'} without a readable message`;
+  }
+  if (typeof error === 'string') return error;
+  return `a value that is not an Error was thrown: ${safely(() => inspect(error, { depth: 2, breakLength: Infinity })) ?? 'unreadable'}`;
+}
+
+/** zx puts the command's call site (`at AsyncLocalStorage.run (node:async_hooks:…)`) in its message. */
+const STACK_LINE = /^\s*at .*(:\d+:\d+\)?|\(native\)|<anonymous>\)?)$/;
+const withoutStackLines = (text: string) =>
+  text
+    .split('\n')
+    .filter((line) => !STACK_LINE.test(line))
+    .join('\n')
+    .replace(/\n\s*\n/g, '\n')
+    .trim();
 
 const STATUS_WORD: Record<TaskStatus, string> = {
   ran: 'ran',
@@ -95,13 +128,15 @@ function endLine(r: TaskResult, c: ReturnType<typeof palette>, verbose: boolean)
   }
 }
 
-/** listr2's interactive renderer, fed by runner events. Each listr task mirrors one planned task. */
-export async function createTtyRenderer(order: readonly string[], opts: { verbose?: boolean } = {}): Promise<Renderer> {
+/**
+ * listr2's interactive renderer, fed by runner events, drawing on `stream` (a terminal). Each listr task mirrors
+ * one planned task. listr2 measures the width on process.stdout (80 columns when it is piped): the CLI picks
+ * this renderer only when that measure is sound.
+ */
+export async function createTtyRenderer(order: readonly string[], opts: { stream: NodeJS.WriteStream; verbose?: boolean }): Promise<Renderer> {
   const { Listr, ListrLogger, ProcessOutput } = await import('listr2');
-  // listr2 measures the width on stdout even when drawing on stderr; with stdout piped (--json) or a
-  // pseudo-terminal reporting 0 columns it would wrap at width 1 (cypress PR #33890).
-  if (!process.stdout.columns) process.stdout.columns = process.stderr.columns || 80;
-  const processOutput = new ProcessOutput(process.stderr, process.stderr);
+  const dim = (s: string) => (useColor(opts.stream) ? `\x1b[2m${s}\x1b[22m` : s);
+  const processOutput = new ProcessOutput(opts.stream, opts.stream);
   // The runner may finish a task before listr2 has started rendering it: results wait here.
   const ended = new Map<string, { promise: Promise<TaskResult>; resolve: (r: TaskResult) => void }>();
   for (const name of order) {
@@ -148,13 +183,13 @@ export async function createTtyRenderer(order: readonly string[], opts: { verbos
     },
   );
   const done = listr.run().catch(() => {});
-  // Elapsed time of running tasks, refreshed every second.
+  // Elapsed time of running tasks, refreshed every second (unref'd: a clock is no work to wait for).
   const ticker = setInterval(() => {
     for (const [name, at] of started) {
       const task = wrappers.get(name);
       if (task) task.title = `${name} ${dim(formatMs(Math.floor((performance.now() - at) / 1000) * 1000))}`;
     }
-  }, 1000);
+  }, 1000).unref();
 
   return {
     event(e) {
@@ -183,10 +218,6 @@ export async function createTtyRenderer(order: readonly string[], opts: { verbos
       await done;
     },
   };
-}
-
-function dim(s: string): string {
-  return useColor(process.stderr) ? `\x1b[2m${s}\x1b[22m` : s;
 }
 
 export interface SummaryInfo {

@@ -5,7 +5,9 @@
 //
 // Failure policy: running tasks finish, no new ones start (with continueOnError: every task that does not
 // depend on a failure still runs). Abort: the signal reaches every running task (zx kills its children),
-// nothing unfinished is recorded. Every observable step is an event; only renderers print.
+// nothing unfinished is recorded (not even a task that returned after the abort: it may have stopped halfway).
+// A task whose promise can never settle is failed when the process runs out of things to wait on (stall.ts).
+// Every observable step is an event; only renderers print.
 import { setMaxListeners } from 'node:events';
 import pLimit from 'p-limit';
 import type { FingerprintContext, Json, TaskContext, TaskDef } from './types.js';
@@ -13,6 +15,8 @@ import { UserError } from './errors.js';
 import { criticalPath, type TaskGraph } from './graph.js';
 import { staleReason, type Fingerprint, type Fingerprinter, type StateStore, type TaskRecord } from './cache.js';
 import { logFilePath, TaskLog, type LogLevel } from './logger.js';
+import { describeError } from './render.js';
+import type { Stalls } from './stall.js';
 
 export type TaskStatus =
   | 'ran'
@@ -83,6 +87,8 @@ export interface RunOptions {
   stdout?: (text: string) => void;
   /** Aborting it interrupts the run (Ctrl-C). */
   signal?: AbortSignal;
+  /** Told when the process has nothing left to wait on: the running tasks can then never finish. */
+  stalls?: Stalls;
 }
 
 export interface RunSummary {
@@ -124,6 +130,8 @@ export async function runPlan(opts: RunOptions): Promise<RunSummary> {
   const outside = await outsideDepOutputs(opts);
   const results = new Map<string, Promise<TaskResult>>();
   let stopping: 'failure' | 'abort' | null = null;
+  /** Tasks inside run() or check(), with their last screen line and a way to end them if they can never settle. */
+  const running = new Map<string, { lastLine?: string; end(error: Error): void }>();
 
   const abort = () => {
     stopping = 'abort';
@@ -207,11 +215,13 @@ export async function runPlan(opts: RunOptions): Promise<RunSummary> {
   async function probe(task: TaskDef<any>, deps: Record<string, Json | void>): Promise<string | null> {
     if (stopping) return null;
     emit({ type: 'check', task: task.name, at: now() });
+    const stuck = whileRunning(task.name);
     const log = openLog(task.name);
     try {
       const ctx = await opts.runtime.context(task, { deps, log, signal: controller.signal, invalidate });
-      return (await task.check!(ctx)) ? null : 'the live check found a difference (--refresh)';
+      return (await Promise.race([task.check!(ctx), stuck])) ? null : 'the live check found a difference (--refresh)';
     } finally {
+      running.delete(task.name);
       await log.close();
     }
   }
@@ -222,24 +232,28 @@ export async function runPlan(opts: RunOptions): Promise<RunSummary> {
     await opts.store.delete(name);
     const startedAt = now();
     emit({ type: 'start', task: name, reason, at: startedAt });
+    const stuck = whileRunning(name);
     const log = openLog(name);
     const base = { name, reason, startedAt, log: log.file };
     try {
       const ctx = await opts.runtime.context(task, { deps, log, signal: controller.signal, invalidate });
-      const outputs = toJson(name, await task.run(ctx));
+      const outputs = toJson(name, await Promise.race([task.run(ctx), stuck]));
       const durationMs = now() - startedAt;
-      if (fingerprint) {
+      // A task that returns after Ctrl-C (having caught its own command's failure) may have stopped halfway.
+      const interrupted = controller.signal.aborted;
+      if (fingerprint && !interrupted) {
         await opts.store.write({ task: name, fingerprint, outputs, finishedAt: new Date().toISOString(), durationMs: Math.round(durationMs) });
       }
       const invalidates = typeof task.invalidates === 'function' ? task.invalidates(ctx, outputs) : task.invalidates;
       if (invalidates?.length) await invalidate(invalidates);
-      return { ...base, status: 'ran', durationMs, finishedAt: now(), outputs };
+      return { ...base, status: interrupted ? 'interrupted' : 'ran', durationMs, finishedAt: now(), outputs };
     } catch (error) {
       const status = controller.signal.aborted ? 'interrupted' : 'failed';
       // The full error goes to the log file; the screen shows the message in the end line and summary.
-      log.write('debug', error instanceof Error ? error.stack ?? error.message : String(error));
+      log.write('debug', describeError(error, true).message);
       return failed({ ...base, status, durationMs: now() - startedAt, finishedAt: now(), error });
     } finally {
+      running.delete(name);
       await log.close();
     }
   }
@@ -249,7 +263,11 @@ export async function runPlan(opts: RunOptions): Promise<RunSummary> {
       task: name,
       file: logFilePath(opts.stateDir, name),
       verbose: !!opts.verbose,
-      onLine: (level, line) => emit({ type: 'line', task: name, level, line, at: now() }),
+      onLine: (level, line) => {
+        const entry = running.get(name);
+        if (entry) entry.lastLine = line;
+        emit({ type: 'line', task: name, level, line, at: now() });
+      },
       stdout: opts.stdout ?? (() => {}),
     });
   }
@@ -257,6 +275,27 @@ export async function runPlan(opts: RunOptions): Promise<RunSummary> {
   async function invalidate(names: string[]): Promise<void> {
     await Promise.all(names.map((n) => opts.store.delete(n)));
   }
+
+  /** Marks a task as running; the promise rejects if the process stalls while the task is still pending. */
+  function whileRunning(name: string): Promise<never> {
+    const stuck = new Promise<never>((_, reject) => running.set(name, { end: reject }));
+    stuck.catch(() => {}); // raced against the task's own promise, which may not have been created yet
+    return stuck;
+  }
+
+  const endStuckTasks = (): boolean => {
+    for (const [name, { lastLine }] of running) {
+      running.get(name)!.end(
+        new UserError(`It never finished: it waits on a promise that can never settle (nothing is left that could settle it).${lastLine ? ` Its last line: "${lastLine}".` : ''}`, {
+          hint: 'Make sure every promise its run() awaits resolves or rejects (a callback that is never called, a missing resolve).',
+        }),
+      );
+    }
+    const ended = running.size > 0;
+    running.clear();
+    return ended;
+  };
+  const stopWatching = opts.stalls?.during(endStuckTasks);
 
   try {
     const all = await Promise.all(opts.order.map(execute));
@@ -269,6 +308,7 @@ export async function runPlan(opts: RunOptions): Promise<RunSummary> {
       failed: all.some((r) => r.status === 'failed' || r.status === 'skipped-dep-failed'),
     };
   } finally {
+    stopWatching?.();
     opts.signal?.removeEventListener('abort', abort);
   }
 }
