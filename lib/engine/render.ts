@@ -134,7 +134,12 @@ function endLine(r: TaskResult, c: ReturnType<typeof palette>, verbose: boolean)
  * this renderer only when that measure is sound.
  */
 export async function createTtyRenderer(order: readonly string[], opts: { stream: NodeJS.WriteStream; verbose?: boolean }): Promise<Renderer> {
-  const { Listr, ListrLogger, ProcessOutput } = await import('listr2');
+  const { DefaultRenderer, Listr, ListrLogger, ProcessOutput } = await import('listr2');
+  // listr2 judges the terminal by process.stdout: with stdout piped (--json) it would fall back to a renderer
+  // printing there. The CLI already checked that `stream` is a terminal.
+  class StreamRenderer extends DefaultRenderer {
+    static override nonTTY = true;
+  }
   const dim = (s: string) => (useColor(opts.stream) ? `\x1b[2m${s}\x1b[22m` : s);
   const processOutput = new ProcessOutput(opts.stream, opts.stream);
   // The runner may finish a task before listr2 has started rendering it: results wait here.
@@ -172,7 +177,7 @@ export async function createTtyRenderer(order: readonly string[], opts: { stream
       concurrent: true, // p-limit enforces -j; listr2's own limiter would count tasks waiting on deps
       exitOnError: false,
       registerSignalListeners: false, // the CLI owns SIGINT and the exit code (130)
-      renderer: 'default',
+      renderer: StreamRenderer,
       rendererOptions: {
         logger: new ListrLogger({ processOutput, useIcons: true }),
         formatOutput: 'truncate',

@@ -122,6 +122,12 @@ const cases: Case[] = [
   { name: 'config: role without roles/ prefix', args: ['setup', '--sandbox', '--config', 'X'], config: infraVariant(`infra.serviceAccount.roles = ['cloudsql.client']`), code: 1, says: /infra\.serviceAccount\.roles/ },
   { name: 'config: max instances 0', args: ['setup', '--sandbox', '--config', 'X'], config: infraVariant(`infra.services[1].maxInstances = 0`), code: 1, says: /infra\.services\[1\]\.maxInstances/ },
   { name: 'config: API that is not a googleapis.com name', args: ['setup', '--sandbox', '--config', 'X'], config: infraVariant(`infra.apis = ['compute']`), code: 1, says: /infra\.apis\[0\]/ },
+  // Names that exist on every object are not declared arguments; empty and JSON-wanting command lines.
+  { name: 'cli: task argument --constructor', args: ['rollback:api-gateway', '--sandbox', '--', '--constructor'], code: 2, says: /Unknown argument --constructor/ },
+  { name: 'cli: task argument --toString=1', args: ['rollback:api-gateway', '--sandbox', '--', '--toString=1'], code: 2, says: /Unknown argument --toString/ },
+  { name: 'cli: --json with an unknown flag', args: ['setup', '--json', '--bogus'], code: 2, says: /--bogus/ },
+  { name: 'cli: --json with --env staging', args: ['setup', '--json', '--env=staging'], code: 2, says: /staging/ },
+  { name: 'cli: empty --config', args: ['setup', '--config='], code: 2, says: /--config needs a file name/ },
 ];
 
 const STACK_LINE = /^\s+at .+:\d+:\d+\)?$/m;

@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { fixtureProject } from '../helpers/cli.js';
+import { startCli } from './live-cli.js';
 
 
 test('a destructive task without a terminal and without --yes is refused before anything runs', async () => {
@@ -22,12 +23,18 @@ test('a destructive task without a terminal and without --yes is refused before 
 
 test('a confirmation is asked on the terminal: "y" runs the destructive step, anything else declines', async () => {
   const p = fixtureProject();
-  // GCP_TASKS_PROMPT_TTY=1 lets a test answer on piped stdin as if it were a terminal.
-  const declined = await p.cli(['app:delete'], { GCP_TASKS_PROMPT_TTY: '1' }, { stdin: 'n\n' });
+  // GCP_TASKS_PROMPT_TTY=1 lets a test answer on piped stdin as if it were a terminal; an answer counts only
+  // when typed after the question is shown.
+  const answer = async (text: string) => {
+    const cli = startCli('basic', ['app:delete'], { GCP_TASKS_STATE_DIR: p.stateDir, MARK_DIR: path.join(p.dir, 'marks'), GCP_TASKS_PROMPT_TTY: '1' });
+    await cli.waitFor('Delete the app? [y/N]');
+    cli.type(text);
+    return cli.ended;
+  };
+  const declined = await answer('n\n');
   assert.is(declined.code, 0, declined.stderr);
-  assert.match(declined.stderr, 'Delete the app? [y/N]');
   assert.equal(p.ran(), []);
-  const accepted = await p.cli(['app:delete'], { GCP_TASKS_PROMPT_TTY: '1' }, { stdin: 'y\n' });
+  const accepted = await answer('y\n');
   assert.is(accepted.code, 0, accepted.stderr);
   assert.equal(p.ran(), ['app_delete']);
   p.cleanup();
