@@ -11,7 +11,7 @@ import { loadConfig, type LoadedConfig } from './config.js';
 import { createRuntime } from './context.js';
 import { assertKnown, closure, toDot, toMermaid, topoOrder } from './graph.js';
 import { clearRecords, Fingerprinter, loadSalt, recordsDir, StateStore } from './cache.js';
-import { acquireLock, lockPath, type Lock } from './lock.js';
+import { acquireLock, lockPath, userLockDir, type Lock } from './lock.js';
 import { canPrompt, createPrompt } from './prompt.js';
 import { describeError, formatSummary, jsonSummary, createLineRenderer, createTtyRenderer, type Renderer } from './render.js';
 import { runPlan } from './runner.js';
@@ -159,7 +159,7 @@ async function run(loaded: LoadedConfig, opts: CliOptions, argv: readonly string
   process.on('exit', releaseOnExit);
   const session = await platform.open(platformInput(loaded, opts, io));
   try {
-    const { stateDir, envDir } = session.locations;
+    const { stateDir, envDir, lockDir = userLockDir(io.env) } = session.locations;
     // A plan made only of local tasks (db:local) needs neither the platform nor the env validation.
     const allLocal = planned.every((t) => (typeof t.local === 'function' ? t.local(argsFor(t.name), env) : !!t.local));
     const { vars } = loadEnv({
@@ -192,12 +192,17 @@ async function run(loaded: LoadedConfig, opts: CliOptions, argv: readonly string
     setMaxListeners(0, controller.signal); // every running command listens for the abort
     removeSignalHandlers = onInterrupt(io, (text) => (renderer ? renderer.note(text) : io.stderr.write(`${text}\n`)), controller);
     if (!opts.dryRun) {
-      const file = lockPath(stateDir, target.key, env);
+      const file = lockPath(lockDir, target.key, env);
       try {
         lock = await acquireLock(file, { command: `pnpm task ${argv.join(' ')}`, timeoutMs: opts.lockTimeoutMs, signal: controller.signal });
       } catch (error) {
         if (controller.signal.aborted) return 130;
         throw error;
+      }
+      if (lock.tookOver) {
+        const { holder, ended } = lock.tookOver;
+        const groups = ended.length ? ` and ended the ${ended.length} process group${ended.length === 1 ? '' : 's'} it left running (${ended.join(', ')})` : '';
+        io.stderr.write(`Took over the lock of a run that no longer exists (pid ${holder.pid} on ${holder.host}, \`${holder.command}\`, since ${holder.startedAt})${groups}.\n`);
       }
     }
 
