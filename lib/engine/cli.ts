@@ -15,6 +15,7 @@ import { acquireLock, lockPath, userLockDir, type Lock } from './lock.js';
 import { canPrompt, createPrompt } from './prompt.js';
 import { describeError, formatSummary, jsonSummary, createLineRenderer, createTtyRenderer, type Renderer } from './render.js';
 import { runPlan } from './runner.js';
+import { createGithubRenderer, writeStepSummary } from './github.js';
 import { runPreflights } from './preflight.js';
 import { loadEnv } from './env.js';
 import type { Platform, PlatformInput } from './platform.js';
@@ -236,6 +237,7 @@ async function run(loaded: LoadedConfig, opts: CliOptions, argv: readonly string
     // The dry-run plan is the command's answer (stdout); a run's summary is UI (stderr). --json owns stdout.
     const textOut = opts.dryRun && !opts.json ? io.stdout : io.stderr;
     textOut.write(formatSummary(summary, info, textOut));
+    if (!opts.dryRun) writeStepSummary(io.env, summary, info);
     if (opts.json) io.stdout.write(jsonSummary(summary, info, exitCode));
     return exitCode;
   } finally {
@@ -275,6 +277,7 @@ async function pickRenderer(opts: CliOptions, asks: boolean, order: string[], io
   if (opts.dryRun) return { event() {}, note() {}, end: async () => {} }; // the plan table says it all
   // A terminal that reports no width (some CI pseudo-TTYs) gets lines, not a redrawn screen.
   const stderr = io.stderr as { isTTY?: boolean; columns?: number };
+  if (io.env.GITHUB_ACTIONS === 'true') return createGithubRenderer({ stream: io.stderr, verbose: opts.verbose });
   const tty = !!stderr.isTTY && !!stderr.columns && !io.env.CI && !asks;
   return tty ? createTtyRenderer(order, { verbose: opts.verbose }) : createLineRenderer({ stream: io.stderr, verbose: opts.verbose });
 }
