@@ -28,7 +28,7 @@ export interface CliOptions {
 }
 
 /** Lock files live in a per-user folder: one per test process, so test files running in parallel never share it. */
-const stateHome = fs.mkdtempSync(path.join(os.tmpdir(), 'gt-state-home-'));
+export const stateHome = fs.mkdtempSync(path.join(os.tmpdir(), 'gt-state-home-'));
 
 export function runCli(args: string[], opts: CliOptions = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
