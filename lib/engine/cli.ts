@@ -12,10 +12,11 @@ import { loadConfig, type LoadedConfig } from './config.js';
 import { createRuntime } from './context.js';
 import { assertKnown, closure, toDot, toMermaid, topoOrder } from './graph.js';
 import { clearRecords, Fingerprinter, loadSalt, recordsDir, StateStore } from './cache.js';
-import { acquireLock, lockPath, type Lock } from './lock.js';
+import { acquireLock, lockPath, userLockDir, type Lock } from './lock.js';
 import { canPrompt, createPrompt } from './prompt.js';
 import { describeError, formatSummary, jsonSummary, createLineRenderer, createTtyRenderer, type Renderer } from './render.js';
 import { runPlan } from './runner.js';
+import { createGithubRenderer, writeStepSummary } from './github.js';
 import { runPreflights } from './preflight.js';
 import { loadEnv } from './env.js';
 import type { Platform, PlatformInput } from './platform.js';
@@ -203,7 +204,7 @@ async function run(loaded: LoadedConfig, opts: CliOptions, argv: readonly string
   process.on('exit', releaseOnExit);
   const session = await platform.open(platformInput(loaded, opts, io));
   try {
-    const { stateDir, envDir } = session.locations;
+    const { stateDir, envDir, lockDir = userLockDir(io.env) } = session.locations;
     // A plan made only of local tasks (db:local) needs neither the platform nor the env validation.
     const allLocal = planned.every((t) => (typeof t.local === 'function' ? t.local(argsFor(t.name), env) : !!t.local));
     const { vars } = loadEnv({
@@ -232,12 +233,17 @@ async function run(loaded: LoadedConfig, opts: CliOptions, argv: readonly string
 
     watch.stage = 'waiting for the lock';
     if (!opts.dryRun) {
-      const file = lockPath(stateDir, target.key, env);
+      const file = lockPath(lockDir, target.key, env);
       try {
         lock = await acquireLock(file, { command: `pnpm task ${argv.join(' ')}`, timeoutMs: opts.lockTimeoutMs, signal: interrupts.signal });
       } catch (error) {
         if (interrupts.signal.aborted) return interrupts.exitCode()!;
         throw error;
+      }
+      if (lock.tookOver) {
+        const { holder, ended } = lock.tookOver;
+        const groups = ended.length ? ` and ended the ${ended.length} process group${ended.length === 1 ? '' : 's'} it left running (${ended.join(', ')})` : '';
+        io.stderr.write(`Took over the lock of a run that no longer exists (pid ${holder.pid} on ${holder.host}, \`${holder.command}\`, since ${holder.startedAt})${groups}.\n`);
       }
     }
 
@@ -274,6 +280,7 @@ async function run(loaded: LoadedConfig, opts: CliOptions, argv: readonly string
     // The dry-run plan is the command's answer (stdout); a run's summary is UI (stderr). --json owns stdout.
     const textOut = opts.dryRun && !opts.json ? io.stdout : io.stderr;
     textOut.write(formatSummary(summary, info, textOut));
+    if (!opts.dryRun) writeStepSummary(io.env, summary, info);
     if (opts.json) io.stdout.write(jsonSummary(summary, info, exitCode));
     return exitCode;
   } finally {
@@ -289,6 +296,7 @@ async function pickRenderer(opts: CliOptions, asks: boolean, order: string[], io
   if (opts.dryRun) return { event() {}, note() {}, end: async () => {} }; // the plan table says it all
   // A terminal that reports no width (some CI pseudo-TTYs) gets lines, not a redrawn screen; so does one whose
   // stdout is a terminal without a width (listr2 measures the width there).
+  if (io.env.GITHUB_ACTIONS === 'true') return createGithubRenderer({ stream: io.stderr, verbose: opts.verbose });
   const stderr = io.stderr as NodeJS.WriteStream;
   const stdout = io.stdout as { isTTY?: boolean; columns?: number };
   const tty = !!stderr.isTTY && !!stderr.columns && !(stdout.isTTY && !stdout.columns) && !io.env.CI && !asks;

@@ -1,28 +1,41 @@
 // One run at a time per project + environment, like Terraform's state lock: the lock file names the
-// holder (pid, host, command, start time); a second run refuses with those details or waits
-// (--lock-timeout); a lock whose holder process is gone is taken over.
+// holder (pid, host, user, command, start time, the process groups it started); a second run refuses with
+// those details or waits (--lock-timeout); a lock whose holder process is gone is taken over, after ending
+// the process groups the dead holder left running (a gcloud call still in flight would act after us).
+// Lock files live in a per-user folder keyed by target + environment, so two clones on one machine, each
+// with its own state folder, still exclude each other.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { UserError } from './errors.js';
 import { safeFileName } from './cache.js';
-import { isAlive } from './processes.js';
+import { isAlive, killGroup, watchGroups } from './processes.js';
 
 export interface LockHolder {
   pid: number;
   host: string;
+  user?: string;
   command: string;
   startedAt: string;
+  /** Process groups the holder started that are still running (each command runs in its own group). */
+  groups?: number[];
 }
 
 export interface Lock {
   readonly path: string;
+  /** The dead holder this run took the lock from, with the process groups it ended. */
+  readonly tookOver?: { holder: LockHolder; ended: number[] };
   release(): void;
 }
 
-export const lockPath = (stateDir: string, key: string, env: string): string =>
-  path.join(stateDir, 'locks', `${safeFileName(`${key || 'local'}.${env}`)}.lock`);
+/** The per-user folder of lock files: $XDG_STATE_HOME/gcp-tasks/locks, else ~/.local/state/gcp-tasks/locks. */
+export function userLockDir(env: NodeJS.ProcessEnv): string {
+  const base = env.XDG_STATE_HOME && path.isAbsolute(env.XDG_STATE_HOME) ? env.XDG_STATE_HOME : path.join(os.homedir(), '.local', 'state');
+  return path.join(base, 'gcp-tasks', 'locks');
+}
+
+export const lockPath = (lockDir: string, key: string, env: string): string => path.join(lockDir, `${safeFileName(`${key || 'local'}.${env}`)}.lock`);
 
 /** True when the holder may still be running (a holder on another host is assumed alive). */
 export function holderAlive(holder: LockHolder): boolean {
@@ -35,6 +48,32 @@ function readHolder(file: string): LockHolder | null {
     return typeof holder.pid === 'number' ? holder : null;
   } catch {
     return null;
+  }
+}
+
+/** Rewrites our own lock file atomically (readers see the old holder or the new one, never half a file). */
+function rewrite(file: string, holder: LockHolder): void {
+  const tmp = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, JSON.stringify(holder, null, 2) + '\n');
+  fs.renameSync(tmp, file);
+}
+
+/** Ends a dead holder's leftover process groups; returns the ones that were still there. */
+function endGroups(holder: LockHolder): number[] {
+  if (holder.host !== os.hostname()) return [];
+  return (holder.groups ?? []).filter((pgid) => {
+    if (!Number.isInteger(pgid) || pgid <= 1 || !groupAlive(pgid)) return false;
+    killGroup(pgid, 'SIGKILL');
+    return true;
+  });
+}
+
+function groupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
@@ -52,7 +91,7 @@ function tryCreate(file: string, holder: LockHolder): boolean {
  * Replaces a lock whose holder is dead. A short-lived guard file makes the check-and-replace atomic
  * between two runs that both find the same dead holder.
  */
-function takeOverDead(file: string, holder: LockHolder): boolean {
+function takeOverDead(file: string, holder: LockHolder): { holder: LockHolder; ended: number[] } | null {
   const guard = `${file}.takeover`;
   try {
     fs.writeFileSync(guard, String(process.pid), { flag: 'wx' });
@@ -63,13 +102,15 @@ function takeOverDead(file: string, holder: LockHolder): boolean {
     } catch {
       /* gone meanwhile */
     }
-    return false;
+    return null;
   }
   try {
     const current = readHolder(file);
-    if (current && holderAlive(current)) return false;
+    if (current && holderAlive(current)) return null;
+    // Its commands first: a request of the dead run must not land after ours.
+    const ended = current ? endGroups(current) : [];
     fs.rmSync(file, { force: true });
-    return tryCreate(file, holder);
+    return tryCreate(file, holder) ? { holder: current ?? { pid: 0, host: '?', command: '(unreadable lock)', startedAt: new Date(0).toISOString() }, ended } : null;
   } finally {
     fs.rmSync(guard, { force: true });
   }
@@ -79,7 +120,7 @@ function describe(holder: LockHolder | null, file: string): string {
   if (!holder) return `The lock ${file} is held (its content is unreadable).`;
   const since = new Date(holder.startedAt);
   const minutes = Math.max(0, Math.round((Date.now() - since.getTime()) / 60_000));
-  return `Another run holds the lock: pid ${holder.pid} on ${holder.host} (\`${holder.command}\`), since ${since.toISOString()} (${minutes} min ago).`;
+  return `Another run holds the lock: pid ${holder.pid}${holder.user ? ` of ${holder.user}` : ''} on ${holder.host} (\`${holder.command}\`), since ${since.toISOString()} (${minutes} min ago).`;
 }
 
 /**
@@ -88,13 +129,14 @@ function describe(holder: LockHolder | null, file: string): string {
  */
 export async function acquireLock(file: string, opts: { command: string; timeoutMs?: number; signal?: AbortSignal }): Promise<Lock> {
   fs.mkdirSync(path.dirname(file), { recursive: true });
-  const me: LockHolder = { pid: process.pid, host: os.hostname(), command: opts.command, startedAt: new Date().toISOString() };
+  const me: LockHolder = { pid: process.pid, host: os.hostname(), user: userName(), command: opts.command, startedAt: new Date().toISOString(), groups: [] };
   const deadline = Date.now() + (opts.timeoutMs ?? 0);
+  let tookOver: Lock['tookOver'];
   for (;;) {
     if (tryCreate(file, me)) break;
     const holder = readHolder(file);
-    if (holder && !holderAlive(holder) && takeOverDead(file, me)) break;
-    if (!holder && Date.now() - safeMtime(file) > 5_000 && takeOverDead(file, me)) break; // torn write by a crash
+    if (holder && !holderAlive(holder) && (tookOver = takeOverDead(file, me) ?? undefined)) break;
+    if (!holder && Date.now() - safeMtime(file) > 5_000 && (tookOver = takeOverDead(file, me) ?? undefined)) break; // torn write by a crash
     if (Date.now() >= deadline || opts.signal?.aborted) {
       throw new UserError(describe(holder, file), {
         hint:
@@ -105,15 +147,29 @@ export async function acquireLock(file: string, opts: { command: string; timeout
     await sleep(Math.min(250, Math.max(1, deadline - Date.now())));
   }
   let released = false;
+  // Written synchronously when a group starts, so a kill -9 right after leaves it named for the next run.
+  const unwatch = watchGroups((groups) => {
+    if (!released && readHolder(file)?.pid === process.pid) rewrite(file, { ...me, groups: [...groups] });
+  });
   return {
     path: file,
+    tookOver,
     release() {
       if (released) return;
       released = true;
+      unwatch();
       // Only remove the lock if it is still ours (it could have been deleted by hand and retaken).
       if (readHolder(file)?.pid === process.pid) fs.rmSync(file, { force: true });
     },
   };
+}
+
+function userName(): string | undefined {
+  try {
+    return os.userInfo().username;
+  } catch {
+    return undefined;
+  }
 }
 
 function safeMtime(file: string): number {

@@ -24,6 +24,8 @@ export interface PlatformInput {
 export interface Locations {
   stateDir: string;
   envDir: string;
+  /** Where lock files live; default: a per-user folder, so every clone on the machine shares it. */
+  lockDir?: string;
 }
 
 /** Env values the platform supplies: defaults below every file, forced ones above everything. */
@@ -80,7 +82,11 @@ export interface Platform {
 /** A platform for configs that act on nothing but the local machine. */
 export const localPlatform: Platform = {
   flags: [],
-  locations: ({ root, processEnv }) => ({ stateDir: path.resolve(root, processEnv.GCP_TASKS_STATE_DIR || '.task-state'), envDir: root }),
+  // Nothing is shared beyond the folder: its locks live with its state.
+  locations: ({ root, processEnv }) => {
+    const stateDir = path.resolve(root, processEnv.GCP_TASKS_STATE_DIR || '.task-state');
+    return { stateDir, envDir: root, lockDir: path.join(stateDir, 'locks') };
+  },
   async open(input) {
     return {
       locations: this.locations(input),

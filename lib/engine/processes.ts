@@ -6,7 +6,15 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 
 const liveGroups = new Set<number>();
-const killGroup = (pid: number, signal: NodeJS.Signals) => {
+const groupWatchers = new Set<(groups: readonly number[]) => void>();
+const groupsChanged = () => groupWatchers.forEach((watch) => watch([...liveGroups]));
+
+/** Calls `watch` with the live process groups whenever one starts or ends (the lock names them). */
+export function watchGroups(watch: (groups: readonly number[]) => void): () => void {
+  groupWatchers.add(watch);
+  return () => groupWatchers.delete(watch);
+}
+export const killGroup = (pid: number, signal: NodeJS.Signals) => {
   try {
     process.kill(-pid, signal);
   } catch {
@@ -35,9 +43,11 @@ export function groupSpawner(signal: AbortSignal): typeof spawn {
     if (pid) {
       mine.add(pid);
       liveGroups.add(pid);
+      groupsChanged();
       child.once('exit', () => {
         mine.delete(pid);
         liveGroups.delete(pid);
+        groupsChanged();
       });
     }
     return child;

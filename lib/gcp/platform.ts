@@ -39,8 +39,13 @@ export const gcpPlatform: Platform = {
   flags: [{ name: 'sandbox', help: 'run against the local sandbox (its gcloud configuration, project and region)' }],
 
   locations(input) {
-    if (input.flags.sandbox) return { stateDir: path.join(sandboxDir(input), 'task-state'), envDir: sandboxDir(input) };
-    return { stateDir: path.resolve(input.root, input.processEnv.GCP_TASKS_STATE_DIR || '.task-state'), envDir: input.root };
+    const ownStateDir = input.processEnv.GCP_TASKS_STATE_DIR;
+    // The sandbox is its own cloud: its locks live with it, shared by every clone that uses it.
+    if (input.flags.sandbox) {
+      const dir = sandboxDir(input);
+      return { stateDir: ownStateDir ? path.resolve(input.root, ownStateDir) : path.join(dir, 'task-state'), envDir: dir, lockDir: path.join(dir, 'locks') };
+    }
+    return { stateDir: path.resolve(input.root, ownStateDir || '.task-state'), envDir: input.root };
   },
 
   async open(input): Promise<PlatformSession> {

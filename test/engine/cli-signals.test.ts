@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { fixtureProject } from '../helpers/cli.js';
+import { fixtureProject, stateHome } from '../helpers/cli.js';
 import { startCli } from './live-cli.js';
 
 
@@ -53,7 +53,7 @@ test('a second run of the same project/env refuses while the first holds the loc
   const p = fixtureProject();
   let first: import('node:child_process').ChildProcess | undefined;
   const running = p.cli(['slow'], {}, { onSpawn: (child) => (first = child) });
-  const lockFile = path.join(p.stateDir, 'locks', 'local.development.lock');
+  const lockFile = path.join(stateHome, 'gcp-tasks', 'locks', 'local.development.lock');
   const deadline = Date.now() + 30_000;
   while (!fs.existsSync(lockFile) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50)); // poll, bounded
   const second = await p.cli(['lint']);
@@ -105,7 +105,7 @@ test('a second Ctrl-C exits at once (130) even when a task ignores the first', a
   const r = await running;
   assert.is(r.code, 130);
   assert.match(r.stderr, 'Interrupted again: exiting now.');
-  assert.not.ok(fs.existsSync(path.join(p.stateDir, 'locks', 'local.development.lock')), 'the lock was released on the way out');
+  assert.not.ok(fs.existsSync(path.join(stateHome, 'gcp-tasks', 'locks', 'local.development.lock')), 'the lock was released on the way out');
   p.cleanup();
 });
 

@@ -27,11 +27,14 @@ export interface CliOptions {
   onSpawn?: (child: import('node:child_process').ChildProcess) => void;
 }
 
+/** Lock files live in a per-user folder: one per test process, so test files running in parallel never share it. */
+export const stateHome = fs.mkdtempSync(path.join(os.tmpdir(), 'gt-state-home-'));
+
 export function runCli(args: string[], opts: CliOptions = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(cliCommand[0], [...cliCommand.slice(1), ...args], {
       cwd: opts.cwd ?? repoRoot,
-      env: { ...process.env, CI: '1', NO_COLOR: '1', FORCE_COLOR: undefined, ...opts.env },
+      env: { ...process.env, CI: '1', NO_COLOR: '1', FORCE_COLOR: undefined, XDG_STATE_HOME: stateHome, ...opts.env },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     let stdout = '';

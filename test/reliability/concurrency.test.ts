@@ -17,7 +17,7 @@ test('same project and environment: one runs, the other refuses with the holder\
     let firstPid = 0;
     const first = p.cli(['deploy:all'], { onSpawn: (child) => (firstPid = child.pid!) });
     // Start the second once the first holds the lock (its lock file exists).
-    const lockDir = path.join(p.sandbox.dir, 'task-state');
+    const lockDir = path.join(p.sandbox.dir, 'locks');
     await waitFor('the first run holds the lock', () => fs.existsSync(lockDir) && fs.readdirSync(lockDir, { recursive: true }).some((f) => String(f).endsWith('.lock')), 60_000);
     const second = await p.cli(['deploy:all']);
     const firstResult = await first;
