@@ -191,7 +191,7 @@ async function run(loaded: LoadedConfig, opts: CliOptions, argv: readonly string
       argsFor,
     });
     await runPreflights(planned, (t) => runtime.preflightContext(t));
-    if (needsGcloud && (!opts.dryRun || opts.refresh)) await checkGcloud({ ...(io.env as Record<string, string>), ...gcloudEnv }, { sandbox: !!sandbox });
+    if (needsGcloud && (!opts.dryRun || opts.refresh)) await checkGcloud({ ...(io.env as Record<string, string>), ...gcloudEnv });
 
     // Ctrl-C is ours from here on: while waiting for the lock, and during the run.
     let renderer: Renderer | undefined;

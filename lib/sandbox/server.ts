@@ -7,6 +7,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import tls from 'node:tls';
 import { createHash } from 'node:crypto';
 import { ApiError, errorBody, settleDueOperations } from './google.js';
+import { authenticate } from './auth.js';
 import { FaultInjector, type FaultConfig } from './faults.js';
 import { seededRandom } from './random.js';
 import { Router } from './router.js';
@@ -201,6 +202,8 @@ export class SandboxServer {
         response = await this.control(method, rawPath, body);
       } else {
         const match = this.router.match(method, host, rawPath);
+        // As Google: an API request without a valid access token is refused before anything else.
+        if (!match.route?.public) authenticate(this.opts.stateDir, req.headers.authorization);
         const faulty = !rawPath.startsWith('/__sandbox/') && (match.route?.faults ?? true);
         const fault = faulty ? this.faults.errorFor(method, rawPath) : null;
         const extraDelay = faulty ? this.faults.delayFor(method, rawPath) : 0;

@@ -40,6 +40,8 @@ export interface Route {
   latency?: LatencyKind;
   /** false: never inject faults here (e.g. the served Cloud Run URLs, whose health is controlled by `unhealthy`). */
   faults?: boolean;
+  /** true: answered without an access token (the token endpoint, Cloud Run's served URLs). */
+  public?: boolean;
   handler: Handler;
 }
 

@@ -151,7 +151,7 @@ interface SecretAccess { name?: string; payload?: { data?: string } }
  * "3"), in one read; registered for redaction at once. Null when the secret has no version.
  */
 async function passwordFromSecret(ctx: TaskContext): Promise<{ version: string; value: string } | null> {
-  const access = await ctx.gcloud.read<SecretAccess>(['secrets', 'versions', 'access', 'latest', `--secret=${ctx.infra.sql.passwordSecret}`]);
+  const access = await ctx.gcloud.read<SecretAccess>(['secrets', 'versions', 'access', 'latest', `--secret=${ctx.infra.sql.passwordSecret}`], { secretOutput: true });
   const version = access?.name?.split('/').pop();
   if (!version || access?.payload?.data === undefined) return null;
   const value = Buffer.from(access.payload.data, 'base64').toString('utf8');
