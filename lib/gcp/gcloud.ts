@@ -169,6 +169,8 @@ async function spawnGcloud(args: string[], opts: GcloudCallOptions, setup: Gclou
       ...process.env,
       ...setup.env,
       CLOUDSDK_CORE_DISABLE_PROMPTS: opts.passwordPrompt ? '0' : '1',
+      // Plain text to parse and quote in errors: no bold/colour escapes from a user's terminal type.
+      TERM: 'dumb',
       // gcloud copies a command's output and request bodies into its log folder: not for a secret.
       ...(opts.secret || opts.secretOutput ? { CLOUDSDK_CORE_DISABLE_FILE_LOGGING: 'true' } : {}),
     },

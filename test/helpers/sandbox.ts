@@ -65,8 +65,8 @@ export async function startTestSandbox(opts: { latencyScale?: number; seed?: num
   };
   const gcloud: TestSandbox['gcloud'] = (args, o = {}) =>
     new Promise((resolve, reject) => {
-      // A script's gcloud: never waits on a prompt.
-      const child = spawn('gcloud', args, { env: { ...process.env, ...handle.gcloudEnv, CLOUDSDK_CORE_DISABLE_PROMPTS: '1', ...o.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+      // A script's gcloud: never waits on a prompt, prints plain text.
+      const child = spawn('gcloud', args, { env: { ...process.env, ...handle.gcloudEnv, CLOUDSDK_CORE_DISABLE_PROMPTS: '1', TERM: 'dumb', ...o.env }, stdio: ['pipe', 'pipe', 'pipe'] });
       let stdout = '';
       let stderr = '';
       const timer = setTimeout(() => child.kill('SIGKILL'), o.timeoutMs ?? 90_000);
