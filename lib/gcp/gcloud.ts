@@ -291,7 +291,7 @@ export async function checkLogin(env: Record<string, string>): Promise<void> {
     execFile('gcloud', ['auth', 'list', '--filter=status:ACTIVE', '--format=value(account)'], { env: { ...process.env, ...env } }, (error, stdout) => resolve(error ? '' : stdout.trim()));
   });
   if (!account) {
-    throw new UserError('gcloud is not authenticated: no active account.', {
+    throw new UserError('gcloud is not authenticated: no active account (run `gcloud auth login`).', {
       hint: 'Run `gcloud auth login` (and `gcloud auth application-default login` for local tools), or choose a logged-in account with `gcloud config set account ACCOUNT`.',
     });
   }
