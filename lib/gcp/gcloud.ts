@@ -231,10 +231,10 @@ export function classify(stderr: string, exitCode: number | null): GcloudErrorKi
   const text = errorText(stderr);
   if (exitCode === 127 || /command not found|ENOENT/.test(text)) return 'missing-cli';
   if (/You do not currently have an active account|Reauthentication|gcloud auth login|refresh.*auth tokens/i.test(text)) return 'unauthenticated';
-  if (/does not have permission|PERMISSION_DENIED|or you are not authorized|code=403|SERVICE_DISABLED|has not been used in project/i.test(text)) return 'permission';
+  if (/does not have permission|PERMISSION_DENIED|or you are not authorized|code=403|HTTPError 403|SERVICE_DISABLED|has not been used in project|or it may not exist/i.test(text)) return 'permission';
   if (/RESOURCE_EXHAUSTED|code=429|Quota exceeded|rateLimitExceeded|HttpError accessing|network connectivity|ConnectionError|Connection refused|timed out|UNAVAILABLE/i.test(text) || exitCode === null) return 'transient';
   if (/ALREADY_EXISTS|already exists|already own it|subject of a conflict.*(already|exists)/i.test(text)) return 'already-exists';
-  if (/subject of a conflict|FAILED_PRECONDITION|etag|concurrent policy changes|ABORTED/i.test(text)) return 'precondition';
+  if (/subject of a conflict|FAILED_PRECONDITION|HTTPError 412|pre-?conditions you specified did not hold|etag|concurrent policy changes|ABORTED/i.test(text)) return 'precondition';
   if (/NOT_FOUND|not found|could not be found|Cannot find|does not exist|No cluster named|Unknown service account/i.test(text)) return 'not-found';
   if (/INVALID_ARGUMENT|Invalid value|invalid choice|unrecognized arguments|is not a valid|must be|argument .* expected/i.test(text) || exitCode === 2) return 'invalid';
   return 'other';
