@@ -9,8 +9,10 @@ import { BLOB_DIR, STATE_FILE } from '../sandbox/state.js';
 const USAGE = `Usage: pnpm sandbox [--port N] [--latency-scale X] [--seed N] [--reset]
 
 Runs a local Google Cloud (the APIs gcp-tasks uses) until Ctrl-C, keeping its state in
-$GCP_TASKS_SANDBOX_DIR or ./.sandbox. Paste the printed export lines into a shell to use gcloud against it;
-\`pnpm task <names> --sandbox\` uses it automatically.
+$GCP_TASKS_SANDBOX_DIR or ./.sandbox. The printed export lines are what a user's machine has: CLOUDSDK_CONFIG
+(a gcloud configuration logged in to the sandbox, whose endpoints reach it) and the project and region for
+gcp-tasks. Paste them into a shell to use gcloud and \`pnpm task <names>\` against it, as against Google;
+\`pnpm task <names> --sandbox\` uses it too.
 
   --port N             listen on 127.0.0.1:N (default: any free port)
   --latency-scale X    multiply simulated operation times (0 = instant; default 0.01, or SANDBOX_LATENCY_SCALE)
@@ -75,9 +77,10 @@ async function main(): Promise<void> {
   }
   writeSandboxInfo(handle);
 
-  for (const [name, value] of Object.entries(handle.gcloudEnv)) process.stdout.write(`export ${name}=${shellQuote(value)}\n`);
+  const exports = { ...handle.gcloudEnv, GCP_PROJECT_ID: handle.project, GCP_REGION: handle.region };
+  for (const [name, value] of Object.entries(exports)) process.stdout.write(`export ${name}=${shellQuote(value)}\n`);
   process.stderr.write(`Sandbox listening on ${handle.url} (project ${handle.project}, region ${handle.region}), state in ${stateDir}.\n`);
-  process.stderr.write('Paste the export lines above into a shell to use gcloud against it. Ctrl-C stops it.\n');
+  process.stderr.write('Paste the export lines above into a shell to use gcloud and pnpm task against it. Ctrl-C stops it.\n');
 
   let stopping = false;
   const stop = async (signal: NodeJS.Signals) => {

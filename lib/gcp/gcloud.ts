@@ -6,6 +6,7 @@
 // five times over ~30 s and network errors for ~28 s, so those are NOT retried again here. It does not
 // retry 429 for most APIs, nor an IAM policy etag conflict (two tasks adding bindings at once): those are.
 import { access, constants } from 'node:fs/promises';
+import { activeAccountFromFiles } from './gcloud-files.js';
 import path from 'node:path';
 import type { ProcessOutput } from 'zx';
 import { UserError } from '../engine/errors.js';
@@ -35,8 +36,10 @@ export class GcloudError extends Error {
 export interface GcloudCallOptions {
   /** Data for stdin (e.g. a secret value with --data-file=-). */
   stdin?: string;
-  /** The stdin data is a secret: never logged, registered for redaction. */
+  /** The stdin data is a secret: never logged, registered for redaction; gcloud writes no log file. */
   secret?: boolean;
+  /** The output is a secret (`secrets versions access`): registered for redaction; gcloud writes no log file. */
+  secretOutput?: boolean;
   /** Add --format=json and parse stdout (default true). With false the call resolves to stdout as text. */
   json?: boolean;
   /** Add --project=<project> (default true; false for commands that take the project positionally). */
@@ -84,6 +87,24 @@ export interface GcloudSetup {
   signal: AbortSignal;
   /** Shared by every task of a run. */
   stats: GcloudStats;
+  /**
+   * Runs before the first gcloud process of the run (default: checkLogin, once per `stats`), so a run that
+   * never calls gcloud never checks, and a run that does fails with the login hint before any change.
+   */
+  ensureLoggedIn?: () => Promise<void>;
+}
+
+const loginChecks = new WeakMap<GcloudStats, Promise<void>>();
+
+/** The login check of a run: done once, shared by every task's wrapper. */
+function loginCheckOf(setup: GcloudSetup): Promise<void> {
+  if (setup.ensureLoggedIn) return setup.ensureLoggedIn();
+  let check = loginChecks.get(setup.stats);
+  if (!check) {
+    check = checkLogin({ ...(process.env as Record<string, string>), ...setup.env });
+    loginChecks.set(setup.stats, check);
+  }
+  return check;
 }
 
 const MAX_ATTEMPTS = 5;
@@ -98,12 +119,16 @@ export function createGcloud(setup: GcloudSetup): Gcloud {
       setup.log.info(`would run: ${command}`);
       return undefined;
     }
+    await loginCheckOf(setup);
     for (let attempt = 1; ; attempt++) {
       setup.stats.calls++;
       setup.stats.commands.push(command);
       setup.log.debug(`$ ${command}`);
       const output = await spawnGcloud(fullArgs, opts, setup, command);
-      if (output.exitCode === 0) return parseStdout(output.stdout, opts);
+      if (output.exitCode === 0) {
+        if (opts.secretOutput) registerSecretOutput(output.stdout);
+        return parseStdout(output.stdout, opts);
+      }
       const error = toError(output, command, setup.project);
       if (error.kind === 'not-found' && !mutating) return null;
       if (!isRetryable(error, fullArgs) || attempt >= MAX_ATTEMPTS || setup.signal.aborted) throw error;
@@ -140,7 +165,15 @@ async function spawnGcloud(args: string[], opts: GcloudCallOptions, setup: Gclou
   const deadline = opts.timeoutMs ? AbortSignal.timeout(opts.timeoutMs) : undefined;
   const signal = deadline ? AbortSignal.any([setup.signal, deadline]) : setup.signal;
   const output = await $({
-    env: { ...process.env, ...setup.env, CLOUDSDK_CORE_DISABLE_PROMPTS: opts.passwordPrompt ? '0' : '1' },
+    env: {
+      ...process.env,
+      ...setup.env,
+      CLOUDSDK_CORE_DISABLE_PROMPTS: opts.passwordPrompt ? '0' : '1',
+      // Plain text to parse and quote in errors: no bold/colour escapes from a user's terminal type.
+      TERM: 'dumb',
+      // gcloud copies a command's output and request bodies into its log folder: not for a secret.
+      ...(opts.secret || opts.secretOutput ? { CLOUDSDK_CORE_DISABLE_FILE_LOGGING: 'true' } : {}),
+    },
     // Its own process group and session: no controlling terminal, so a password prompt reads stdin.
     spawn: groupSpawner(signal),
     input: opts.stdin ?? '',
@@ -171,24 +204,37 @@ function parseStdout(stdout: string, opts: GcloudCallOptions): unknown {
   }
 }
 
-/** The `ERROR: (gcloud.x.y) message` line(s) gcloud prints, without the sandbox's credentials note. */
+/** A secret output (a secret's value, raw or as gcloud's JSON with base64 `payload.data`) is redacted from then on. */
+function registerSecretOutput(stdout: string): void {
+  const text = stdout.trim();
+  if (!text) return;
+  registerSecret(text);
+  try {
+    const data = (JSON.parse(text) as { payload?: { data?: string } }).payload?.data;
+    if (data) {
+      registerSecret(data);
+      registerSecret(Buffer.from(data, 'base64').toString('utf8'));
+    }
+  } catch {
+    // plain text: registered above
+  }
+}
+
+/** The `ERROR: (gcloud.x.y) message` line(s) gcloud prints. */
 function errorText(stderr: string): string {
   const at = stderr.lastIndexOf('ERROR:');
   const text = (at >= 0 ? stderr.slice(at) : stderr.trim().split('\n').slice(-3).join('\n')).trim();
-  return text
-    .replace(/^ERROR: \(gcloud[^)]*\)\s*/, '')
-    .replace(/\s*This command is unauthenticated because the \[auth\/disable_credentials\] property is True\.?/g, '')
-    .trim();
+  return text.replace(/^ERROR: \(gcloud[^)]*\)\s*/, '').trim();
 }
 
 export function classify(stderr: string, exitCode: number | null): GcloudErrorKind {
   const text = errorText(stderr);
   if (exitCode === 127 || /command not found|ENOENT/.test(text)) return 'missing-cli';
   if (/You do not currently have an active account|Reauthentication|gcloud auth login|refresh.*auth tokens/i.test(text)) return 'unauthenticated';
-  if (/does not have permission|PERMISSION_DENIED|or you are not authorized|code=403|SERVICE_DISABLED|has not been used in project/i.test(text)) return 'permission';
+  if (/does not have permission|PERMISSION_DENIED|or you are not authorized|code=403|HTTPError 403|SERVICE_DISABLED|has not been used in project|or it may not exist/i.test(text)) return 'permission';
   if (/RESOURCE_EXHAUSTED|code=429|Quota exceeded|rateLimitExceeded|HttpError accessing|network connectivity|ConnectionError|Connection refused|timed out|UNAVAILABLE/i.test(text) || exitCode === null) return 'transient';
   if (/ALREADY_EXISTS|already exists|already own it|subject of a conflict.*(already|exists)/i.test(text)) return 'already-exists';
-  if (/subject of a conflict|FAILED_PRECONDITION|etag|concurrent policy changes|ABORTED/i.test(text)) return 'precondition';
+  if (/subject of a conflict|FAILED_PRECONDITION|HTTPError 412|pre-?conditions you specified did not hold|etag|concurrent policy changes|ABORTED/i.test(text)) return 'precondition';
   if (/NOT_FOUND|not found|could not be found|Cannot find|does not exist|No cluster named|Unknown service account/i.test(text)) return 'not-found';
   if (/INVALID_ARGUMENT|Invalid value|invalid choice|unrecognized arguments|is not a valid|must be|argument .* expected/i.test(text) || exitCode === 2) return 'invalid';
   return 'other';
@@ -220,11 +266,8 @@ function shellQuote(arg: string): string {
 }
 
 
-/**
- * Prerequisites, checked once before a run that will call gcloud: the CLI is on PATH and, outside the
- * sandbox, an account is active. Throws a UserError naming the fix.
- */
-export async function checkGcloud(env: Record<string, string>, opts: { sandbox: boolean }): Promise<void> {
+/** gcloud is on PATH: checked before a run that will call it (costs no process). Throws a UserError naming the fix. */
+export async function checkGcloud(env: Record<string, string>): Promise<void> {
   const searchPath = env.PATH ?? process.env.PATH ?? '';
   const found = await Promise.any(
     searchPath.split(path.delimiter).filter(Boolean).map((dir) => access(path.join(dir, 'gcloud'), constants.X_OK)),
@@ -234,12 +277,22 @@ export async function checkGcloud(env: Record<string, string>, opts: { sandbox: 
       hint: 'Install the Google Cloud SDK (https://cloud.google.com/sdk/docs/install), then run `gcloud auth login`.',
     });
   }
-  if (opts.sandbox) return;
-  const { $ } = await import('zx');
-  const output = await $({ env: { ...process.env, ...env }, quiet: true, nothrow: true, verbose: false })`gcloud auth list --filter=status:ACTIVE --format=value(account)`;
-  if (output.exitCode !== 0 || output.stdout.trim() === '') {
-    throw new UserError('gcloud is not authenticated: no active account.', {
-      hint: 'Run `gcloud auth login` (and `gcloud auth application-default login` for local tools), or try everything locally with --sandbox.',
+}
+
+/**
+ * gcloud has an active, logged-in account. Read from gcloud's own configuration files when they say so
+ * (no process); otherwise gcloud is asked (`gcloud auth list`: it also knows credentials the files do not
+ * show, such as a Compute Engine service account). Throws a UserError naming `gcloud auth login`.
+ */
+export async function checkLogin(env: Record<string, string>): Promise<void> {
+  if (await activeAccountFromFiles(env)) return;
+  const { execFile } = await import('node:child_process');
+  const account = await new Promise<string>((resolve) => {
+    execFile('gcloud', ['auth', 'list', '--filter=status:ACTIVE', '--format=value(account)'], { env: { ...process.env, ...env } }, (error, stdout) => resolve(error ? '' : stdout.trim()));
+  });
+  if (!account) {
+    throw new UserError('gcloud is not authenticated: no active account (run `gcloud auth login`).', {
+      hint: 'Run `gcloud auth login` (and `gcloud auth application-default login` for local tools), or choose a logged-in account with `gcloud config set account ACCOUNT`.',
     });
   }
 }

@@ -74,7 +74,7 @@ export const gcpPlatform: Platform = {
             sandbox: sandbox && { url: sandbox.url, stateDir: sandbox.stateDir },
           }),
           beforeRun: async () => {
-            if (input.config.infra) await checkGcloud({ ...(input.processEnv as Record<string, string>), ...gcloudEnv }, { sandbox: !!sandbox });
+            if (input.config.infra) await checkGcloud({ ...(input.processEnv as Record<string, string>), ...gcloudEnv });
           },
           report: () => ({
             json: { gcloud: { calls: stats.calls, retries: stats.retries } },

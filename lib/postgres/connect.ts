@@ -2,7 +2,8 @@
 //  - the Cloud SQL Auth Proxy when `cloud-sql-proxy` is on PATH (started on a free loopback port with the
 //    connection name, stopped by close()): works without authorised networks, IAM-authenticated, encrypted;
 //  - otherwise the instance's PRIMARY (public) address when it answers (on Google this needs an authorised
-//    network; in the sandbox it is the embedded server on 127.0.0.x:5432).
+//    network; in the sandbox it is the embedded server on 127.0.0.x:5432, and the sandbox has no proxy
+//    endpoint: it is used without cloud-sql-proxy on PATH).
 // The postgres password is read from Secret Manager and only ever lives in memory and in the pg client
 // config (or a child's environment): never on a command line.
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -56,7 +57,7 @@ export async function runnableInstance(ctx: TaskContext): Promise<SqlInstance> {
 /** The postgres password from Secret Manager, registered for redaction (raw and URL-encoded). */
 export async function readDatabasePassword(ctx: TaskContext): Promise<string> {
   const secret = ctx.infra.sql.passwordSecret;
-  const value = await ctx.gcloud.read<string>(['secrets', 'versions', 'access', 'latest', `--secret=${secret}`], { json: false });
+  const value = await ctx.gcloud.read<string>(['secrets', 'versions', 'access', 'latest', `--secret=${secret}`], { json: false, secretOutput: true });
   if (value === null || value === undefined || value === '')
     throw new UserError(`Secret "${secret}" (the ${ctx.infra.sql.user} password) has no value in Secret Manager.`, {
       hint: 'Create it with: pnpm task secrets:create (then pnpm task sql:create sets it on the instance)',
@@ -71,7 +72,7 @@ export async function openCloudSql(ctx: TaskContext): Promise<CloudSqlConnection
   const { sql } = ctx.infra;
   const described = await runnableInstance(ctx);
   const password = await readDatabasePassword(ctx);
-  const proxyBin = ctx.sandbox ? undefined : findOnPath('cloud-sql-proxy'); // the proxy cannot reach the sandbox
+  const proxyBin = findOnPath('cloud-sql-proxy');
   const route = proxyBin ? await startProxy(ctx, proxyBin) : await directRoute(ctx, described);
   const ssl = route.route === 'direct' && requiresSsl(described);
   const label = `Cloud SQL instance "${sql.instance}" (${route.route === 'proxy' ? 'through cloud-sql-proxy' : 'at'} ${route.host}:${route.port})`;

@@ -348,6 +348,21 @@ export interface IamPolicy {
 
 const MEMBER = /^(allUsers|allAuthenticatedUsers|(user|serviceAccount|group|domain|deleted:user|deleted:serviceAccount|deleted:group|projectOwner|projectEditor|projectViewer):[^\s:][^\s]*|principal(Set)?:\/\/\S+)$/;
 const ROLE = /^(roles\/[\w.]+|(projects|organizations)\/[\w.-]+\/roles\/[\w.]+)$/;
+/** Google's predefined roles are the basic ones or `roles/<service>.<name>` of a service that has roles. */
+const BASIC_ROLES = new Set(['roles/owner', 'roles/editor', 'roles/viewer', 'roles/browser']);
+const ROLE_SERVICES = new Set([
+  'run', 'cloudsql', 'secretmanager', 'storage', 'artifactregistry', 'iam', 'logging', 'monitoring', 'cloudbuild', 'container',
+  'compute', 'pubsub', 'cloudtrace', 'errorreporting', 'cloudprofiler', 'serviceusage', 'resourcemanager', 'cloudscheduler',
+  'cloudtasks', 'cloudfunctions', 'vpcaccess', 'dns', 'redis', 'datastore', 'bigquery', 'cloudkms', 'aiplatform', 'eventarc',
+  'workflows', 'appengine', 'billing', 'firebase', 'servicenetworking', 'clouddebugger', 'containerregistry', 'oauthconfig',
+]);
+
+function isKnownRole(role: string): boolean {
+  if (!role.startsWith('roles/')) return true; // custom roles (projects/…/roles/…) are the project's own
+  if (BASIC_ROLES.has(role)) return true;
+  const match = role.match(/^roles\/([a-z]+)\.[a-zA-Z]+$/);
+  return !!match && ROLE_SERVICES.has(match[1]!);
+}
 
 export function newPolicy(bindings: IamBinding[] = []): IamPolicy {
   const policy = { version: 1, bindings };
@@ -373,6 +388,7 @@ export function setIamPolicy(current: IamPolicy, body: any, serviceAccountExists
   const bindings: IamBinding[] = [];
   for (const [i, b] of ((policy.bindings ?? []) as IamBinding[]).entries()) {
     if (typeof b?.role !== 'string' || !ROLE.test(b.role)) throw invalidArgument(`Invalid value for policy.bindings[${i}].role: '${b?.role}' is not a valid role.`);
+    if (!isKnownRole(b.role)) throw invalidArgument(`Role ${b.role} is not supported for this resource.`);
     for (const m of b.members ?? []) {
       if (typeof m !== 'string' || !MEMBER.test(m)) throw invalidArgument(`Invalid value for policy.bindings[${i}].members: '${m}'. Policy members must be of the form "<type>:<value>".`);
       if (m.startsWith('serviceAccount:') && serviceAccountExists?.(m.slice('serviceAccount:'.length)) === false) {

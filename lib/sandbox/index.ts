@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { apiModules } from './apis/index.js';
 import { sandboxCerts } from './certs.js';
+import { sandboxConfiguration } from './gcloud-config.js';
 import { faultsFromEnv } from './faults.js';
 import type { ApiContext } from './types.js';
 import { DEFAULT_LATENCY_SCALE, DEFAULT_PROJECT, DEFAULT_REGION, SandboxServer } from './server.js';
@@ -25,7 +26,7 @@ export interface SandboxHandle {
   project: string;
   region: string;
   stateDir: string;
-  /** Environment that points a real gcloud at this sandbox (own CLOUDSDK_CONFIG, overrides, proxy, credentials disabled). */
+  /** Environment that points a real gcloud at this sandbox: CLOUDSDK_CONFIG, a logged-in configuration that reaches it. */
   gcloudEnv: Record<string, string>;
   /** True when this process started it (and must stop it). */
   owned: boolean;
@@ -41,38 +42,12 @@ export interface SandboxInfoFile {
 
 export const SANDBOX_INFO_FILE = 'sandbox.json';
 
-/** APIs gcloud reaches on the sandbox's own address (Cloud Run needs a non-resolving host: see gcloudEnvFor). */
-const OVERRIDDEN_APIS = ['SERVICEUSAGE', 'ARTIFACTREGISTRY', 'STORAGE', 'SQL', 'IAM', 'CLOUDRESOURCEMANAGER', 'SECRETMANAGER', 'CLOUDBUILD', 'CONTAINER', 'MONITORING', 'LOGGING'];
-
 /**
- * The environment that points a real gcloud at a sandbox on `port`. gcloud is also given the sandbox as its
- * HTTP proxy: Cloud Run's endpoint becomes `<region>-run.sandbox`, a name that only resolves through the proxy,
- * and the hard-wired https://storage.googleapis.com log URL of Cloud Build reaches the sandbox (TLS terminated
- * with the sandbox's own CA).
+ * The environment that points a real gcloud at a sandbox on `port`: only CLOUDSDK_CONFIG, as on a user's
+ * machine. The configuration's own properties reach the sandbox and its account is logged in (gcloud-config.ts).
  */
-export function gcloudEnvFor(port: number, stateDir: string, project = DEFAULT_PROJECT, region = DEFAULT_REGION): Record<string, string> {
-  const configDir = path.join(stateDir, 'gcloud-config');
-  fs.mkdirSync(configDir, { recursive: true });
-  const root = `http://127.0.0.1:${port}/`;
-  const env: Record<string, string> = {
-    CLOUDSDK_CONFIG: configDir,
-    CLOUDSDK_AUTH_DISABLE_CREDENTIALS: 'true',
-    CLOUDSDK_CORE_PROJECT: project,
-    CLOUDSDK_CORE_DISABLE_USAGE_REPORTING: 'true',
-    CLOUDSDK_COMPONENT_MANAGER_DISABLE_UPDATE_CHECK: 'true',
-    CLOUDSDK_CORE_DISABLE_PROMPTS: 'true',
-    CLOUDSDK_CORE_SHOULD_PROMPT_TO_ENABLE_API: 'false',
-    CLOUDSDK_RUN_REGION: region,
-    TERM: 'dumb',
-  };
-  for (const api of OVERRIDDEN_APIS) env[`CLOUDSDK_API_ENDPOINT_OVERRIDES_${api}`] = root;
-  env.CLOUDSDK_API_ENDPOINT_OVERRIDES_RUN = `http://run.sandbox:${port}/`;
-  env.CLOUDSDK_AUTH_TOKEN_HOST = `${root}token`;
-  env.CLOUDSDK_PROXY_TYPE = 'http';
-  env.CLOUDSDK_PROXY_ADDRESS = '127.0.0.1';
-  env.CLOUDSDK_PROXY_PORT = String(port);
-  env.CLOUDSDK_CORE_CUSTOM_CA_CERTS_FILE = sandboxCerts(stateDir).caFile;
-  return env;
+export async function gcloudEnvFor(port: number, stateDir: string, project = DEFAULT_PROJECT, region = DEFAULT_REGION): Promise<Record<string, string>> {
+  return { CLOUDSDK_CONFIG: await sandboxConfiguration({ port, stateDir, project, region }) };
 }
 
 function numberFromEnv(name: string): number | undefined {
@@ -110,6 +85,13 @@ export async function startSandbox(opts: SandboxOptions): Promise<SandboxHandle>
   });
   const { port, url } = await server.start();
   fs.writeFileSync(path.join(stateDir, LAST_PORT_FILE), String(port));
+  let gcloudEnv: Record<string, string>;
+  try {
+    gcloudEnv = await gcloudEnvFor(port, stateDir);
+  } catch (error) {
+    await server.stop();
+    throw error;
+  }
   let stopped: Promise<void> | undefined;
   const handle: SandboxHandle = {
     url,
@@ -117,7 +99,7 @@ export async function startSandbox(opts: SandboxOptions): Promise<SandboxHandle>
     project: DEFAULT_PROJECT,
     region: DEFAULT_REGION,
     stateDir,
-    gcloudEnv: gcloudEnvFor(port, stateDir),
+    gcloudEnv,
     owned: true,
     stop: () => (stopped ??= server.stop()),
   };
@@ -164,7 +146,7 @@ export async function connectOrStartSandbox(opts: SandboxOptions): Promise<Sandb
     project: DEFAULT_PROJECT,
     region: DEFAULT_REGION,
     stateDir,
-    gcloudEnv: gcloudEnvFor(running.port, stateDir),
+    gcloudEnv: await gcloudEnvFor(running.port, stateDir),
     owned: false,
     stop: async () => {},
   };

@@ -7,6 +7,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import tls from 'node:tls';
 import { createHash } from 'node:crypto';
 import { ApiError, errorBody, settleDueOperations } from './google.js';
+import { authenticate } from './auth.js';
 import { FaultInjector, type FaultConfig } from './faults.js';
 import { seededRandom } from './random.js';
 import { Router } from './router.js';
@@ -129,7 +130,11 @@ export class SandboxServer {
     };
   }
 
-  /** The project by id or number; created on first use when the id follows Google's rules. */
+  /**
+   * The project by id or number. Only the sandbox's own project exists (created on first use) and the ones
+   * already in the state: any other answers 403 "(or it may not exist)", as Google does for a project the
+   * caller cannot see.
+   */
   private project(idOrNumber: string): ProjectState {
     const projects = this.store.state.projects;
     if (projects[idOrNumber]) return projects[idOrNumber];
@@ -137,6 +142,11 @@ export class SandboxServer {
     if (byNumber) return byNumber;
     if (!PROJECT_ID.test(idOrNumber)) {
       throw new ApiError(400, `Invalid project id [${idOrNumber}]: it must be 6 to 30 lowercase letters, digits or hyphens, start with a letter and not end with a hyphen.`);
+    }
+    if (idOrNumber !== DEFAULT_PROJECT) {
+      throw new ApiError(403, `Permission denied on resource project ${idOrNumber} (or it may not exist).`, 'PERMISSION_DENIED', [
+        { '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason: 'CONSUMER_INVALID', domain: 'googleapis.com', metadata: { consumer: `projects/${idOrNumber}` } },
+      ]);
     }
     const project: ProjectState = { projectId: idOrNumber, projectNumber: projectNumberOf(idOrNumber), createTime: new Date().toISOString() };
     projects[idOrNumber] = project;
@@ -201,6 +211,8 @@ export class SandboxServer {
         response = await this.control(method, rawPath, body);
       } else {
         const match = this.router.match(method, host, rawPath);
+        // As Google: an API request without a valid access token is refused before anything else.
+        if (!match.route?.public) authenticate(this.opts.stateDir, req.headers.authorization);
         const faulty = !rawPath.startsWith('/__sandbox/') && (match.route?.faults ?? true);
         const fault = faulty ? this.faults.errorFor(method, rawPath) : null;
         const extraDelay = faulty ? this.faults.delayFor(method, rawPath) : 0;

@@ -40,6 +40,8 @@ export interface Route {
   latency?: LatencyKind;
   /** false: never inject faults here (e.g. the served Cloud Run URLs, whose health is controlled by `unhealthy`). */
   faults?: boolean;
+  /** true: answered without an access token (the token endpoint, Cloud Run's served URLs). */
+  public?: boolean;
   handler: Handler;
 }
 
@@ -62,7 +64,7 @@ export interface ProjectState {
 
 export interface ApiContext {
   state: SandboxState;
-  /** The project, created on first use (any id matching Google's project id rules is accepted). */
+  /** The project: the sandbox's own (created on first use) or one in the state; any other is a 403 as on Google. */
   project(projectId: string): ProjectState;
   /** Persist the state (debounced, atomic). Call after every mutation. */
   save(): void;

@@ -7,10 +7,16 @@ import type { ResolvedInfra, ResolvedService } from '../../lib/gcp/infra.js';
 import type { PreflightContext, TaskContext } from '../../lib/engine/types.js';
 
 const PLACEHOLDER = /^\$\{SECRET_[A-Z0-9_]+\}$/;
-const LOOPBACK = /^(https?|wss?):\/\/(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?(\/|$)/;
+/**
+ * A URL on this machine's loopback interface: its traffic never crosses a network, so plain http/ws is not
+ * the exposure the https rule is about. This is where the sandbox's Cloud Run URLs
+ * (`http://127.0.0.1:<port>/__run/…`, standing in for `https://…run.app`) pass the production rules; no
+ * other rule knows about them.
+ */
+const LOCAL_ONLY_URL = /^(https?|wss?):\/\/(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?(\/|$)/;
 
 /** Every reason the values of a production run must not reach production, each naming the key to fix. */
-export function productionEnvProblems(vars: Readonly<Record<string, string>>, infra: ResolvedInfra, opts: { sandbox: boolean }): string[] {
+export function productionEnvProblems(vars: Readonly<Record<string, string>>, infra: ResolvedInfra): string[] {
   const problems: string[] = [];
   for (const secret of infra.secrets) {
     const value = vars[secret.envVar];
@@ -20,8 +26,7 @@ export function productionEnvProblems(vars: Readonly<Record<string, string>>, in
   }
   for (const service of infra.services) {
     const url = vars[service.urlEnvVar];
-    // The sandbox serves its Cloud Run services on plain-http loopback URLs: those stand in for https.
-    if (url && /^(http|ws):\/\//.test(url) && !(opts.sandbox && LOOPBACK.test(url))) {
+    if (url && /^(http|ws):\/\//.test(url) && !LOCAL_ONLY_URL.test(url)) {
       problems.push(`${service.urlEnvVar} is ${url}: production services are reached over ${service.urlScheme}:// (deploy writes the right URL; remove the line or fix it)`);
     }
   }
@@ -32,7 +37,7 @@ export function productionEnvProblems(vars: Readonly<Record<string, string>>, in
 /** Preflight of build and deploy tasks: throws one UserError listing every production problem (nothing for development). */
 export function assertDeployableEnv(ctx: PreflightContext): void {
   if (ctx.env !== 'production') return;
-  const problems = productionEnvProblems(ctx.vars, ctx.infra, { sandbox: ctx.sandbox });
+  const problems = productionEnvProblems(ctx.vars, ctx.infra);
   if (!problems.length) return;
   throw new UserError(`The production settings are not safe to deploy (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n${problems.map((p) => `  ${p}`).join('\n')}`, {
     hint: `Fix them in ${ctx.envFilePath} (or the shell environment, which wins over the file); nothing was deployed.`,

@@ -50,9 +50,7 @@ export function describeHealth(result: HealthResult): string {
  */
 export async function healthHeaders(ctx: TaskContext, isPublic: boolean): Promise<Record<string, string>> {
   if (isPublic) return {};
-  // The sandbox has no identity tokens; like Google it only wants a caller that presents one.
-  if (ctx.sandbox) return { authorization: 'Bearer sandbox-identity-token' };
-  const token = await ctx.gcloud.read<string>(['auth', 'print-identity-token'], { json: false, project: false }).catch(() => null);
+  const token = await ctx.gcloud.read<string>(['auth', 'print-identity-token'], { json: false, project: false, secretOutput: true }).catch(() => null);
   if (!token?.trim()) {
     ctx.log.warn('no identity token (gcloud auth print-identity-token failed): checking the private service without one');
     return {};

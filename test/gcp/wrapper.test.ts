@@ -28,6 +28,7 @@ test('a call past its bound fails as a timeout and its whole gcloud process tree
       project: 'demo-project',
       env: { CLOUDSDK_CONFIG: config, CLOUDSDK_AUTH_DISABLE_CREDENTIALS: 'true', CLOUDSDK_API_ENDPOINT_OVERRIDES_SERVICEUSAGE: `http://127.0.0.1:${port}/` },
       dryRun: false, log, signal: new AbortController().signal, stats,
+      ensureLoggedIn: async () => {}, // unauthenticated on purpose: this is about the bound, not the login
     });
     const error = await gcloud.read(['services', 'list'], { timeoutMs: 3000 }).then(() => null, (e) => e);
     assert.is(error?.kind, 'timeout');
@@ -59,6 +60,31 @@ test('errors are classified from what gcloud prints (captured texts of gcloud 52
     ['ERROR: (gcloud.services.list) [None] does not have permission to access projects instance [demo] (or it may not exist): injected 403.', 'permission'],
     ['ERROR: (gcloud.sql.instances.describe) There was no instance found at projects/demo/instances/x or you are not authorized to access it.', 'permission'],
     ['ERROR: (gcloud.artifacts.repositories.describe) RESOURCE_EXHAUSTED: injected 429', 'transient'],
+  ];
+  for (const [stderr, kind] of cases) assert.is(classify(stderr, 1), kind, stderr);
+});
+
+test('the login is checked lazily, once per run, before the first gcloud process: logged out → the login error, no call', async () => {
+  if (!run) return;
+  const config = fs.mkdtempSync(path.join(os.tmpdir(), 'gt-gcloud-'));
+  try {
+    const stats: GcloudStats = { calls: 0, retries: 0, commands: [] };
+    const setup = { project: 'demo-project', env: { CLOUDSDK_CONFIG: config }, dryRun: false, log, signal: new AbortController().signal, stats };
+    const errors = await Promise.all([createGcloud(setup), createGcloud(setup)].map((g) => g.mutate(['services', 'enable', 'run.googleapis.com']).then(() => null, (e) => e)));
+    for (const e of errors) assert.match(String(e?.message), 'gcloud is not authenticated: no active account (run `gcloud auth login`)');
+    assert.is(stats.calls, 0, 'no gcloud call was made');
+  } finally {
+    fs.rmSync(config, { recursive: true, force: true });
+  }
+});
+
+test('Cloud Storage errors in the JSON API\'s shape (gcloud prints HTTPError <code>:) are classified like the others', () => {
+  const cases: [string, string][] = [
+    ['ERROR: (gcloud.storage.buckets.create) HTTPError 409: Your previous request to create the named bucket succeeded and you already own it.', 'already-exists'],
+    ['ERROR: (gcloud.storage.objects.update) HTTPError 412: At least one of the pre-conditions you specified did not hold.', 'precondition'],
+    ['ERROR: (gcloud.storage.buckets.describe) HTTPError 404: The specified bucket does not exist.', 'not-found'],
+    ["ERROR: (gcloud.storage.buckets.create) HTTPError 403: alice@example.com does not have storage.buckets.create access to the Google Cloud project. Permission 'storage.buckets.create' denied on resource (or it may not exist).", 'permission'],
+    ['ERROR: (gcloud.projects.describe) [alice@example.com] does not have permission to access projects instance [other-project-xyz] (or it may not exist): The caller does not have permission', 'permission'],
   ];
   for (const [stderr, kind] of cases) assert.is(classify(stderr, 1), kind, stderr);
 });

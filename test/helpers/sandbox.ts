@@ -9,6 +9,8 @@ import type { FaultConfig } from '../../lib/sandbox/faults.js';
 import type { RequestLogEntry } from '../../lib/sandbox/server.js';
 import { removeSandboxInfo, startSandbox, writeSandboxInfo, type SandboxHandle } from '../../lib/sandbox/index.js';
 import type { SandboxState } from '../../lib/sandbox/types.js';
+import { issueAccessToken } from '../../lib/sandbox/auth.js';
+import { SANDBOX_ACCOUNT } from '../../lib/sandbox/gcloud-config.js';
 
 export interface GcloudResult {
   code: number | null;
@@ -28,7 +30,7 @@ export interface TestSandbox {
   dump(): Promise<SandboxState>;
   /** Requests the sandbox answered (control requests excluded). */
   requests(): Promise<RequestLogEntry[]>;
-  /** Direct HTTP to the sandbox (what gcloud cannot show). */
+  /** Direct HTTP to the sandbox (what gcloud cannot show), with a valid access token unless init sets `authorization`. */
   fetch(pathAndQuery: string, init?: RequestInit): Promise<Response>;
   stop(): Promise<void>;
 }
@@ -63,7 +65,8 @@ export async function startTestSandbox(opts: { latencyScale?: number; seed?: num
   };
   const gcloud: TestSandbox['gcloud'] = (args, o = {}) =>
     new Promise((resolve, reject) => {
-      const child = spawn('gcloud', args, { env: { ...process.env, ...handle.gcloudEnv, ...o.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+      // A script's gcloud: never waits on a prompt, prints plain text.
+      const child = spawn('gcloud', args, { env: { ...process.env, ...handle.gcloudEnv, CLOUDSDK_CORE_DISABLE_PROMPTS: '1', TERM: 'dumb', ...o.env }, stdio: ['pipe', 'pipe', 'pipe'] });
       let stdout = '';
       let stderr = '';
       const timer = setTimeout(() => child.kill('SIGKILL'), o.timeoutMs ?? 90_000);
@@ -89,7 +92,12 @@ export async function startTestSandbox(opts: { latencyScale?: number; seed?: num
     reset: async () => void (await control('POST', 'reset')),
     dump: async () => (await control('GET', 'state')) as SandboxState,
     requests: async () => ((await control('GET', 'requests')) as { requests: RequestLogEntry[] }).requests.filter((r) => !r.path.startsWith('/__sandbox/')),
-    fetch: (p, init) => fetch(`${handle.url}${p}`, init),
+    // As a logged-in caller (the sandbox answers 401 without a token it issued), unless the test sets its own header.
+    fetch: (p, init) => {
+      const headers = new Headers(init?.headers);
+      if (!headers.has('authorization')) headers.set('authorization', `Bearer ${issueAccessToken(dir, SANDBOX_ACCOUNT)}`);
+      return fetch(`${handle.url}${p}`, { ...init, headers });
+    },
     stop: async () => {
       removeSandboxInfo(dir);
       await handle.stop();

@@ -8,11 +8,16 @@ import path from 'node:path';
 import tls from 'node:tls';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { issueAccessToken } from '../../lib/sandbox/auth.js';
+import { SANDBOX_ACCOUNT } from '../../lib/sandbox/gcloud-config.js';
+import { sandboxCerts } from '../../lib/sandbox/certs.js';
 import { connectOrStartSandbox, startSandbox, writeSandboxInfo } from '../../lib/sandbox/index.js';
 import { startTestSandbox, type TestSandbox } from '../helpers/sandbox.js';
 
 let sb: TestSandbox;
 const json = { 'content-type': 'application/json' };
+/** The header of a logged-in caller of the sandbox in `stateDir`. */
+const bearer = (stateDir: string) => ({ authorization: `Bearer ${issueAccessToken(stateDir, SANDBOX_ACCOUNT)}` });
 
 test.before(async () => {
   sb = await startTestSandbox();
@@ -24,7 +29,7 @@ test.after(async () => {
 /** Sends one raw HTTP/1.1 request line (e.g. the absolute form a proxy receives) and returns status + body. */
 function raw(port: number, requestLine: string, host: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const socket = net.connect(port, '127.0.0.1', () => socket.write(`${requestLine}\r\nHost: ${host}\r\nConnection: close\r\n\r\n`));
+    const socket = net.connect(port, '127.0.0.1', () => socket.write(`${requestLine}\r\nHost: ${host}\r\nAuthorization: ${bearer(sb.dir).authorization}\r\nConnection: close\r\n\r\n`));
     let data = '';
     socket.on('data', (d) => (data += d));
     socket.on('error', reject);
@@ -126,15 +131,16 @@ test('long-running operations become done after their simulated time (latency sc
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gt-lro-'));
   const slow = await startSandbox({ stateDir: dir, latencyScale: 0.02 }); // enableApi: 15 s × 0.02 = 300 ms
   try {
-    const res = await fetch(`${slow.url}/v1/projects/${slow.project}/services/container.googleapis.com:enable`, { method: 'POST', body: '{}', headers: json });
+    const auth = bearer(dir);
+    const res = await fetch(`${slow.url}/v1/projects/${slow.project}/services/container.googleapis.com:enable`, { method: 'POST', body: '{}', headers: { ...json, ...auth } });
     const op = await res.json();
     assert.is(op.done, false);
     assert.match(op.name, /^operations\/acf\.p2-\d+-/);
-    const svc = async () => (await (await fetch(`${slow.url}/v1/projects/${slow.project}/services/container.googleapis.com`)).json()).state;
+    const svc = async () => (await (await fetch(`${slow.url}/v1/projects/${slow.project}/services/container.googleapis.com`, { headers: auth })).json()).state;
     assert.is(await svc(), 'DISABLED', 'not enabled before the operation is done');
     let polled: any;
     for (let i = 0; i < 100; i++) {
-      polled = await (await fetch(`${slow.url}/v1/${op.name}`)).json();
+      polled = await (await fetch(`${slow.url}/v1/${op.name}`, { headers: auth })).json();
       if (polled.done) break;
       await new Promise((r) => setTimeout(r, 50));
     }
@@ -151,13 +157,13 @@ test('CONNECT to storage.googleapis.com is terminated with the sandbox CA and se
   const project = sb.handle.project;
   await sb.fetch(`/storage/v1/b?project=${project}`, { method: 'POST', body: JSON.stringify({ name: 'gt-core-logs' }), headers: json });
   await sb.fetch(`/upload/storage/v1/b/gt-core-logs/o?uploadType=media&name=log-1.txt`, { method: 'POST', body: 'line one\nline two\n', headers: { 'content-type': 'text/plain' } });
-  const ca = fs.readFileSync(sb.handle.gcloudEnv.CLOUDSDK_CORE_CUSTOM_CA_CERTS_FILE!);
+  const ca = fs.readFileSync(sandboxCerts(sb.dir).caFile);
   const response = await new Promise<string>((resolve, reject) => {
     const socket = net.connect(sb.handle.port, '127.0.0.1', () => socket.write('CONNECT storage.googleapis.com:443 HTTP/1.1\r\nHost: storage.googleapis.com:443\r\n\r\n'));
     socket.once('data', (d) => {
       assert.match(d.toString(), /^HTTP\/1\.1 200/);
       const secure = tls.connect({ socket, servername: 'storage.googleapis.com', ca }, () => {
-        secure.write('GET /gt-core-logs/log-1.txt HTTP/1.1\r\nHost: storage.googleapis.com\r\nRange: bytes=9-\r\nConnection: close\r\n\r\n');
+        secure.write(`GET /gt-core-logs/log-1.txt HTTP/1.1\r\nHost: storage.googleapis.com\r\nAuthorization: ${bearer(sb.dir).authorization}\r\nRange: bytes=9-\r\nConnection: close\r\n\r\n`);
       });
       let data = '';
       secure.on('data', (c) => (data += c));
@@ -174,8 +180,9 @@ test('state persists across a restart (atomic JSON file) and a running sandbox i
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gt-persist-'));
   try {
     const first = await startSandbox({ stateDir: dir, latencyScale: 0 });
-    await fetch(`${first.url}/storage/v1/b?project=${first.project}`, { method: 'POST', body: JSON.stringify({ name: 'gt-core-persist', labels: { env: 'dev' } }), headers: json });
-    await fetch(`${first.url}/upload/storage/v1/b/gt-core-persist/o?uploadType=media&name=a.txt`, { method: 'POST', body: 'kept', headers: { 'content-type': 'text/plain' } });
+    const auth = bearer(dir);
+    await fetch(`${first.url}/storage/v1/b?project=${first.project}`, { method: 'POST', body: JSON.stringify({ name: 'gt-core-persist', labels: { env: 'dev' } }), headers: { ...json, ...auth } });
+    await fetch(`${first.url}/upload/storage/v1/b/gt-core-persist/o?uploadType=media&name=a.txt`, { method: 'POST', body: 'kept', headers: { 'content-type': 'text/plain', ...auth } });
     // While it runs and is announced, connectOrStartSandbox uses it instead of starting another.
     writeSandboxInfo(first);
     const found = await connectOrStartSandbox({ stateDir: dir });
@@ -189,9 +196,10 @@ test('state persists across a restart (atomic JSON file) and a running sandbox i
       assert.is(second.owned, true);
       // Same port as before, so the Cloud Run URLs it handed out (they contain the port) stay valid.
       assert.is(second.url, first.url);
-      const bucket = await (await fetch(`${second.url}/storage/v1/b/gt-core-persist`)).json();
+      // A token issued before the restart is still valid (signed with the folder's key).
+      const bucket = await (await fetch(`${second.url}/storage/v1/b/gt-core-persist`, { headers: auth })).json();
       assert.equal(bucket.labels, { env: 'dev' });
-      assert.is(await (await fetch(`${second.url}/storage/v1/b/gt-core-persist/o/a.txt?alt=media`)).text(), 'kept');
+      assert.is(await (await fetch(`${second.url}/storage/v1/b/gt-core-persist/o/a.txt?alt=media`, { headers: auth })).text(), 'kept');
     } finally {
       await second.stop();
     }
@@ -216,17 +224,20 @@ test('a restart whose previous port is taken falls back to another port', async 
   }
 });
 
-test('gcloudEnv points every API at the sandbox, Cloud Run at a proxy-only host, and uses its own config folder', () => {
+test('gcloudEnv is only CLOUDSDK_CONFIG: its configuration reaches the sandbox (Cloud Run through the proxy) as the logged-in owner', async () => {
   const env = sb.handle.gcloudEnv;
+  assert.equal(Object.keys(env), ['CLOUDSDK_CONFIG']);
+  assert.ok(env.CLOUDSDK_CONFIG!.startsWith(sb.dir));
+  const config = fs.readFileSync(path.join(env.CLOUDSDK_CONFIG!, 'configurations', 'config_default'), 'utf8');
   const root = `http://127.0.0.1:${sb.handle.port}/`;
-  for (const api of ['SERVICEUSAGE', 'ARTIFACTREGISTRY', 'STORAGE', 'SQL', 'IAM', 'CLOUDRESOURCEMANAGER', 'SECRETMANAGER', 'CLOUDBUILD', 'CONTAINER', 'MONITORING']) {
-    assert.is(env[`CLOUDSDK_API_ENDPOINT_OVERRIDES_${api}`], root, api);
+  for (const api of ['serviceusage', 'artifactregistry', 'storage', 'sql', 'iam', 'cloudresourcemanager', 'secretmanager', 'cloudbuild', 'container', 'monitoring']) {
+    assert.ok(config.includes(`\n${api} = ${root}\n`), api);
   }
-  assert.is(env.CLOUDSDK_API_ENDPOINT_OVERRIDES_RUN, `http://run.sandbox:${sb.handle.port}/`);
-  assert.is(env.CLOUDSDK_PROXY_PORT, String(sb.handle.port));
-  assert.is(env.CLOUDSDK_CORE_PROJECT, 'digitwin-sandbox');
-  assert.is(env.CLOUDSDK_AUTH_DISABLE_CREDENTIALS, 'true');
-  assert.ok(env.CLOUDSDK_CONFIG!.startsWith(sb.dir) && fs.statSync(env.CLOUDSDK_CONFIG!).isDirectory());
+  assert.ok(config.includes(`\nrun = http://run.sandbox:${sb.handle.port}/\n`));
+  assert.ok(config.includes(`\nport = ${sb.handle.port}\n`));
+  assert.ok(config.includes('\nproject = digitwin-sandbox\n'));
+  assert.ok(config.includes(`\naccount = ${SANDBOX_ACCOUNT}\n`));
+  assert.not.ok(config.includes('disable_credentials'));
 });
 
 test.run();

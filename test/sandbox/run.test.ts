@@ -6,6 +6,7 @@ import * as assert from 'uvu/assert';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { SANDBOX_ACCOUNT } from '../../lib/sandbox/gcloud-config.js';
 import { gcloudOrSkip, startTestSandbox, type TestSandbox } from '../helpers/sandbox.js';
 
 const run = gcloudOrSkip('Cloud Run sandbox tests');
@@ -23,8 +24,8 @@ async function ok(args: string[]) {
 
 const describe = async (name = 'api-gateway') => JSON.parse((await ok(['run', 'services', 'describe', name, ...REGION, '--format=json'])).stdout);
 
-async function health(base: string): Promise<{ status: number; body: any }> {
-  const res = await fetch(`${base}/health`);
+async function health(base: string, headers: Record<string, string> = {}): Promise<{ status: number; body: any }> {
+  const res = await fetch(`${base}/health`, { headers });
   const text = await res.text();
   return { status: res.status, body: res.headers.get('content-type')?.includes('json') ? JSON.parse(text) : text };
 }
@@ -34,7 +35,8 @@ test.before(async () => {
   sandbox = await startTestSandbox();
   const project = sandbox.handle.project;
   image = `us-central1-docker.pkg.dev/${project}/digitwinlive/api-gateway`;
-  await ok(['services', 'enable', 'run.googleapis.com', 'cloudbuild.googleapis.com', 'artifactregistry.googleapis.com']);
+  // sqladmin too: as against Google, deploy --add-cloudsql-instances offers to enable it otherwise (and aborts without a prompt).
+  await ok(['services', 'enable', 'run.googleapis.com', 'cloudbuild.googleapis.com', 'artifactregistry.googleapis.com', 'sqladmin.googleapis.com']);
   await ok(['artifacts', 'repositories', 'create', 'digitwinlive', '--repository-format=docker', '--location=us-central1']);
   // The image comes from a real (sandbox) build of a tiny source.
   const src = fs.mkdtempSync(path.join(os.tmpdir(), 'gt-'));
@@ -123,11 +125,17 @@ test('update-traffic --to-revisions and --to-latest move what the URL serves', a
   assert.is((await health(`${url.replace(/api-gateway$/, 'candidate---api-gateway')}`)).status, 404);
 });
 
-test('a service without --allow-unauthenticated answers 403; list shows both with their region; delete → 404', async () => {
+test('a private service answers only an identity token from `gcloud auth print-identity-token` (403 otherwise); list; delete → 404', async () => {
   if (!run) return;
   await ok(['run', 'deploy', 'private-svc', `--image=${image}:v1`, ...REGION, '--no-allow-unauthenticated']);
   const privateUrl = (await describe('private-svc')).status.url;
   assert.is((await health(privateUrl)).status, 403);
+  assert.is((await health(privateUrl, { authorization: 'Bearer made-up-token' })).status, 403, 'any bearer is not enough');
+  const token = (await ok(['auth', 'print-identity-token'])).stdout.trim();
+  assert.match(token, /^[\w-]+\.[\w-]+\.[\w-]+$/, 'a JWT, as Google issues');
+  const claims = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString('utf8'));
+  assert.is(claims.email, SANDBOX_ACCOUNT);
+  assert.is((await health(privateUrl, { authorization: `Bearer ${token}` })).status, 200);
   const list = await ok(['run', 'services', 'list', ...REGION, '--format=value(metadata.name,metadata.labels."cloud.googleapis.com/location")']);
   assert.equal(list.stdout.trim().split('\n'), ['api-gateway\tus-central1', 'private-svc\tus-central1']);
 

@@ -6,6 +6,7 @@ import {
 } from '../google.js';
 import type { ApiContext, ApiModule, ProjectState, SandboxRequest } from '../types.js';
 import { requireApi } from './serviceusage.js';
+import { tokenResponse } from '../auth.js';
 
 interface ServiceAccount {
   email: string;
@@ -199,10 +200,11 @@ export const iam: ApiModule = {
       },
     },
     {
-      // OAuth token endpoint (CLOUDSDK_AUTH_TOKEN_HOST and the token_uri of issued key files): any assertion is accepted.
+      // OAuth token endpoint (auth/token_host and the token_uri of issued key files).
       method: 'POST',
       path: '/token',
-      handler: (_req, ctx) => ok({ access_token: `ya29.sandbox-${hexId(ctx, 24)}`, expires_in: 3599, token_type: 'Bearer' }),
+      public: true,
+      handler: (req, ctx) => tokenResponse(ctx.stateDir, new URLSearchParams(req.body.toString('utf8'))),
     },
     { method: 'POST', path: `${SA}:getIamPolicy`, handler: (req, ctx) => ok(renderPolicy(getAccount(ctx, req.params.account!).policy)) },
     {

@@ -15,12 +15,13 @@
 // `<sandbox>/__run/<project>/<region>/<tag>---<service>`. Any GET/HEAD/POST under them answers, from the
 // revision traffic picks (highest percent; a tag URL: its revision), 200 with JSON
 // `{service, revision, image, tag, path}` — or 503 when the sandbox's faults mark that image or revision
-// unhealthy. Without an `allUsers` run.invoker binding, a request without an Authorization header gets 403,
-// as on Google.
+// unhealthy. Without an `allUsers` run.invoker binding, a request without a valid identity token the sandbox
+// issued (`gcloud auth print-identity-token`) gets 403, as on Google.
 import { createHash } from 'node:crypto';
 import { ApiError, aborted, base64Etag, invalidArgument, isRegion, notFound, ok, sameEtag, timestamp, uuid } from '../google.js';
 import { parseArtifactImage, resolveArtifactImage } from '../images.js';
 import { pickRevision, resolveTraffic, validateTraffic, type RevisionView, type TrafficTarget } from '../run-traffic.js';
+import { identityOf } from '../auth.js';
 import { requireApi } from './serviceusage.js';
 import type { ApiContext, ApiModule, ProjectState, Route, SandboxRequest, SandboxResponse } from '../types.js';
 
@@ -544,8 +545,9 @@ function serve(req: SandboxRequest, ctx: ApiContext): SandboxResponse {
   const svc = project ? runOf(project).services[key(region, name)] : undefined;
   if (!project || !svc) return { status: 404, body: `Error: Page not found\nThe requested URL ${req.path} was not found on this server.\n` };
   const invokers = policyOf(project, region, name).bindings.find((b) => b.role === 'roles/run.invoker')?.members ?? [];
-  const authenticated = typeof req.headers.authorization === 'string' && /^Bearer \S+/.test(req.headers.authorization);
-  if (!invokers.includes('allUsers') && !(authenticated && invokers.length)) {
+  // A private service answers a caller with a valid identity token (`gcloud auth print-identity-token`).
+  const caller = identityOf(ctx.stateDir, req.headers.authorization);
+  if (!invokers.includes('allUsers') && !caller) {
     return { status: 403, body: `Error: Forbidden\nYour client does not have permission to get URL ${req.path} from this server.\n` };
   }
   const status = statusOf(ctx, project, svc);
@@ -587,6 +589,6 @@ export const run: ApiModule = {
       { method: 'POST', path: '/v1/projects/{project}/locations/{location}/services/{service}:setIamPolicy', host, handler: setIamPolicy },
       { method: 'POST', path: '/v1/projects/{project}/locations/{location}/services/{service}:testIamPermissions', host, handler: testIamPermissions },
     ]),
-    ...servePaths.flatMap((path) => ['GET', 'HEAD', 'POST'].map((method): Route => ({ method, path, handler: serve, faults: false }))),
+    ...servePaths.flatMap((path) => ['GET', 'HEAD', 'POST'].map((method): Route => ({ method, path, handler: serve, faults: false, public: true }))),
   ],
 };

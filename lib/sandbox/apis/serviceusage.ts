@@ -15,6 +15,21 @@ const CATALOG = [
   'artifactregistry.googleapis.com', 'cloudbuild.googleapis.com', 'cloudresourcemanager.googleapis.com', 'compute.googleapis.com',
   'container.googleapis.com', 'iam.googleapis.com', 'run.googleapis.com', 'secretmanager.googleapis.com', 'sqladmin.googleapis.com',
 ];
+/**
+ * Services Google has (a sample of its catalog: the ones gcp-tasks and its users touch). Any other name is
+ * refused as Google refuses a service that does not exist.
+ */
+const GOOGLE_APIS = new Set([
+  'run', 'cloudbuild', 'artifactregistry', 'sqladmin', 'sql-component', 'secretmanager', 'storage', 'storage-api', 'storage-component',
+  'iam', 'iamcredentials', 'cloudresourcemanager', 'serviceusage', 'logging', 'monitoring', 'container', 'compute', 'containerregistry',
+  'pubsub', 'cloudscheduler', 'cloudtasks', 'cloudfunctions', 'vpcaccess', 'servicenetworking', 'dns', 'redis', 'firestore', 'datastore',
+  'bigquery', 'bigquerystorage', 'cloudkms', 'cloudtrace', 'clouderrorreporting', 'cloudprofiler', 'aiplatform', 'vision', 'speech',
+  'texttospeech', 'translate', 'language', 'generativelanguage', 'eventarc', 'workflows', 'appengine', 'oslogin', 'billingbudgets',
+  'cloudbilling', 'serviceusage', 'identitytoolkit', 'firebase', 'networkmanagement', 'certificatemanager', 'apikeys', 'osconfig',
+].map((name) => `${name}.googleapis.com`));
+
+const isGoogleApi = (name: string) => GOOGLE_APIS.has(name);
+
 const SERVICE_NAME = /^[a-z0-9][a-z0-9-]*(\.[a-z0-9-]+)*\.googleapis\.com$/;
 const TYPE = 'type.googleapis.com/google.api.serviceusage.v1.';
 
@@ -45,7 +60,7 @@ function render(project: ProjectState, service: string) {
 function checkNames(services: unknown): string[] {
   if (!Array.isArray(services) || services.length === 0) throw invalidArgument('Invalid value at \'service_ids\': at least one service must be given.');
   if (services.length > 20) throw invalidArgument('Invalid value at \'service_ids\': at most 20 services can be enabled in one request.');
-  const unknown = services.filter((s) => typeof s !== 'string' || !SERVICE_NAME.test(s));
+  const unknown = services.filter((s) => typeof s !== 'string' || !SERVICE_NAME.test(s) || !isGoogleApi(s));
   if (unknown.length) throw permissionDenied(`Not found or permission denied for service(s): ${unknown.join(', ')}.`);
   return services as string[];
 }

@@ -48,6 +48,17 @@ interface InstanceRecord {
 
 interface SqlState {
   instances: Record<string, InstanceRecord>;
+  /** Names of deleted instances → when their deletion finished: Google reserves a name for about a week. */
+  deletedNames?: Record<string, string>;
+}
+
+const WEEK_SECONDS = 7 * 86_400;
+
+/** How long a deleted instance's name stays reserved: a week, as on Google (SANDBOX_SQL_NAME_RESERVED_SECONDS for tests). */
+function nameReservationMs(): number {
+  const raw = process.env.SANDBOX_SQL_NAME_RESERVED_SECONDS;
+  const seconds = raw === undefined || raw === '' ? WEEK_SECONDS : Number(raw);
+  return Number.isFinite(seconds) && seconds >= 0 ? seconds * 1000 : WEEK_SECONDS * 1000;
 }
 
 const sqlOf = (project: ProjectState): SqlState => (project.sql ??= { instances: {} });
@@ -367,6 +378,10 @@ function insertInstance(req: SandboxRequest, ctx: ApiContext) {
     throw invalidArgument(`Invalid request: Invalid instance name "${name}": it must start with a lowercase letter, contain only lowercase letters, digits and hyphens, not end with a hyphen, and project ID + instance ID must be at most 97 characters.`);
   }
   if (sqlOf(project).instances[name]) throw new ApiError(409, 'The Cloud SQL instance already exists.');
+  const deletedAt = sqlOf(project).deletedNames?.[name];
+  if (deletedAt && Date.parse(ctx.now()) - Date.parse(deletedAt) < nameReservationMs()) {
+    throw new ApiError(409, "The Cloud SQL instance already exists. When you delete an instance, you can't reuse the name of the deleted instance until one week from the deletion date.");
+  }
   const databaseVersion = body.databaseVersion ?? 'MYSQL_8_0';
   if (OTHER_ENGINES.test(databaseVersion)) {
     throw new ApiError(501, `The sandbox emulates Cloud SQL for PostgreSQL only; databaseVersion ${databaseVersion} is not emulated (use --database-version=POSTGRES_15 or later).`);
@@ -589,6 +604,7 @@ function getDatabase(req: SandboxRequest, ctx: ApiContext) {
 function listDatabases(req: SandboxRequest, ctx: ApiContext) {
   const project = projectOf(req, ctx);
   const inst = getInstance(project, req.params.instance!);
+  requireRunning(inst);
   const items = Object.keys(inst.databases).sort().map((name) => renderDatabase(ctx, project.projectId, inst, name));
   return ok({ kind: 'sql#databasesList', items });
 }
@@ -607,6 +623,7 @@ function deleteDatabase(req: SandboxRequest, ctx: ApiContext) {
 function listUsers(req: SandboxRequest, ctx: ApiContext) {
   const project = projectOf(req, ctx);
   const inst = getInstance(project, req.params.instance!);
+  requireRunning(inst);
   const items = Object.keys(inst.users).map((name) => ({ kind: 'sql#user', name, host: '', instance: inst.name, project: project.projectId, etag: '', type: 'BUILT_IN' }));
   return ok({ kind: 'sql#usersList', items });
 }
@@ -617,11 +634,12 @@ function updateUser(req: SandboxRequest, ctx: ApiContext) {
   const name = req.query.get('name') ?? req.json?.name;
   if (!name) throw invalidArgument('Invalid request: the user name (name) is required.');
   if (!inst.users[name]) throw notFound(`The user ${name} does not exist on instance ${inst.name}.`);
+  // As Google: a built-in user's update must carry the new password (gcloud without a prompt sends none).
   const password = req.json?.password;
-  if (password !== undefined && (typeof password !== 'string' || password === '')) throw invalidArgument('Invalid request: password must be a non-empty string.');
+  if (typeof password !== 'string' || password === '') throw invalidArgument(`Invalid request: a password is required to update user ${name}.`);
   checkIdle(ctx, project, inst.name);
   // Only the hash goes into the state (and into the operation's data).
-  const passwordHash = password === undefined ? undefined : md5PasswordHash(password, name);
+  const passwordHash = md5PasswordHash(password, name);
   return operation(ctx, project, inst.name, 'UPDATE_USER', 'write', { user: name, passwordHash }).response;
 }
 
@@ -637,7 +655,10 @@ onOperationDone('sql.CREATE', (ctx, op) => {
 });
 onOperationDone('sql.DELETE', (ctx, op) => {
   const sql = ctx.state.projects[op.projectId]?.sql as SqlState | undefined;
-  if (sql?.instances[op.data.instance]?.state === 'PENDING_DELETE') delete sql.instances[op.data.instance];
+  if (sql?.instances[op.data.instance]?.state === 'PENDING_DELETE') {
+    delete sql.instances[op.data.instance];
+    (sql.deletedNames ??= {})[op.data.instance] = ctx.now();
+  }
 });
 onOperationDone('sql.CREATE_DATABASE', (ctx, op) => {
   const inst = instanceOf(ctx, op);

@@ -78,21 +78,20 @@ test('production refuses literal secrets, http:// service URLs and debug endpoin
       ENABLE_DEBUG_ENDPOINTS: 'true',
     },
     prod,
-    { sandbox: false },
   );
   assert.is(problems.length, 4, problems.join('\n'));
   assert.match(problems.join('\n'), /JWT_SECRET holds a literal value: write \$\{SECRET_JWT_SECRET\}/);
   assert.match(problems.join('\n'), /API_GATEWAY_URL is http:\/\/api.example.com/);
   assert.match(problems.join('\n'), /WEBSOCKET_URL is ws:\/\/ws.example.com: .* wss:\/\//);
   assert.match(problems.join('\n'), /ENABLE_DEBUG_ENDPOINTS is true/);
-  assert.equal(productionEnvProblems({ ENABLE_DEBUG_ENDPOINTS: 'false', API_GATEWAY_URL: 'https://x.run.app' }, prod, { sandbox: false }), []);
+  assert.equal(productionEnvProblems({ ENABLE_DEBUG_ENDPOINTS: 'false', API_GATEWAY_URL: 'https://x.run.app' }, prod), []);
 });
 
-test('in the sandbox, its plain-http loopback service URLs stand in for https; other http URLs do not', () => {
-  const vars = { API_GATEWAY_URL: 'http://127.0.0.1:41234/run/api-gateway/', WEBSOCKET_URL: 'ws://127.0.0.1:41234/run/websocket-server/' };
-  assert.equal(productionEnvProblems(vars, prod, { sandbox: true }), []);
-  assert.is(productionEnvProblems(vars, prod, { sandbox: false }).length, 2);
-  assert.is(productionEnvProblems({ API_GATEWAY_URL: 'http://api.example.com' }, prod, { sandbox: true }).length, 1);
+test('loopback service URLs (the sandbox\'s Cloud Run URLs) pass on their address alone; other http URLs do not', () => {
+  const vars = { API_GATEWAY_URL: 'http://127.0.0.1:41234/__run/p/r/api-gateway', WEBSOCKET_URL: 'ws://127.0.0.1:41234/__run/p/r/websocket-server' };
+  assert.equal(productionEnvProblems(vars, prod), []);
+  assert.is(productionEnvProblems({ API_GATEWAY_URL: 'http://api.example.com', WEBSOCKET_URL: 'ws://10.0.0.7:8080/ws' }, prod).length, 2);
+  assert.equal(productionEnvProblems({ API_GATEWAY_URL: 'https://api-gateway-abc123-uc.a.run.app', WEBSOCKET_URL: 'wss://websocket-server-abc123-uc.a.run.app' }, prod), []);
 });
 
 test('the production check throws one UserError listing everything, and development is not checked', () => {
