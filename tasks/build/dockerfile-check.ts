@@ -111,21 +111,25 @@ function workspaceProblems(appRoot: string, service: PreflightService, ws: Works
     const gens = prismaGenerations(runCommand(ins), state.workdir, ws, rootManifest);
     if (!gens.length) return;
     const root = rootOf(state);
-    const schemaPresent = schemas.some((s) => state.files.get(path.join(root, s.schema))?.context === s.schema);
     const wrongSchema = gens.map((g) => g.schema).find((s) => s !== undefined && !state.files.has(s));
+    // A generation pointed at a schema that is not there fails: it generates nothing.
+    const schemaPresent = !wrongSchema && schemas.some((s) => state.files.get(path.join(root, s.schema))?.context === s.schema);
     generations.push({ stage: state.stage, line: ins.line, schemaPresent, wrongSchema });
   });
 
   const production = dockerfile.stages.at(-1)!;
   const build = buildStage(dockerfile, production, sim.stages, pkg);
   const state = sim.stages.get(build)!;
-  problems.push(...missingFiles(state, closure, source, toContext, dockerfile, build));
+  const lineage = ancestry(dockerfile, build);
+  const copiedAt = (match: (context: string) => boolean) =>
+    Math.max(0, ...sim.copies.filter((c) => lineage.includes(c.stage) && c.reached.some((r) => r.files.some(match))).map((c) => c.ins.line)) || undefined;
+  problems.push(...missingFiles(state, closure, source, toContext, build, copiedAt));
 
   for (const g of generations.filter((x) => x.wrongSchema)) {
     const existing = schemas[0] ? path.join(rootOf(sim.stages.get(g.stage)!), schemas[0].schema) : undefined;
     problems.push({ line: g.line, message: `prisma generate --schema names ${g.wrongSchema}, which is not in the image at this point${existing ? `: the schema is ${existing}` : ''}` });
   }
-  if (schemas.length) problems.push(...prismaProblems(dockerfile, sim.stages, build, production, generations, schemas[0]!, ws));
+  if (schemas.length) problems.push(...prismaProblems(dockerfile, sim.stages, build, production, generations.filter((g) => !g.wrongSchema), schemas[0]!));
   return problems;
 }
 
@@ -171,8 +175,8 @@ function missingFiles(
   closure: ClosureEntry[],
   source: BuildSource,
   toContext: (rel: string) => string | undefined,
-  dockerfile: Dockerfile,
   build: Stage,
+  copiedAt: (match: (context: string) => boolean) => number | undefined,
 ): Problem[] {
   const root = rootOf(state);
   const present = (rel: string) => state.files.get(path.join(root, rel))?.context === rel;
@@ -224,7 +228,7 @@ function missingFiles(
     const who = own ? `the service's own package ${dir}` : `${entry.pkg.name} (${dir}, needed through ${chain})`;
     if (manifestMissing) {
       problems.push({
-        line: lastLine((c) => /\/package\.json$/.test(c)) ?? fallback,
+        line: copiedAt((c) => c === need.manifest) ?? lastLine((c) => /\/package\.json$/.test(c)) ?? fallback,
         message: `${need.manifest} of ${who} is never copied into ${where}${hidden(need.manifest)}: add \`COPY ${need.manifest} ${dest(dir)}/\``,
       });
     }
@@ -233,7 +237,8 @@ function missingFiles(
       const fix = whole ? `COPY ${need.sourceDir} ${dest(need.sourceDir!)}` : sourcesMissing.slice(0, 3).map((f) => `COPY ${f} ${dest(f)}`).join('`, `');
       const what = whole ? `its sources (${need.sourceDir})` : `${sourcesMissing.slice(0, 3).join(', ')}${sourcesMissing.length > 3 ? ` and ${sourcesMissing.length - 3} more` : ''}`;
       problems.push({
-        line: lastLine((c) => inPackage(c) && !c.endsWith('/package.json')) ?? lastLine((c) => /\/src\//.test(c)) ?? lastLine(inPackage) ?? fallback,
+        // A COPY that took the files but put them elsewhere is the line to fix.
+        line: copiedAt((c) => sourcesMissing.includes(c)) ?? lastLine((c) => inPackage(c) && !c.endsWith('/package.json')) ?? lastLine((c) => /\/src\//.test(c)) ?? lastLine(inPackage) ?? fallback,
         message: `${what} of ${who} ${whole || sourcesMissing.length > 1 ? 'are' : 'is'} never copied into ${where}${sourcesMissing.map(hidden).find(Boolean) ?? ''}: add \`${fix}\``,
       });
     }
@@ -248,7 +253,6 @@ function prismaProblems(
   production: Stage,
   generations: { stage: Stage; line: number; schemaPresent: boolean }[],
   prisma: { entry: ClosureEntry; schema: string },
-  ws: Workspace,
 ): Problem[] {
   const problems: Problem[] = [];
   const { entry } = prisma;
@@ -278,7 +282,9 @@ function prismaProblems(
       });
     }
   }
-  if (production !== build && !generatedIn(production) && !carriesClient(dockerfile, states, production, generatedIn)) {
+  // When the build stage lacks the client and production takes it from there, fixing the build stage fixes both.
+  const carried = (s: Stage) => generatedIn(s) || (s === build && problems.length > 0);
+  if (production !== build && !generatedIn(production) && !carriesClient(dockerfile, states, production, carried)) {
     problems.push({
       line: production.line,
       message: `the Prisma client is not generated in the production ${stageLabel(production)}, nor copied into it with node_modules from a stage that generated it, and ${why}: add \`${fix}\` in that stage, or copy node_modules from ${stageLabel(build)}`,
