@@ -43,6 +43,12 @@ export function preflight(appRoot: string, service: PreflightService, ws?: Works
   for (const r of source.reincluded) {
     problems.push({ message: `${r.file} looks like a credential or local clutter and is never uploaded, but ${r.ignoreFile} re-includes it (\`${r.pattern}\`): remove that line, or move the file out of the build context` });
   }
+  const pkg = service.workspacePackage && ws ? packageAt(ws, service.packageDir ?? path.dirname(service.dockerfile)) : undefined;
+  if (service.workspacePackage && ws && !pkg) {
+    problems.push({
+      message: `${service.packageDir} is not a workspace package of the app (no package.json there, or not matched by pnpm-workspace.yaml): fix \`packageDir\` of ${service.key} in tasks.config.ts, or set \`workspacePackage: false\` for a service that is not a Node package`,
+    });
+  }
   if (source.dockerfile.startsWith('../')) {
     problems.push({ message: `${service.dockerfile} is outside the build context ${service.context}: move it into the context or fix \`dockerfile\`/\`context\` of ${service.key} in tasks.config.ts` });
     return { problems, source };
@@ -57,7 +63,7 @@ export function preflight(appRoot: string, service: PreflightService, ws?: Works
   }
   const dockerfile = source.parsed!;
   problems.push(...missingSources(source, dockerfile));
-  if (service.workspacePackage && ws) problems.push(...workspaceProblems(appRoot, service, ws, source, dockerfile));
+  if (pkg) problems.push(...workspaceProblems(appRoot, service, ws!, pkg, source, dockerfile));
   return { problems: problems.sort((a, b) => (a.line ?? 0) - (b.line ?? 0)), source };
 }
 
@@ -86,11 +92,7 @@ function missingSources(source: BuildSource, dockerfile: Dockerfile): Problem[] 
   return problems;
 }
 
-function workspaceProblems(appRoot: string, service: PreflightService, ws: Workspace, source: BuildSource, dockerfile: Dockerfile): Problem[] {
-  const pkg = packageAt(ws, service.packageDir ?? path.dirname(service.dockerfile));
-  if (!pkg) {
-    return [{ message: `${service.packageDir} is not a workspace package of the app (no package.json there, or not matched by pnpm-workspace.yaml): fix \`packageDir\` of ${service.key} in tasks.config.ts, or set \`workspacePackage: false\` for a service that is not a Node package` }];
-  }
+function workspaceProblems(appRoot: string, service: PreflightService, ws: Workspace, pkg: WorkspacePackage, source: BuildSource, dockerfile: Dockerfile): Problem[] {
   const problems: Problem[] = [];
   if (dockerfile.stages.length < 2) {
     problems.push({
@@ -266,7 +268,8 @@ function prismaProblems(
   };
 
   if (!generatedIn(build)) {
-    const elsewhere = generations.find((g) => !g.schemaPresent || !ancestry(dockerfile, build).includes(g.stage));
+    const used = [...ancestry(dockerfile, build), ...ancestry(dockerfile, production)];
+    const elsewhere = generations.find((g) => !g.schemaPresent ? ancestry(dockerfile, build).includes(g.stage) : !used.includes(g.stage));
     const at = schemaLine(build);
     if (elsewhere && !elsewhere.schemaPresent && ancestry(dockerfile, build).includes(elsewhere.stage)) {
       problems.push({ line: elsewhere.line, message: `the Prisma client is generated before the schema ${prisma.schema} is in the image${at ? ` (copied at line ${at})` : ''}, and ${why}: move this RUN after that COPY` });
