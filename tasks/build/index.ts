@@ -46,7 +46,8 @@ export function buildTask(config: ServiceConfig): TaskDef<BuildOutput> {
   return defineTask<BuildOutput>({
     name: `build:${key}`,
     description: `Build the ${key} image on Cloud Build (Dockerfile preflight; tags <timestamp> and latest)`,
-    deps: ['registry:create'],
+    // secrets:env first: a deploy whose env file names a missing secret stops before any build.
+    deps: ['registry:create', 'secrets:env'],
     inputs: {
       files: (fx) => {
         const service = resolvedService(fx.infra, key);

@@ -24,6 +24,8 @@ export function deployDeps(config: ServiceConfig): string[] {
     `build:${config.name}`,
     'registry:create',
     'iam:create',
+    // Before any build: every ${SECRET_*} placeholder names an existing secret.
+    'secrets:env',
     ...(config.needs.secrets ? ['secrets:create'] : []),
     ...(config.needs.database ? ['sql:create'] : []),
     ...(config.needs.storage ? ['buckets:create'] : []),
