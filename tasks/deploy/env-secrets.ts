@@ -4,10 +4,14 @@
 // before any build, that every such secret exists: it creates the missing ones whose value the user
 // supplies (SECRET_VALUE_<NAME>, on stdin, as setup does), and otherwise stops naming each missing secret
 // with the command that creates it. A placeholder is never dropped silently.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parse } from 'dotenv';
+import { envFileNames } from '../../lib/engine/env.js';
 import { UserError } from '../../lib/engine/errors.js';
 import type { ResolvedInfra, ResolvedService } from '../../lib/gcp/infra.js';
 import { defineTask } from '../../lib/index.js';
-import type { TaskContext } from '../../lib/engine/types.js';
+import type { FingerprintContext, TaskContext } from '../../lib/engine/types.js';
 import { createOrAdopt, forEachResource, hasBinding, labelsFlag, serviceAccountMember, suppliedSecretVar, type IamPolicy } from '../shared/common.js';
 
 const PLACEHOLDER = /^\$\{SECRET_([A-Z0-9_]+)\}$/;
@@ -27,11 +31,35 @@ export function placeholderSecret(infra: Pick<ResolvedInfra, 'secrets' | 'suffix
   return infra.secrets.find((s) => s.envVar === name)?.name ?? `${name.toLowerCase().replaceAll('_', '-')}${infra.suffix}`;
 }
 
+/**
+ * KEY → NAME for every `${SECRET_NAME}` placeholder of the environment's env files (later files win; a real
+ * value, in a later file or the process environment, replaces a placeholder). The engine keeps placeholders
+ * out of ctx.vars, so they are read here from the files.
+ */
+export function envPlaceholders(ctx: Pick<FingerprintContext, 'env' | 'vars'> & { paths: Pick<FingerprintContext['paths'], 'envDir'> }): Record<string, string> {
+  const found: Record<string, string> = {};
+  for (const file of envFileNames(ctx.env)) {
+    let text: string;
+    try {
+      text = readFileSync(path.join(ctx.paths.envDir, file), 'utf8');
+    } catch {
+      continue;
+    }
+    for (const [key, value] of Object.entries(parse(text))) {
+      const name = PLACEHOLDER.exec(value.trim())?.[1];
+      if (name) found[key] = name;
+      else delete found[key];
+    }
+  }
+  for (const key of Object.keys(found)) if (ctx.vars[key] !== undefined && ctx.vars[key] !== '') delete found[key];
+  return found;
+}
+
 /** Every secret a service mounts: its config secrets, then the placeholders among its declared keys. */
-export function secretMounts(infra: ResolvedInfra, vars: Readonly<Record<string, string>>, service: ResolvedService): SecretMount[] {
+export function secretMounts(infra: ResolvedInfra, placeholders: Readonly<Record<string, string>>, service: ResolvedService): SecretMount[] {
   const mounts = new Map<string, SecretMount>(service.secrets.map((s) => [s.envVar, { key: s.envVar, secret: s.name }]));
   for (const key of service.env) {
-    const name = PLACEHOLDER.exec(vars[key] ?? '')?.[1];
+    const name = placeholders[key];
     if (name && !mounts.has(key)) mounts.set(key, { key, secret: placeholderSecret(infra, name), placeholder: name });
   }
   return [...mounts.values()];
@@ -43,9 +71,9 @@ export function secretsFlagValue(mounts: SecretMount[]): string {
 }
 
 /** The placeholder secrets of every service, one entry per secret. */
-export function placeholderMounts(infra: ResolvedInfra, vars: Readonly<Record<string, string>>): SecretMount[] {
+export function placeholderMounts(infra: ResolvedInfra, placeholders: Readonly<Record<string, string>>): SecretMount[] {
   const bySecret = new Map<string, SecretMount>();
-  for (const service of infra.services) for (const m of secretMounts(infra, vars, service)) if (m.placeholder && !bySecret.has(m.secret)) bySecret.set(m.secret, m);
+  for (const service of infra.services) for (const m of secretMounts(infra, placeholders, service)) if (m.placeholder && !bySecret.has(m.secret)) bySecret.set(m.secret, m);
   return [...bySecret.values()];
 }
 
@@ -74,14 +102,14 @@ export const secretsEnv = defineTask({
   description: 'Check that every ${SECRET_*} placeholder of the env file names an existing secret (creating the ones whose SECRET_VALUE_<NAME> is given)',
   deps: ['iam:create'],
   inputs: {
-    config: ({ infra, vars }) => ({ mounts: placeholderMounts(infra, vars).map((m) => ({ ...m })), serviceAccount: infra.serviceAccount.email }),
+    config: (fx) => ({ mounts: placeholderMounts(fx.infra, envPlaceholders(fx)).map((m) => ({ ...m })), serviceAccount: fx.infra.serviceAccount.email }),
   },
   check: async (ctx) => {
-    const found = await Promise.all(placeholderMounts(ctx.infra, ctx.vars).map((m) => ctx.gcloud.read(['secrets', 'describe', m.secret])));
+    const found = await Promise.all(placeholderMounts(ctx.infra, envPlaceholders(ctx)).map((m) => ctx.gcloud.read(['secrets', 'describe', m.secret])));
     return found.every(Boolean);
   },
   async run(ctx) {
-    const mounts = placeholderMounts(ctx.infra, ctx.vars);
+    const mounts = placeholderMounts(ctx.infra, envPlaceholders(ctx));
     const states = await forEachResource(mounts, (m) => `secret ${m.secret}`, (m) => ensureMount(ctx, m));
     const missing = mounts.filter((_, i) => states[i] === 'missing');
     if (missing.length) {

@@ -10,7 +10,7 @@ import type { ResolvedInfra, ResolvedService } from '../../lib/gcp/infra.js';
 import type { TaskContext } from '../../lib/engine/types.js';
 import { guardEnvironment, labelsFlag } from '../shared/common.js';
 import { dictFlag, serviceEnvVars } from './deploy-env.js';
-import { secretMounts, secretsFlagValue } from './env-secrets.js';
+import { envPlaceholders, secretMounts, secretsFlagValue } from './env-secrets.js';
 import { checkHealth, describeHealth, healthHeaders } from './health.js';
 import {
   describeService,
@@ -100,7 +100,7 @@ function deployArgs(ctx: TaskContext, service: ResolvedService, image: string, e
   const template = before?.spec?.template;
   const hasSecrets = (template?.spec?.containers?.[0]?.env ?? []).some((e) => e.valueFrom?.secretKeyRef);
   const hasCloudSql = !!template?.metadata?.annotations?.['run.googleapis.com/cloudsql-instances'];
-  const mounts = secretMounts(infra, ctx.vars, service);
+  const mounts = secretMounts(infra, envPlaceholders(ctx), service);
   return [
     'run', 'deploy', service.name,
     `--image=${image}`,
