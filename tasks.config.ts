@@ -73,8 +73,10 @@ export const infra = defineInfra({
       urlEnvVar: 'API_GATEWAY_URL', env: commonServiceEnv,
     },
     {
+      // Websockets: one warm instance, CPU kept between messages (as the old deploy script ran it).
       name: 'websocket-server', dockerfile: 'apps/websocket-server/Dockerfile', packageDir: 'apps/websocket-server',
-      port: 8080, memory: '512Mi', cpu: '1', minInstances: 0, maxInstances: 10, timeoutSeconds: 3600, sessionAffinity: true,
+      port: 8080, memory: '512Mi', cpu: '1', minInstances: 1, maxInstances: 10, timeoutSeconds: 3600, sessionAffinity: true,
+      cpuThrottling: false, concurrency: 250,
       needs: { database: true, storage: false, secrets: true }, public: true,
       urlEnvVar: 'WEBSOCKET_URL', urlScheme: 'wss', env: commonServiceEnv,
     },
@@ -83,6 +85,14 @@ export const infra = defineInfra({
       port: 8080, memory: '512Mi', cpu: '1', minInstances: 0, maxInstances: 10, timeoutSeconds: 300,
       needs: { database: false, storage: true, secrets: false }, public: true,
       urlEnvVar: 'FACE_PROCESSING_URL', env: commonServiceEnv,
+    },
+    {
+      // Python, not a workspace package: built from its own folder with its CPU Dockerfile.
+      name: 'voice-cloning-service', context: 'services/voice-cloning-service', dockerfile: 'services/voice-cloning-service/Dockerfile.cpu',
+      workspacePackage: false,
+      port: 8080, memory: '16Gi', cpu: '4', minInstances: 0, maxInstances: 3, timeoutSeconds: 600, concurrency: 4,
+      needs: { database: false, storage: true, secrets: false }, public: true,
+      urlEnvVar: 'VOICE_CLONING_URL', env: ['GCP_PROJECT_ID', 'GCP_REGION', 'GCS_BUCKET_VOICE_MODELS', 'LOG_LEVEL', 'OPENAI_API_KEY', 'GROQ_API_KEY'],
     },
   ],
   localDb: { host: '127.0.0.1', port: 5432, dataDir: '.task-state/db-local' },

@@ -30,6 +30,7 @@ const taskSchema = z.strictObject({
     .strictObject({ files: z.union([z.array(z.string()), fn]).optional(), env: names.optional(), config: fn.optional() })
     .optional(),
   always: z.boolean().optional(),
+  keepRecordOnFailure: z.boolean().optional(),
   destructive: z.union([z.boolean(), fn]).optional(),
   interactive: z.boolean().optional(),
   hidden: z.boolean().optional(),

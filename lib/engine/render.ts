@@ -259,6 +259,8 @@ export function formatSummary(summary: RunSummary, info: SummaryInfo, stream: Ou
   lines.push(`${info.dryRun ? 'Dry run' : 'Summary'} (${where}): ${parts.join(', ') || 'nothing to do'} in ${formatMs(summary.wallMs)}`);
 
   if (info.dryRun) {
+    // Preflight ran before the plan (a refusal would have ended the run): say so, it is part of the verdict.
+    lines.push(`  ${c.dim('✓ preflight checks of every planned task passed')}`);
     for (const r of summary.results) {
       lines.push(`  ${r.status === 'would-run' ? c.cyan('▷ would run') : c.dim(`○ ${STATUS_WORD[r.status].padEnd(9)}`)}  ${r.name} ${c.dim(`— ${r.reason}`)}`);
     }

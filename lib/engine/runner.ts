@@ -229,7 +229,8 @@ export async function runPlan(opts: RunOptions): Promise<RunSummary> {
   async function run(task: TaskDef<any>, reason: string, deps: Record<string, Json | void>, fingerprint?: Fingerprint): Promise<TaskResult> {
     const name = task.name;
     // Delete the record BEFORE running: if we die mid-run, the task is stale, never falsely done (wireit).
-    await opts.store.delete(name);
+    // A task whose failure changes nothing keeps it: its record stays true, and only matches its own inputs.
+    if (!task.keepRecordOnFailure) await opts.store.delete(name);
     const startedAt = now();
     emit({ type: 'start', task: name, reason, at: startedAt });
     const stuck = whileRunning(name);

@@ -52,6 +52,8 @@ export interface TaskDef<Out extends Json | void = Json | void> {
    * Such a task runs every time it is part of the plan.
    */
   always?: boolean;
+  /** A failed run keeps the record of the last success (for tasks whose failure leaves the cloud as it was), so going back to its inputs is cached. */
+  keepRecordOnFailure?: boolean;
   /**
    * Destructive tasks must confirm on a TTY and refuse without `--yes` when there is none.
    * The task itself calls ctx.prompt.confirm(...) with the details; the flag lets the CLI

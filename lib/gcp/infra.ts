@@ -41,30 +41,44 @@ const secret = z.object({
 const memory = z.string().regex(/^\d+(Mi|Gi)$/, 'memory like 512Mi or 1Gi');
 const cpu = z.string().regex(/^(\d+(\.\d+)?|\d+m)$/, 'cpu like 1, 2 or 1000m');
 
-const service = z.object({
-  /** Base name; the Cloud Run service is `<name><suffix>`. */
-  name: z.string().regex(/^[a-z]([-a-z0-9]*[a-z0-9])?$/),
-  /** Dockerfile path relative to the app root. */
-  dockerfile: z.string().min(1),
-  /** Workspace package of the service (its package.json directory, relative to the app root). */
-  packageDir: z.string().min(1),
-  port: z.number().int().min(1).max(65535),
-  memory: perEnv(memory),
-  cpu: perEnv(cpu),
-  minInstances: perEnv(z.number().int().min(0)),
-  maxInstances: perEnv(z.number().int().min(1)),
-  timeoutSeconds: z.number().int().min(1).max(3600),
-  sessionAffinity: z.boolean().default(false),
-  needs: z.object({ database: z.boolean(), storage: z.boolean(), secrets: z.boolean() }),
-  public: z.boolean(),
-  /** The variable under which the other services receive this service's URL. */
-  urlEnvVar: z.string().regex(/^[A-Z][A-Z0-9_]*$/),
-  /** URL scheme the others get (wss for websockets). */
-  urlScheme: z.enum(['https', 'wss']).default('https'),
-  /** Non-secret variables passed from the env file (only these; never local-only values). */
-  env: z.array(z.string().regex(/^[A-Z][A-Z0-9_]*$/)),
-  healthPath: z.string().startsWith('/').default('/health'),
-});
+const envKey = z.string().regex(/^[A-Z][A-Z0-9_]*$/);
+
+const service = z
+  .object({
+    /** Base name; the Cloud Run service is `<name><suffix>`. */
+    name: z.string().regex(/^[a-z]([-a-z0-9]*[a-z0-9])?$/),
+    /** Build context directory relative to the app root (what is uploaded from): the app root by default. */
+    context: z.string().min(1).default('.'),
+    /** Dockerfile path relative to the app root (inside the build context). */
+    dockerfile: z.string().min(1),
+    /** Whether the service is a Node workspace package (its Dockerfile gets the workspace checks); false for Python, Go… */
+    workspacePackage: z.boolean().default(true),
+    /** Workspace package of the service (its package.json directory, relative to the app root). */
+    packageDir: z.string().min(1).optional(),
+    port: z.number().int().min(1).max(65535),
+    memory: perEnv(memory),
+    cpu: perEnv(cpu),
+    minInstances: perEnv(z.number().int().min(0)),
+    maxInstances: perEnv(z.number().int().min(1)),
+    /** Requests one instance serves at once (Cloud Run's default 80 when absent). */
+    concurrency: perEnv(z.number().int().min(1).max(1000)).optional(),
+    /** false: CPU stays allocated between requests (`--no-cpu-throttling`), for websockets and background work. */
+    cpuThrottling: z.boolean().default(true),
+    timeoutSeconds: z.number().int().min(1).max(3600),
+    sessionAffinity: z.boolean().default(false),
+    needs: z.object({ database: z.boolean(), storage: z.boolean(), secrets: z.boolean() }),
+    public: z.boolean(),
+    /** The variable under which the other services receive this service's URL. */
+    urlEnvVar: envKey,
+    /** URL scheme the others get (wss for websockets). */
+    urlScheme: z.enum(['https', 'wss']).default('https'),
+    /** Variables passed from the env file (only these; never local-only values). A `${SECRET_*}` value becomes a Secret Manager mount. */
+    env: z.array(envKey),
+    /** The config's secrets (by envVar) this service gets; all of them when absent and `needs.secrets`. */
+    secrets: z.array(envKey).optional(),
+    healthPath: z.string().startsWith('/').default('/health'),
+  })
+  .refine((s) => !s.workspacePackage || s.packageDir, { message: 'a workspace package service needs packageDir (or set workspacePackage: false)', path: ['packageDir'] });
 
 const environment = z.object({
   /** Appended to names that do not carry {env} themselves, so environments sharing a project never collide. */
@@ -135,13 +149,19 @@ export interface ResolvedService {
   key: string;
   /** Cloud Run service name in this environment. */
   name: string;
+  /** Build context, relative to the app root. */
+  context: string;
   dockerfile: string;
+  workspacePackage: boolean;
+  /** The package directory ('' for a service that is not a workspace package). */
   packageDir: string;
   port: number;
   memory: string;
   cpu: string;
   minInstances: number;
   maxInstances: number;
+  concurrency?: number;
+  cpuThrottling: boolean;
   timeoutSeconds: number;
   sessionAffinity: boolean;
   needs: { database: boolean; storage: boolean; secrets: boolean };
@@ -149,6 +169,8 @@ export interface ResolvedService {
   urlEnvVar: string;
   urlScheme: 'https' | 'wss';
   env: string[];
+  /** The config's secrets (envVar and Secret Manager name) the service mounts. */
+  secrets: { envVar: string; name: string }[];
   healthPath: string;
   /** Image path without tag or digest: REGION-docker.pkg.dev/PROJECT/REPO/SERVICE */
   image: string;
@@ -217,6 +239,7 @@ export function resolveInfra(
   const registryName = fill(infra.registry.name);
   const instance = fill(infra.sql.instance);
   const saName = fill(infra.serviceAccount.name);
+  const secrets = infra.secrets.map((s) => ({ ...s, name: fill(s.name) }));
   const resolved: ResolvedInfra = {
     app: infra.app,
     managedBy: infra.managedBy,
@@ -255,17 +278,21 @@ export function resolveInfra(
       displayName: infra.serviceAccount.displayName,
       roles: [...infra.serviceAccount.roles],
     },
-    secrets: infra.secrets.map((s) => ({ ...s, name: fill(s.name) })),
+    secrets,
     services: infra.services.map((s) => ({
       key: s.name,
       name: s.name + suffix,
+      context: s.context,
       dockerfile: s.dockerfile,
-      packageDir: s.packageDir,
+      workspacePackage: s.workspacePackage,
+      packageDir: s.packageDir ?? '',
       port: s.port,
       memory: pick(s.memory, env),
       cpu: pick(s.cpu, env),
       minInstances: pick(s.minInstances, env),
       maxInstances: pick(s.maxInstances, env),
+      ...(s.concurrency !== undefined ? { concurrency: pick(s.concurrency, env) } : {}),
+      cpuThrottling: s.cpuThrottling,
       timeoutSeconds: s.timeoutSeconds,
       sessionAffinity: s.sessionAffinity,
       needs: s.needs,
@@ -273,6 +300,7 @@ export function resolveInfra(
       urlEnvVar: s.urlEnvVar,
       urlScheme: s.urlScheme,
       env: s.env,
+      secrets: s.needs.secrets ? secrets.filter((x) => !s.secrets || s.secrets.includes(x.envVar)).map((x) => ({ envVar: x.envVar, name: x.name })) : [],
       healthPath: s.healthPath,
       image: `${region}-docker.pkg.dev/${project}/${registryName}/${s.name}`,
     })),

@@ -1,11 +1,12 @@
 // "Runs" the steps of a Cloud Build build against its source, without Docker: `docker build` steps are checked
 // the way Docker would check them (Dockerfile present and parsable, COPY sources in the context, --target
-// stage exists) and produce an image whose digest is derived from what went into it (an unchanged source
+// stage exists, a RUN that is just `false` or `exit N` fails) and produce an image whose digest is derived from what went into it (an unchanged source
 // gives the same digest); `docker tag`/`docker push` move those images around; every other step succeeds.
 // The result is the build's outcome and its log, in Cloud Build's log format.
 import { createHash } from 'node:crypto';
 import path from 'node:path/posix';
-import { DockerfileError, applyDockerignore, checkAgainstContext, parseDockerfile } from './dockerfile.js';
+import { dockerignoreCandidates } from '../dockerfile/context.js';
+import { DockerfileError, applyDockerignore, checkAgainstContext, failingRun, parseDockerfile } from './dockerfile.js';
 import { imageRepository } from './images.js';
 
 export interface BuildStep {
@@ -137,16 +138,19 @@ function dockerBuild(files: Map<string, Buffer>, step: BuildStep, args: DockerBu
     return { error: `unable to prepare context: unable to evaluate symlinks in Dockerfile path: lstat ${inWorkspace(dockerfilePath)}: no such file or directory`, log };
   }
   const under = contextDir === '.' ? '' : `${contextDir}/`;
-  const contextFiles = applyDockerignore(
-    [...files.keys()].filter((f) => f.startsWith(under)).map((f) => f.slice(under.length)),
-    files.get(`${under}.dockerignore`)?.toString('utf8'),
-  );
+  const inContext = [...files.keys()].filter((f) => f.startsWith(under)).map((f) => f.slice(under.length));
+  // BuildKit reads `<Dockerfile>.dockerignore` when there is one, else the context root's `.dockerignore`.
+  const dockerfileInContext = dockerfilePath.startsWith(under) ? dockerfilePath.slice(under.length) : path.basename(dockerfilePath);
+  const ignoreFile = dockerignoreCandidates(dockerfileInContext).map((f) => files.get(`${under}${f}`)).find((b) => b !== undefined);
+  const contextFiles = applyDockerignore(inContext, ignoreFile?.toString('utf8'));
   const contextBytes = contextFiles.reduce((n, f) => n + files.get(`${under}${f}`)!.length, 0);
   log.push(`${prefix}Sending build context to Docker daemon  ${(contextBytes / 1024).toFixed(2)}kB`);
   try {
     const dockerfile = parseDockerfile(text.toString('utf8'));
     checkAgainstContext(dockerfile, contextFiles, args.target);
     dockerfile.instructions.forEach((ins, i) => log.push(`${prefix}Step ${i + 1}/${dockerfile.instructions.length} : ${ins.instruction} ${ins.args}`));
+    const failing = failingRun(dockerfile);
+    if (failing) return { error: `The command '/bin/sh -c ${failing.args}' returned a non-zero code: 1 (Dockerfile line ${failing.line})`, log };
   } catch (err) {
     if (err instanceof DockerfileError) return { error: err.message, log };
     throw err;

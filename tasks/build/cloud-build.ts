@@ -1,6 +1,10 @@
-// One image build on Cloud Build: a generated build config (temporary file), the source closure uploaded
-// with `gcloud builds submit --async`, the build polled with progress until it ends, its log copied into
-// the task's log, and the pushed image's digest read back. Tags: a UTC timestamp and `latest` (property 10).
+// One image build on Cloud Build: a generated build config (temporary file), the service's upload (exactly
+// the files its Dockerfile reaches, staged in a temporary folder) sent with `gcloud builds submit --async`,
+// the build polled with progress until it ends, its log copied into the task's log, and the pushed
+// image's digest read back. Tags: a UTC timestamp and `latest`.
+import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { UserError } from '../../lib/engine/errors.js';
 import type { ResolvedService } from '../../lib/gcp/infra.js';
 import type { TaskContext } from '../../lib/engine/types.js';
@@ -14,10 +18,32 @@ const LOG_TAIL_LINES = 15;
 
 export interface BuildRequest {
   service: ResolvedService;
-  appRoot: string;
-  /** Content of the ignore file for this upload. */
-  ignoreText: string;
+  /** Absolute build context directory. */
+  contextDir: string;
+  /** The files to upload, relative to the context. */
+  files: string[];
+  /** The Dockerfile, relative to the context. */
+  dockerfile: string;
   tag: string;
+}
+
+/** Copies `files` of `contextDir` into a temporary folder: gcloud uploads that folder, so nothing else can travel. */
+async function withStagedUpload<T>(contextDir: string, files: string[], fn: (dir: string, ignoreFile: string) => Promise<T>): Promise<T> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'gcp-tasks-upload-'));
+  try {
+    const stage = path.join(dir, 'context');
+    for (const file of files) {
+      await mkdir(path.dirname(path.join(stage, file)), { recursive: true });
+      await copyFile(path.join(contextDir, file), path.join(stage, file));
+    }
+    await mkdir(stage, { recursive: true });
+    // The folder holds exactly the upload: an ignore file that excludes nothing keeps gcloud's defaults out.
+    const ignoreFile = path.join(dir, 'upload.gcloudignore');
+    await writeFile(ignoreFile, '# gcp-tasks staged exactly the files this build reaches\n');
+    return await fn(stage, ignoreFile);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }
 
 interface Build {
@@ -36,14 +62,14 @@ export function timestampTag(date = new Date()): string {
   return date.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
 }
 
-/** The build config: one docker build of the service's Dockerfile from the monorepo root, pushed with both tags. */
-export function buildConfig(service: ResolvedService, tag: string, labels: Record<string, string>): object {
+/** The build config: one docker build of the service's Dockerfile (relative to its build context), pushed with both tags. */
+export function buildConfig(service: ResolvedService, tag: string, labels: Record<string, string>, dockerfile = service.dockerfile): object {
   const images = [`${service.image}:${tag}`, `${service.image}:latest`];
   return {
     steps: [
       {
         name: 'gcr.io/cloud-builders/docker',
-        args: ['build', '--file', service.dockerfile, ...images.flatMap((i) => ['--tag', i]), ...Object.entries(labels).flatMap(([k, v]) => ['--label', `${k}=${v}`]), '.'],
+        args: ['build', '--file', dockerfile, ...images.flatMap((i) => ['--tag', i]), ...Object.entries(labels).flatMap(([k, v]) => ['--label', `${k}=${v}`]), '.'],
       },
     ],
     images,
@@ -54,10 +80,10 @@ export function buildConfig(service: ResolvedService, tag: string, labels: Recor
 
 /** Submits, waits and returns the digest reference `REGION-docker.pkg.dev/P/REPO/SERVICE@sha256:…` (undefined in dry-run). */
 export async function runCloudBuild(ctx: TaskContext, req: BuildRequest): Promise<string | undefined> {
-  const config = JSON.stringify(buildConfig(req.service, req.tag, ctx.infra.labels), null, 2);
+  const config = JSON.stringify(buildConfig(req.service, req.tag, ctx.infra.labels, req.dockerfile), null, 2);
   const submitted = await withTempFile('cloudbuild.json', config, (configFile) =>
-    withTempFile('upload.gcloudignore', req.ignoreText, (ignoreFile) =>
-      ctx.gcloud.mutate<{ id?: string } | { id?: string }[]>(['builds', 'submit', req.appRoot, `--config=${configFile}`, `--ignore-file=${ignoreFile}`, '--async']),
+    withStagedUpload(req.contextDir, req.files, (dir, ignoreFile) =>
+      ctx.gcloud.mutate<{ id?: string } | { id?: string }[]>(['builds', 'submit', dir, `--config=${configFile}`, `--ignore-file=${ignoreFile}`, '--async']),
     ),
   );
   if (ctx.dryRun) return undefined;

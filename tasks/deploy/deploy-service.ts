@@ -10,7 +10,8 @@
 import { UserError } from '../../lib/engine/errors.js';
 import type { InfraConfig, ResolvedInfra } from '../../lib/gcp/infra.js';
 import { defineTask } from '../../lib/index.js';
-import type { Json, TaskContext, TaskDef } from '../../lib/engine/types.js';
+import type { FingerprintContext, Json, TaskContext, TaskDef } from '../../lib/engine/types.js';
+import { envPlaceholders, secretMounts } from './env-secrets.js';
 import { forEachResource } from '../shared/common.js';
 import { assertDeployableEnv } from './deploy-env.js';
 import { peerUrlVars, rollOut, type DeployResult } from './rollout.js';
@@ -24,6 +25,8 @@ export function deployDeps(config: ServiceConfig): string[] {
     `build:${config.name}`,
     'registry:create',
     'iam:create',
+    // Before any build: every ${SECRET_*} placeholder names an existing secret.
+    'secrets:env',
     ...(config.needs.secrets ? ['secrets:create'] : []),
     ...(config.needs.database ? ['sql:create'] : []),
     ...(config.needs.storage ? ['buckets:create'] : []),
@@ -31,10 +34,13 @@ export function deployDeps(config: ServiceConfig): string[] {
 }
 
 /** Everything in the config that changes what `gcloud run deploy` is given (the image comes in as a dependency output). */
-function deploySettings(infra: ResolvedInfra, key: string): Json {
+function deploySettings(fx: FingerprintContext, key: string): Json {
+  const { infra } = fx;
   const service = resolvedService(infra, key);
   return {
-    service: { ...service },
+    service: { ...service, secrets: service.secrets.map((s) => ({ ...s })) },
+    // Placeholders never reach ctx.vars: their mounts are part of what the deploy is given.
+    secretMounts: secretMounts(infra, envPlaceholders(fx), service).map((m) => `${m.key}=${m.secret}`),
     serviceAccount: infra.serviceAccount.email,
     sql: { connectionName: infra.sql.connectionName, socketPath: infra.sql.socketPath, database: infra.sql.database, user: infra.sql.user },
     secrets: infra.secrets.map((s) => ({ name: s.name, envVar: s.envVar })),
@@ -55,7 +61,7 @@ export function deployTask(config: ServiceConfig, infra: InfraConfig): TaskDef<D
     name: `deploy:${key}`,
     description: `Deploy ${key} to Cloud Run (pinned digest, health-checked before it takes traffic)`,
     deps: deployDeps(config),
-    inputs: { env: envKeys, config: (fx) => deploySettings(fx.infra, key) },
+    inputs: { env: envKeys, config: (fx) => deploySettings(fx, key) },
     // With --refresh: redeploy when the live service is gone, not ready, or runs another image.
     async check(ctx) {
       const live = await describeService(ctx, resolvedService(ctx.infra, key).name);

@@ -9,7 +9,8 @@ import { UserError } from '../../lib/engine/errors.js';
 import type { ResolvedInfra, ResolvedService } from '../../lib/gcp/infra.js';
 import type { TaskContext } from '../../lib/engine/types.js';
 import { guardEnvironment, labelsFlag } from '../shared/common.js';
-import { dictFlag, secretsFlag, serviceEnvVars } from './deploy-env.js';
+import { dictFlag, serviceEnvVars } from './deploy-env.js';
+import { envPlaceholders, secretMounts, secretsFlagValue } from './env-secrets.js';
 import { checkHealth, describeHealth, healthHeaders } from './health.js';
 import {
   describeService,
@@ -17,6 +18,7 @@ import {
   listServices,
   logsCommand,
   peerUrl,
+  runSettingsFlags,
   servingRevisions,
   tagUrl,
   templateImage,
@@ -98,6 +100,7 @@ function deployArgs(ctx: TaskContext, service: ResolvedService, image: string, e
   const template = before?.spec?.template;
   const hasSecrets = (template?.spec?.containers?.[0]?.env ?? []).some((e) => e.valueFrom?.secretKeyRef);
   const hasCloudSql = !!template?.metadata?.annotations?.['run.googleapis.com/cloudsql-instances'];
+  const mounts = secretMounts(infra, envPlaceholders(ctx), service);
   return [
     'run', 'deploy', service.name,
     `--image=${image}`,
@@ -111,7 +114,8 @@ function deployArgs(ctx: TaskContext, service: ResolvedService, image: string, e
     `--timeout=${service.timeoutSeconds}`,
     `--service-account=${infra.serviceAccount.email}`,
     Object.keys(env).length ? `--set-env-vars=${dictFlag(env)}` : '--clear-env-vars',
-    ...optional(service.needs.secrets, `--set-secrets=${secretsFlag(infra)}`, '--clear-secrets', hasSecrets),
+    ...runSettingsFlags(service),
+    ...optional(mounts.length > 0, `--set-secrets=${secretsFlagValue(mounts)}`, '--clear-secrets', hasSecrets),
     ...optional(service.needs.database, `--set-cloudsql-instances=${infra.sql.connectionName}`, '--clear-cloudsql-instances', hasCloudSql),
     service.sessionAffinity ? '--session-affinity' : '--no-session-affinity',
     service.public ? '--allow-unauthenticated' : '--no-allow-unauthenticated',

@@ -115,3 +115,11 @@ export function resolvedService(infra: ResolvedInfra, key: string): ResolvedServ
   if (!service) throw new Error(`no service ${key} in the infra config`);
   return service;
 }
+
+/** `gcloud run deploy` flags of a service's scaling and CPU settings (concurrency only when configured). */
+export function runSettingsFlags(service: ResolvedService): string[] {
+  return [
+    ...(service.concurrency !== undefined ? [`--concurrency=${service.concurrency}`] : []),
+    service.cpuThrottling ? '--cpu-throttling' : '--no-cpu-throttling',
+  ];
+}

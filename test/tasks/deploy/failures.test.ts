@@ -1,7 +1,7 @@
 // Failures before and during the build, through the CLI against the sandbox: a Dockerfile failing a
-// preflight rule uploads nothing and starts no build; a build that fails on Cloud Build exits non-zero
-// with the build's error and where its log is, and the service is not deployed (property 14); with
-// --continue one failing service does not stop the others.
+// preflight rule uploads nothing and starts no build (the whole run refuses, --continue or not); a build
+// that fails on Cloud Build exits non-zero with the build's error and where its log is, and the service
+// is not deployed.
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
@@ -74,18 +74,14 @@ test('a build that fails on Cloud Build: non-zero, the build\'s error, where the
   assert.is.not(service.code, 0, 'api-gateway was not deployed');
 });
 
-test('--continue: one service failing to build does not stop the others', async () => {
+test('a Dockerfile the preflight refuses stops the whole run before anything starts, --continue or not', async () => {
   useFixture('several-problems');
-  const r = await w.run(['deploy:all', '--continue', '--json']);
+  const before = await builds();
+  const r = await w.run(['deploy:all', '--continue']);
   assert.is(r.code, 1, show(r));
-  const statuses = w.statuses(r);
-  assert.is(statuses['build:api-gateway'], 'failed');
-  assert.is(statuses['deploy:api-gateway'], 'skipped-dep-failed');
-  assert.is(statuses['deploy:all'], 'skipped-dep-failed');
-  for (const key of ['websocket-server', 'face-processing-service']) {
-    assert.is(statuses[`deploy:${key}`], 'ran', key);
-    assert.ok((await w.service(key)).status.url, key);
-  }
+  assert.match(r.stderr, /apps\/api-gateway\/Dockerfile cannot build api-gateway \(4 problems\)/);
+  assert.match(r.stderr, /apps\/api-gateway\/Dockerfile:\d+: only 1 stage/);
+  assert.is(await builds(), before, 'nothing was built');
 });
 
 test.run();
