@@ -7,7 +7,7 @@ import type { ResolvedInfra, ResolvedService } from '../../lib/gcp/infra.js';
 import type { PreflightContext, TaskContext } from '../../lib/engine/types.js';
 
 const PLACEHOLDER = /^\$\{SECRET_[A-Z0-9_]+\}$/;
-const LOOPBACK = /^(https?|wss?):\/\/(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?(\/|$)/;
+const LOOPBACK = /^(https?|wss?):\/\/(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?(\/|$)/i;
 
 /** Every reason the values of a production run must not reach production, each naming the key to fix. */
 export function productionEnvProblems(vars: Readonly<Record<string, string>>, infra: ResolvedInfra, opts: { sandbox: boolean }): string[] {
@@ -19,9 +19,10 @@ export function productionEnvProblems(vars: Readonly<Record<string, string>>, in
     }
   }
   for (const service of infra.services) {
-    const url = vars[service.urlEnvVar];
+    // Schemes and hosts are case-insensitive, and surrounding spaces do not stop a URL parser: check as a client reads it.
+    const url = vars[service.urlEnvVar]?.trim();
     // The sandbox serves its Cloud Run services on plain-http loopback URLs: those stand in for https.
-    if (url && /^(http|ws):\/\//.test(url) && !(opts.sandbox && LOOPBACK.test(url))) {
+    if (url && /^(http|ws):\/\//i.test(url) && !(opts.sandbox && LOOPBACK.test(url))) {
       problems.push(`${service.urlEnvVar} is ${url}: production services are reached over ${service.urlScheme}:// (deploy writes the right URL; remove the line or fix it)`);
     }
   }
