@@ -158,7 +158,7 @@ test('env file writer: a line inside another key\'s multi-line value is never ed
   const dir = project({ '.env.production': text });
   const file = path.join(dir, '.env.production');
   await createEnvFile(file).set({ API_GATEWAY_URL: 'https://new.example', NOTE: 'one line' });
-  assert.is(readFileSync(file, 'utf8'), 'CERT="-----BEGIN-----\nAPI_GATEWAY_URL=https://inside.example\n-----END-----"\nAPI_GATEWAY_URL=https://new.example\nNOTE='one line'\n');
+  assert.is(readFileSync(file, 'utf8'), 'CERT="-----BEGIN-----\nAPI_GATEWAY_URL=https://inside.example\n-----END-----"\nAPI_GATEWAY_URL=https://new.example\nNOTE=\'one line\'\n');
   assert.equal(lintEnvText(readFileSync(file, 'utf8')), []);
   const { vars } = load(dir, 'production');
   assert.is(vars.API_GATEWAY_URL, 'https://new.example');
