@@ -57,7 +57,11 @@ for (let trial = 1; trial <= TRIALS; trial++) {
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code, sig) => resolve(code ?? (sig ? 128 : null))));
     try {
       // `storage rm -r` lists the bucket's objects, then sends the DELETE the slow rule holds.
-      await waitFor(`the object listing of ${bucket}`, async () => (await requests()).some((r) => r.method === 'GET' && r.path.includes(`/b/${bucket}/o`)), 120_000);
+      await waitFor(`the object listing of ${bucket}`, async () => (await requests()).some((r) => r.method === 'GET' && r.path.includes(`/b/${bucket}/o`)), 120_000)
+        .catch(async (e) => {
+          const seen = (await requests()).map((r) => `${r.method} ${r.path}`).join('\n');
+          throw new Error(`${(e as Error).message}\nrequests:\n${seen}\nstderr:\n${stderr.slice(-3000)}`);
+        });
       await new Promise((r) => setTimeout(r, offsetMs)); // the seeded moment inside the held DELETE
       const sentAt = Date.now();
       if (signal === 'SIGINT') process.kill(-child.pid!, 'SIGINT');
