@@ -34,7 +34,7 @@ test.after(async () => {
   await p?.stop();
 });
 
-const requests = async (): Promise<{ method: string; path: string; time: string }[]> => (await (await p.sandbox.fetch('/__sandbox/requests')).json()).requests;
+const requests = async () => (await p.sandbox.requests()) as { method: string; path: string; time: string }[];
 
 for (let trial = 1; trial <= TRIALS; trial++) {
   const signal = signals[trial % signals.length];
@@ -56,8 +56,8 @@ for (let trial = 1; trial <= TRIALS; trial++) {
     child.stderr!.on('data', (d) => (stderr += d));
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code, sig) => resolve(code ?? (sig ? 128 : null))));
     try {
-      // `storage rm -r` lists the bucket's objects, then sends the DELETE the slow rule holds.
-      await waitFor(`the object listing of ${bucket}`, async () => (await requests()).some((r) => r.method === 'GET' && r.path.includes(`/b/${bucket}/o`)), 120_000)
+      // `storage rm -r` ends with the bucket's managed folders listing, then sends the DELETE the slow rule holds.
+      await waitFor(`the last listing before the DELETE of ${bucket}`, async () => (await requests()).some((r) => r.method === 'GET' && r.path.includes(`/b/${bucket}/managedFolders`)), 120_000)
         .catch(async (e) => {
           const seen = (await requests()).map((r) => `${r.method} ${r.path}`).join('\n');
           throw new Error(`${(e as Error).message}\nrequests:\n${seen}\nstderr:\n${stderr.slice(-3000)}`);
