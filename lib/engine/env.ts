@@ -2,7 +2,10 @@
 // Precedence, highest first: forced (the platform's, e.g. a sandbox's project) > the process environment (so CI
 // can override) > `.env.<env>.local` > `.env.<env>` > `.env` > defaults (the platform's).
 // dotenv parses the files (it keeps `#` inside quotes, a trailing `=`, apostrophes and a last line without
-// newline); a line dotenv would silently drop is reported instead, with its file and line number.
+// newline); a line dotenv would silently drop is reported instead, with its file and line number only (the
+// line may hold a secret pasted in the wrong place, so none of its content is shown). A key defined twice
+// in one file is refused: dotenv would use the last one while a person (and the env-file writer) reads the
+// first. The values used are the values the schema validated (its trimming included), never the raw ones.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'dotenv';
@@ -28,6 +31,8 @@ export interface LoadedEnv {
   files: string[];
   /** Keys whose value was a `${SECRET_*}` placeholder: not loaded, Secret Manager provides them. */
   placeholders: string[];
+  /** Where each value came from: an env file's name (`.env.production.local`), `the environment`, or the sandbox. */
+  sources: Record<string, string>;
 }
 
 const SECRET_PLACEHOLDER = /^\$\{SECRET_[A-Z0-9_]+\}$/;
@@ -76,12 +81,14 @@ export function loadEnv(opts: LoadEnvOptions): LoadedEnv {
   for (const key of Object.keys(opts.forced ?? {})) source[key] = opts.overlaySource ?? 'the platform';
   for (const key of Object.keys(opts.defaults ?? {})) source[key] ??= `${opts.overlaySource ?? 'the platform'} defaults`;
 
-  const vars = { ...opts.defaults, ...fromFiles, ...fromProcess, ...opts.forced };
+  let vars: Record<string, string> = { ...opts.defaults, ...fromFiles, ...fromProcess, ...opts.forced };
   for (const [key, value] of Object.entries(vars)) if (isSecretKey(key)) registerSecret(value);
 
   if (opts.schema && !problems.length) {
     const result = opts.schema.safeParse(vars);
-    if (!result.success) {
+    // What was validated is what is used: ' digitwin-sandbox' checked trimmed must not reach gcloud raw.
+    if (result.success) vars = { ...vars, ...result.data };
+    else {
       for (const issue of result.error.issues) {
         const key = issue.path.join('.') || '(env)';
         const where = source[key] ? ` (from ${source[key]})` : '';
@@ -96,7 +103,7 @@ export function loadEnv(opts: LoadEnvOptions): LoadedEnv {
       hint: `Fix the values in ${looked} (in ${opts.dir}) or set them in the environment; nothing was run.`,
     });
   }
-  return { vars, files, placeholders: [...placeholders] };
+  return { vars, files, placeholders: [...placeholders], sources: source };
 }
 
 function describeIssue(issue: z.core.$ZodIssue, value: string | undefined): string {
@@ -105,40 +112,54 @@ function describeIssue(issue: z.core.$ZodIssue, value: string | undefined): stri
   return issue.message;
 }
 
+/** One `KEY=value` of an env file: its key and the lines it spans (a quoted value may span several), 0-based. */
+export interface EnvEntry { key: string; first: number; last: number }
+
 /**
- * Finds the lines dotenv would silently ignore or misread: not a comment, not blank, not `KEY=value`
- * (optionally `export KEY=value`), an invalid key, or a quote that never closes.
+ * Reads an env file's lines the way dotenv does: the entries (a multi-line quoted value is one entry),
+ * and the lines dotenv would silently ignore or misread (not a comment, not blank, not `KEY=value`, an
+ * invalid key, a quote that never closes). Problems name the line only, never its content.
  */
-export function lintEnvText(text: string): { line: number; message: string }[] {
+export function scanEnvLines(lines: readonly string[]): { entries: EnvEntry[]; problems: { line: number; message: string }[] } {
+  const entries: EnvEntry[] = [];
   const problems: { line: number; message: string }[] = [];
-  const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/);
-  let open: { quote: string; line: number } | null = null;
+  let open: { quote: string; entry: EnvEntry } | null = null;
   lines.forEach((raw, index) => {
-    const lineNo = index + 1;
     if (open) {
+      open.entry.last = index;
       if (closesQuote(raw, open.quote)) open = null;
       return;
     }
-    const line = raw.trim();
+    const line = (index === 0 ? raw.replace(/^\uFEFF/, '') : raw).trim();
     if (line === '' || line.startsWith('#')) return;
     const match = /^(export\s+)?([^=\s]+)\s*=\s*(.*)$/.exec(line);
     if (!match) {
-      // Show only the first word: the rest of a broken line may be a secret value.
-      problems.push({ line: lineNo, message: `not a KEY=value line (starts with "${truncate(line.split(/[\s=:]/)[0])}")` });
+      problems.push({ line: index + 1, message: 'not a KEY=value line (its content is not shown: it may be a value)' });
       return;
     }
     const [, , key, rest] = match;
     if (!/^[A-Za-z_][A-Za-z0-9_.-]*$/.test(key)) {
-      problems.push({ line: lineNo, message: `"${truncate(key)}" is not a valid variable name (letters, digits and _; not starting with a digit)` });
+      problems.push({ line: index + 1, message: 'not a valid variable name before the = (letters, digits and _; not starting with a digit)' });
       return;
     }
+    const entry = { key, first: index, last: index };
+    entries.push(entry);
     const quote = rest[0];
-    if (quote === '"' || quote === "'" || quote === '`') {
-      if (!closesQuote(rest.slice(1), quote)) open = { quote, line: lineNo };
-    }
+    if ((quote === '"' || quote === "'" || quote === '`') && !closesQuote(rest.slice(1), quote)) open = { quote, entry };
   });
-  if (open) problems.push({ line: (open as { line: number }).line, message: `the quote opened here is never closed` });
-  return problems;
+  if (open) problems.push({ line: (open as { entry: EnvEntry }).entry.first + 1, message: 'the quote opened here is never closed' });
+  const seen = new Map<string, number>();
+  for (const { key, first } of entries) {
+    const earlier = seen.get(key);
+    if (earlier !== undefined) problems.push({ line: first + 1, message: `${key} is already defined on line ${earlier + 1}: keep one of them (dotenv would use this one)` });
+    else seen.set(key, first);
+  }
+  return { entries, problems: problems.sort((a, b) => a.line - b.line) };
+}
+
+/** The problems of scanEnvLines() for a whole file's text. */
+export function lintEnvText(text: string): { line: number; message: string }[] {
+  return scanEnvLines(text.split(/\r?\n/)).problems;
 }
 
 function closesQuote(text: string, quote: string): boolean {
@@ -150,8 +171,4 @@ function closesQuote(text: string, quote: string): boolean {
     if (text[i] === quote) return true;
   }
   return false;
-}
-
-function truncate(text: string): string {
-  return text.length > 30 ? `${text.slice(0, 30)}…` : text;
 }

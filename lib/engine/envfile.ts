@@ -1,8 +1,11 @@
-// Writes KEY=value lines into an env file the way a person would edit it: only the matching line changes,
+// Writes KEY=value lines into an env file the way a person would edit it: only the matching entry changes,
 // comments and order stay, new keys are appended, the file is created when missing, and the write is atomic
-// (temp file + fsync + rename) so a crash never leaves it truncated or half-written.
+// (temp file + fsync + rename) so a crash never leaves it truncated or half-written. The file is read the
+// way dotenv reads it: a line inside another key's multi-line quoted value is never taken for a key, and
+// of a key defined twice the last one (the one dotenv uses) is updated.
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import { scanEnvLines } from './env.js';
 import type { EnvFile } from './types.js';
 
 const chains = new Map<string, Promise<void>>();
@@ -34,9 +37,9 @@ async function update(filePath: string, entries: Record<string, string>): Promis
   if (lines.length && lines[lines.length - 1] === '') lines.pop();
   for (const [key, value] of Object.entries(entries)) {
     const line = `${key}=${quote(value)}`;
-    const at = lines.findIndex((l) => new RegExp(`^\\s*(export\\s+)?${key}\\s*=`).test(l));
-    if (at === -1) lines.push(line);
-    else lines[at] = (/^\s*export\s+/.test(lines[at]) ? 'export ' : '') + line;
+    const at = scanEnvLines(lines).entries.filter((e) => e.key === key).pop();
+    if (!at) lines.push(line);
+    else lines.splice(at.first, at.last - at.first + 1, (/^\s*export\s+/.test(lines[at.first]) ? 'export ' : '') + line);
   }
   const tmp = path.join(path.dirname(filePath), `.${path.basename(filePath)}.${process.pid}.tmp`);
   const handle = await fs.open(tmp, 'w', mode);

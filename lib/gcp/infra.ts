@@ -28,6 +28,8 @@ const bucket = z.object({
   /** Env variable that overrides the name (bucket names are global). */
   envVar: z.string().regex(/^[A-Z][A-Z0-9_]*$/),
   lifecycle: z.array(lifecycleRule),
+  /** Manage it even though it exists without this tool's labels (it is labelled on the next run). */
+  adopt: z.boolean().optional(),
 });
 
 const secret = z.object({
@@ -36,6 +38,8 @@ const secret = z.object({
   envVar: z.string().regex(/^[A-Z][A-Z0-9_]*$/),
   /** How the first version is made when the user supplies no value (env var SECRET_VALUE_<ENVVAR>). */
   generate: z.enum(['random-base64-48', 'random-password-32']),
+  /** Manage it even though it exists without this tool's labels (it is labelled on the next run). */
+  adopt: z.boolean().optional(),
 });
 
 const memory = z.string().regex(/^\d+(Mi|Gi)$/, 'memory like 512Mi or 1Gi');
@@ -94,7 +98,7 @@ export const infraSchema = z.object({
   appRoot: z.string().min(1),
   environments: z.object({ development: environment, production: environment }),
   apis: z.array(z.string().regex(/^[a-z][-a-z0-9.]*\.googleapis\.com$/)).min(1),
-  registry: z.object({ name: template, format: z.literal('docker') }),
+  registry: z.object({ name: template, format: z.literal('docker'), adopt: z.boolean().optional() }),
   buckets: z.array(bucket).min(1),
   sql: z.object({
     instance: template,
@@ -111,11 +115,13 @@ export const infraSchema = z.object({
     availabilityType: perEnv(z.enum(['ZONAL', 'REGIONAL'])),
     /** Secret holding the `postgres` password. */
     passwordSecret: template,
+    adopt: z.boolean().optional(),
   }),
   serviceAccount: z.object({
     name: template.refine((s) => s.length <= 30, 'service account ids are at most 30 characters'),
     displayName: z.string().min(1),
     roles: z.array(z.string().regex(/^roles\/[a-zA-Z.]+$/)).min(1),
+    adopt: z.boolean().optional(),
   }),
   secrets: z.array(secret).min(1),
   services: z.array(service).min(1),
@@ -185,8 +191,8 @@ export interface ResolvedInfra {
   labels: { app: string; environment: EnvName; 'managed-by': string };
   appRoot: string;
   apis: string[];
-  registry: { name: string; format: 'docker'; location: string; host: string; path: string };
-  buckets: { key: string; name: string; envVar: string; lifecycle: { prefix: string; ageDays: number }[] }[];
+  registry: { name: string; format: 'docker'; location: string; host: string; path: string; adopt?: boolean };
+  buckets: { key: string; name: string; envVar: string; lifecycle: { prefix: string; ageDays: number }[]; adopt?: boolean }[];
   sql: {
     instance: string;
     database: string;
@@ -201,13 +207,14 @@ export interface ResolvedInfra {
     maxConnections: number;
     availabilityType: 'ZONAL' | 'REGIONAL';
     passwordSecret: string;
+    adopt?: boolean;
     /** PROJECT:REGION:INSTANCE */
     connectionName: string;
     /** /cloudsql/PROJECT:REGION:INSTANCE */
     socketPath: string;
   };
-  serviceAccount: { name: string; email: string; displayName: string; roles: string[] };
-  secrets: { name: string; envVar: string; generate: 'random-base64-48' | 'random-password-32' }[];
+  serviceAccount: { name: string; email: string; displayName: string; roles: string[]; adopt?: boolean };
+  secrets: { name: string; envVar: string; generate: 'random-base64-48' | 'random-password-32'; adopt?: boolean }[];
   services: ResolvedService[];
   localDb: { host: string; port: number; dataDir: string };
   migrateCommand: string[];
@@ -239,7 +246,7 @@ export function resolveInfra(
   const registryName = fill(infra.registry.name);
   const instance = fill(infra.sql.instance);
   const saName = fill(infra.serviceAccount.name);
-  const secrets = infra.secrets.map((s) => ({ ...s, name: fill(s.name) }));
+  const secrets = infra.secrets.map(({ adopt, ...s }) => ({ ...s, name: fill(s.name), ...(adopt ? { adopt: true } : {}) }));
   const resolved: ResolvedInfra = {
     app: infra.app,
     managedBy: infra.managedBy,
@@ -254,15 +261,17 @@ export function resolveInfra(
       location: region,
       host: `${region}-docker.pkg.dev`,
       path: `${region}-docker.pkg.dev/${project}/${registryName}`,
+      ...(infra.registry.adopt ? { adopt: true } : {}),
     },
     buckets: infra.buckets.map((b) => ({
       key: b.key,
       name: vars[b.envVar] || fill(b.name),
       envVar: b.envVar,
       lifecycle: b.lifecycle,
+      ...(b.adopt ? { adopt: true } : {}),
     })),
     sql: {
-      ...infra.sql,
+      ...(({ adopt, ...sql }) => ({ ...sql, ...(adopt ? { adopt: true } : {}) }))(infra.sql),
       instance,
       databaseVersion: pick(infra.sql.databaseVersion, env),
       tier: pick(infra.sql.tier, env),
@@ -277,6 +286,7 @@ export function resolveInfra(
       email: `${saName}@${project}.iam.gserviceaccount.com`,
       displayName: infra.serviceAccount.displayName,
       roles: [...infra.serviceAccount.roles],
+      ...(infra.serviceAccount.adopt ? { adopt: true } : {}),
     },
     secrets,
     services: infra.services.map((s) => ({

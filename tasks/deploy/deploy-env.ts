@@ -13,7 +13,7 @@ const PLACEHOLDER = /^\$\{SECRET_[A-Z0-9_]+\}$/;
  * (`http://127.0.0.1:<port>/__run/…`, standing in for `https://…run.app`) pass the production rules; no
  * other rule knows about them.
  */
-const LOCAL_ONLY_URL = /^(https?|wss?):\/\/(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?(\/|$)/;
+const LOCAL_ONLY_URL = /^(https?|wss?):\/\/(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?(\/|$)/i;
 
 /** Every reason the values of a production run must not reach production, each naming the key to fix. */
 export function productionEnvProblems(vars: Readonly<Record<string, string>>, infra: ResolvedInfra): string[] {
@@ -25,8 +25,9 @@ export function productionEnvProblems(vars: Readonly<Record<string, string>>, in
     }
   }
   for (const service of infra.services) {
-    const url = vars[service.urlEnvVar];
-    if (url && /^(http|ws):\/\//.test(url) && !LOCAL_ONLY_URL.test(url)) {
+    // Schemes and hosts are case-insensitive, and surrounding spaces do not stop a URL parser: check as a client reads it.
+    const url = vars[service.urlEnvVar]?.trim();
+    if (url && /^(http|ws):\/\//i.test(url) && !LOCAL_ONLY_URL.test(url)) {
       problems.push(`${service.urlEnvVar} is ${url}: production services are reached over ${service.urlScheme}:// (deploy writes the right URL; remove the line or fix it)`);
     }
   }

@@ -2,7 +2,7 @@
 // project queried at once (each query with its own deadline), each resource described with the details a
 // person needs (sizes, object counts, tier and state, URLs, version counts) and classified by scope:
 // this tool's for this environment, the other environment's, or someone else's (never touched).
-import { isManaged, labelsFromDescription, type Labels } from '../shared/common.js';
+import { isManaged, isOwned, labelsFromDescription, type Labels } from '../shared/common.js';
 import { Deadline, probe, valueOf, type Probe } from '../shared/query.js';
 import type { ResolvedInfra } from '../../lib/gcp/infra.js';
 import type { TaskContext } from '../../lib/engine/types.js';
@@ -30,8 +30,12 @@ export const typeSingular: Record<ResourceType, string> = {
   sa: 'Service account',
 };
 
-/** `managed`: this tool's, for this environment. `other-environment`: this tool's, for the other one. `foreign`: not this tool's. */
-export type Scope = 'managed' | 'other-environment' | 'foreign';
+/**
+ * `managed`: labelled as this tool's, for this environment. `other-environment`: labelled for the other one.
+ * `unlabelled`: named by this environment's config but without the tool's labels (someone else made it:
+ * never changed or deleted until adopted). `foreign`: not this tool's.
+ */
+export type Scope = 'managed' | 'other-environment' | 'unlabelled' | 'foreign';
 
 export type BucketDetails = {
   location: string;
@@ -135,11 +139,12 @@ export function managedOf<T extends ResourceType>(found: Partial<Discovery>, typ
   return p?.state === 'ok' ? p.value.filter((r) => r.scope === 'managed') : null;
 }
 
-/** Scope from labels, falling back to the names this config gives the environment's resources. */
+/** Scope from labels only: a name in the config makes a resource expected, never the tool's. */
 export function scopeOf(infra: ResolvedInfra, labels: Labels, namedInConfig: boolean): Scope {
-  if (!isManaged(labels, infra) && !namedInConfig) return 'foreign';
   const owner = labels.environment;
-  return owner && owner !== infra.env ? 'other-environment' : 'managed';
+  if (owner && owner !== infra.env && (isManaged(labels, infra) || namedInConfig)) return 'other-environment';
+  if (isOwned(labels, infra)) return 'managed';
+  return namedInConfig ? 'unlabelled' : 'foreign';
 }
 
 /** The names this environment's config gives each type (what status expects to exist). */

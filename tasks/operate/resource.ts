@@ -8,6 +8,8 @@ import type { TaskArgs, TaskContext, TaskDef } from '../../lib/engine/types.js';
 import { configuredNames, discover, typeSingular, typeTitles, type Resource, type ResourceType } from './discover.js';
 import { formatBytes, plural } from '../shared/format.js';
 import { Deadline, describeFailure } from '../shared/query.js';
+import { answerOrStop } from '../shared/common.js';
+import { runTarget, taskCommand } from '../shared/hints.js';
 
 /** The details a person needs to decide whether to delete it. */
 export function describeResource(r: Resource): string {
@@ -125,7 +127,6 @@ function deleteTask(): TaskDef<DeleteOutput> {
     always: true,
     destructive: true,
     args: { type: 'bucket | sql | service | secret | sa | registry', name: 'the resource name (a service\'s base name and a service account id work too)' },
-    invalidates: (_ctx, outputs) => (outputs as DeleteOutput | undefined)?.invalidated ?? [],
     preflight: (ctx) => void deleteTarget(ctx.args),
     run: async (ctx) => {
       const { type, given } = deleteTarget(ctx.args);
@@ -135,29 +136,48 @@ function deleteTask(): TaskDef<DeleteOutput> {
       const resource = (found.value as Resource[]).find((r) => r.name === name);
       if (!resource) {
         if (configuredNames(ctx.infra)[type].includes(name)) {
+          // A record may still claim it: drop it, so the next setup makes it again.
+          const invalidated = affectedTasks(ctx.infra, { type, name });
+          await ctx.invalidate(invalidated);
           ctx.log.success(`${typeTitles[type]}: ${name} does not exist in project ${ctx.project}; nothing to delete.`);
-          return { type, name, deleted: false, invalidated: affectedTasks(ctx.infra, { type, name }) };
+          return { type, name, deleted: false, invalidated };
         }
-        throw new UserError(`There is no ${type} named ${name} in project ${ctx.project}.`, { hint: 'See what the tool manages with: pnpm task list' });
+        throw new UserError(`There is no ${type} named ${name} in project ${ctx.project}.`, { hint: `See what the tool manages with: ${taskCommand(runTarget(ctx), 'list')}` });
       }
-      if (resource.scope !== 'managed')
-        throw new UserError(
-          resource.scope === 'foreign'
-            ? `${name} is not managed by ${ctx.infra.managedBy} (no ${ctx.infra.managedBy} labels and not named in tasks.config.ts): it is left alone.`
-            : `${name} belongs to the ${resource.labels.environment} environment; this ${ctx.env} run will not delete it.`,
-          { hint: resource.scope === 'foreign' ? 'Delete it with gcloud or the console if you really mean to.' : `Run with --env=${resource.labels.environment}.` },
-        );
+      if (resource.scope !== 'managed') throw notOurs(ctx, resource);
       const what = `${typeSingular[type]} ${name} (${describeResource(resource)})`;
-      if (!(await ctx.prompt.confirm(`Delete ${what} in project ${ctx.project}? This cannot be undone.`))) {
+      if (!(await answerOrStop(ctx.signal, ctx.prompt.confirm(`Delete ${what} in project ${ctx.project}? This cannot be undone.`)))) {
         ctx.log.warn('Not deleted: nothing changed.');
         return { type, name, deleted: false, invalidated: [] };
       }
+      // Forget first, then delete: once the request is sent the resource may be gone, whatever happens to this run.
+      const invalidated = ctx.dryRun ? [] : affectedTasks(ctx.infra, resource);
+      await ctx.invalidate(invalidated);
       await deleteResource(ctx, resource);
       ctx.log.success(`Deleted ${what}.`);
-      return { type, name, deleted: !ctx.dryRun, invalidated: ctx.dryRun ? [] : affectedTasks(ctx.infra, resource) };
+      return { type, name, deleted: !ctx.dryRun, invalidated };
     },
   });
 }
+
+/** Why resource:delete leaves a resource alone: only what carries the tool's labels for this environment is deleted. */
+function notOurs(ctx: TaskContext, r: Resource): UserError {
+  const target = runTarget(ctx);
+  if (r.scope === 'other-environment')
+    return new UserError(`${r.name} belongs to the ${r.labels.environment} environment; this ${ctx.env} run will not delete it.`, { hint: `Run with --env=${r.labels.environment}.` });
+  if (r.scope === 'unlabelled') {
+    const adopt = adoptingTask[r.type];
+    return new UserError(`${r.name} is not managed (no labels): ${ctx.infra.managedBy} did not create it, although tasks.config.ts names it. Nothing was deleted.`, {
+      hint: `${adopt ? `Adopt it first (${taskCommand(target, adopt, ['--adopt'])}), or delete` : 'Delete'} it by hand with gcloud or the console if you really mean to.`,
+    });
+  }
+  return new UserError(`${r.name} is not managed by ${ctx.infra.managedBy} (no ${ctx.infra.managedBy} labels): it is left alone.`, { hint: 'Delete it with gcloud or the console if you really mean to.' });
+}
+
+/** The task that creates each type and, with --adopt, adopts an unlabelled one. */
+const adoptingTask: Partial<Record<ResourceType, string>> = {
+  bucket: 'buckets:create', sql: 'sql:create', secret: 'secrets:create', sa: 'iam:create', registry: 'registry:create',
+};
 
 function enableApiTask(): TaskDef<{ api: string }> {
   return defineTask({

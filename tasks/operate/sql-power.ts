@@ -4,7 +4,8 @@
 import { defineTask } from '../../lib/index.js';
 import { UserError } from '../../lib/engine/errors.js';
 import type { TaskContext, TaskDef } from '../../lib/engine/types.js';
-import { guardEnvironment } from '../shared/common.js';
+import { answerOrStop, guardEnvironment, isOwned } from '../shared/common.js';
+import { runTarget, taskCommand } from '../shared/hints.js';
 import { sqlMonthly } from './cost.js';
 import { sqlResource, type Resource } from './discover.js';
 import { formatMoney } from '../shared/format.js';
@@ -42,9 +43,14 @@ function sqlPowerTask(action: 'start' | 'stop'): TaskDef<SqlPowerOutput> {
     destructive: action === 'stop',
     run: async (ctx) => {
       const sql = ctx.infra.sql;
+      const here = runTarget(ctx);
       const before = await readSqlInstance(ctx);
-      if (!before) throw new UserError(`Cloud SQL instance ${sql.instance} does not exist in project ${ctx.project}.`, { hint: 'Create it with: pnpm task sql:create' });
+      if (!before) throw new UserError(`Cloud SQL instance ${sql.instance} does not exist in project ${ctx.project}.`, { hint: `Create it with: ${taskCommand(here, 'sql:create')}` });
       guardEnvironment(ctx.infra, `Cloud SQL instance ${sql.instance}`, before.labels);
+      if (!isOwned(before.labels, ctx.infra))
+        throw new UserError(`Cloud SQL instance ${sql.instance} is not managed (no labels): ${ctx.infra.managedBy} did not create it. Nothing was changed.`, {
+          hint: `Adopt it first with ${taskCommand(here, 'sql:create', ['--adopt'])}, or ${action} it by hand.`,
+        });
       const monthly = (running: boolean) => {
         const c = sqlMonthly(ctx.infra.prices, before.details, running);
         return c.instance === null ? null : Math.round((c.instance + c.storage) * 100) / 100; // to the cent
@@ -66,9 +72,9 @@ function sqlPowerTask(action: 'start' | 'stop'): TaskDef<SqlPowerOutput> {
       }
       if (action === 'stop') {
         const users = ctx.infra.services.filter((s) => s.needs.database).map((s) => s.name);
-        const ok = await ctx.prompt.confirm(
-          `Stop Cloud SQL instance ${sql.instance} in project ${ctx.project}? While it is stopped, services that use the database (${users.join(', ') || 'none'}) fail. Start it again with pnpm task sql:start.`,
-        );
+        const ok = await answerOrStop(ctx.signal, ctx.prompt.confirm(
+          `Stop Cloud SQL instance ${sql.instance} in project ${ctx.project}? While it is stopped, services that use the database (${users.join(', ') || 'none'}) fail. Start it again with ${taskCommand(here, 'sql:start')}.`,
+        ));
         if (!ok) {
           ctx.log.warn('Not stopped: nothing changed.');
           return output(before, false, true);
@@ -104,7 +110,7 @@ async function waitForPolicy(ctx: TaskContext, target: 'NEVER' | 'ALWAYS'): Prom
     if (now.details.activationPolicy === target && (target === 'NEVER' || now.details.state === 'RUNNABLE')) return now;
     if (Date.now() > until)
       throw new UserError(`Cloud SQL instance ${ctx.infra.sql.instance} did not reach activation policy ${target} within ${WAIT_LIMIT_MS / 60_000} minutes (now: ${now.state}).`, {
-        hint: 'Check it with pnpm task status; the change may still complete.',
+        hint: `Check it with ${taskCommand(runTarget(ctx), 'status')}; the change may still complete.`,
       });
     await new Promise((r) => setTimeout(r, POLL_MS));
   }

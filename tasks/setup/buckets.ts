@@ -1,10 +1,11 @@
 // buckets:create — the Cloud Storage buckets of the environment: in GCP_REGION, uniform bucket-level
-// access, labelled, with the lifecycle rules of the config. An existing bucket that differs is brought in line.
+// access, labelled, with the lifecycle rules of the config. An existing bucket of this tool that differs is
+// brought in line; one without its labels is left alone unless adopted.
 import { UserError } from '../../lib/engine/errors.js';
 import { defineTask } from '../../lib/index.js';
 import type { ResolvedInfra } from '../../lib/gcp/infra.js';
 import type { TaskContext } from '../../lib/engine/types.js';
-import { createOrAdopt, forEachResource, guardEnvironment, isGcloudError, labelsFlag, missingLabels, recordReports, withTempFile, type Labels, type ResourceReport } from '../shared/common.js';
+import { createOrAdopt, doneCreating, forEachResource, guardOwnership, isGcloudError, markCreating, wasCreating, labelsFlag, missingLabels, recordReports, withTempFile, type Labels, type ResourceReport } from '../shared/common.js';
 
 type Bucket = ResolvedInfra['buckets'][number];
 interface LifecycleRule { action: { type: string; [k: string]: unknown }; condition: Record<string, unknown> }
@@ -61,8 +62,10 @@ async function ensureBucket(ctx: TaskContext, bucket: Bucket): Promise<ResourceR
   const resource = `bucket ${bucket.name}`;
   const lifecycle = JSON.stringify(lifecycleConfig(bucket));
   const labels = `--update-labels=${labelsFlag(ctx.infra.labels)}`;
+  const marker = `bucket-${bucket.name}`;
   let existing = await describeBucket(ctx, bucket);
   if (!existing) {
+    if (!ctx.dryRun) await markCreating(ctx, marker);
     existing = await createOrAdopt(resource, () => withTempFile('lifecycle.json', lifecycle, (file) => ctx.gcloud.mutate(
       ['storage', 'buckets', 'create', url(bucket.name), `--location=${ctx.region}`, '--uniform-bucket-level-access', `--lifecycle-file=${file}`],
       { json: false },
@@ -70,12 +73,15 @@ async function ensureBucket(ctx: TaskContext, bucket: Bucket): Promise<ResourceR
     if (!existing) {
       // `buckets create` takes no labels (gcloud 528); a rerun labels a bucket left unlabelled by a failure here.
       await ctx.gcloud.mutate(['storage', 'buckets', 'update', url(bucket.name), labels], { json: false });
+      if (!ctx.dryRun) await doneCreating(ctx, marker);
       ctx.log.success(`created ${resource}`);
       return { resource, state: 'created', changes: [] };
     }
   }
 
-  guardEnvironment(ctx.infra, resource, existing.labels);
+  // An unlabelled bucket this tool started creating (interrupted before its labels) is its own.
+  const ours = await wasCreating(ctx, marker);
+  guardOwnership(ctx, resource, existing.labels, { adopt: bucket.adopt || ours, rename: `set ${bucket.envVar} to a name of its own` });
   if (existing.location && existing.location.toLowerCase() !== ctx.region) {
     throw new UserError(`${resource} is in ${existing.location.toLowerCase()}, not in ${ctx.region}.`, {
       hint: `A bucket cannot move: set ${bucket.envVar} to another name, or move its objects and delete it.`,
@@ -94,12 +100,16 @@ async function ensureBucket(ctx: TaskContext, bucket: Bucket): Promise<ResourceR
   }
   const lifecycleDiffers = !lifecycleMatches(existing.lifecycle, bucket);
   if (lifecycleDiffers) changes.push('lifecycle rules');
-  if (changes.length === 0) return { resource, state: 'unchanged', changes };
+  if (changes.length === 0) {
+    if (ours) await doneCreating(ctx, marker);
+    return { resource, state: 'unchanged', changes };
+  }
 
   ctx.log.warn(`${resource} differs from the config (${changes.join(', ')}): updating it`);
   const update = (extra: string[]) => ctx.gcloud.mutate(['storage', 'buckets', 'update', url(bucket.name), ...flags, ...extra], { json: false });
   if (lifecycleDiffers) await withTempFile('lifecycle.json', lifecycle, (file) => update([`--lifecycle-file=${file}`]));
   else await update([]);
+  if (ours && !ctx.dryRun) await doneCreating(ctx, marker);
   return { resource, state: 'updated', changes };
 }
 
@@ -107,6 +117,7 @@ export const bucketsCreate = defineTask({
   name: 'buckets:create',
   description: 'Create the Cloud Storage buckets (uniform access, in GCP_REGION, labelled, lifecycle rules); bring differing ones in line',
   deps: ['apis:enable'],
+  args: { adopt: 'manage existing buckets that lack the tool\'s labels (they are labelled, then brought in line)' },
   inputs: { config: ({ infra, region }) => ({ buckets: infra.buckets, labels: infra.labels, region }) },
   check: async (ctx) => {
     const found = await Promise.all(ctx.infra.buckets.map((b) => describeBucket(ctx, b)));

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { defineTask } from '../../lib/index.js';
 import type { TaskContext } from '../../lib/engine/types.js';
 import {
-  createOrAdopt, guardEnvironment, isGcloudError, labelsAsDescription, labelsFromDescription, missingRoles, recordReports, serviceAccountMember, withRoles,
+  createOrAdopt, guardOwnership, isGcloudError, labelsAsDescription, labelsFromDescription, missingRoles, recordReports, serviceAccountMember, withRoles,
   withTempFile, type IamPolicy, type ResourceReport,
 } from '../shared/common.js';
 
@@ -25,7 +25,8 @@ async function ensureServiceAccount(ctx: TaskContext): Promise<ResourceReport> {
       return { resource, state: 'created', changes: [] };
     }
   }
-  guardEnvironment(ctx.infra, resource, labelsFromDescription(existing.description));
+  // Service accounts have no labels: the tool's marker is the labels line of the description.
+  guardOwnership(ctx, resource, labelsFromDescription(existing.description), { adopt: sa.adopt, rename: 'rename the service account in tasks.config.ts' });
   const changes = [
     ...(existing.displayName !== sa.displayName ? ['display name'] : []),
     ...(existing.description !== description ? ['description (labels)'] : []),
@@ -96,7 +97,10 @@ export const iamCreate = defineTask({
   name: 'iam:create',
   description: 'Create the service account and grant its project roles (only missing bindings, never clobbering others)',
   deps: ['apis:enable'],
-  args: { 'key-file': 'also write a JSON key for the service account to keys/ (mode 0600, git-ignored; discouraged)' },
+  args: {
+    adopt: 'manage an existing service account that lacks the tool\'s description marker (its description is rewritten)',
+    'key-file': 'also write a JSON key for the service account to keys/ (mode 0600, git-ignored; discouraged)',
+  },
   inputs: { config: ({ infra }) => ({ serviceAccount: infra.serviceAccount, labels: infra.labels }) },
   check: async (ctx) => {
     const { email, roles } = ctx.infra.serviceAccount;

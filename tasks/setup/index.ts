@@ -7,6 +7,7 @@ import type { TaskContext, TaskDef } from '../../lib/engine/types.js';
 import { apisEnable } from './apis.js';
 import { bucketsCreate } from './buckets.js';
 import { recordedReports } from '../shared/common.js';
+import { runTarget, taskCommand } from '../shared/hints.js';
 import { iamCreate } from './iam.js';
 import { registryCreate } from './registry.js';
 import { secretsCreate } from './secrets.js';
@@ -22,8 +23,10 @@ function table(rows: [string, string][]): string[] {
 }
 
 /** The summary text: what exists, what this run did, how to connect, what to do next. */
-export function setupSummary(ctx: Pick<TaskContext, 'infra' | 'env' | 'project' | 'region' | 'vars' | 'sandbox'>): string {
+export function setupSummary(ctx: Pick<TaskContext, 'infra' | 'env' | 'project' | 'region' | 'vars' | 'sandbox'> & { configArg?: string }): string {
   const { infra } = ctx;
+  const target = runTarget(ctx);
+  const command = (task: string, args: string[] = []) => taskCommand(target, task, args);
   const journal = recordedReports(ctx);
   const lines = [`${infra.app} (${ctx.env}) in project ${ctx.project}, region ${ctx.region}`, '', 'Resources:'];
   for (const step of setupSteps) {
@@ -46,14 +49,13 @@ export function setupSummary(ctx: Pick<TaskContext, 'infra' | 'env' | 'project' 
   ]));
   lines.push('', `Secrets (${infra.secrets.map((s) => s.name).join(', ')}) hold generated or supplied values, never shown.`,
     `  To replace one: gcloud secrets versions add NAME --data-file=- --project=${ctx.project}   (paste the value, then Ctrl-D)`,
-    `  then run \`pnpm task sql:create\` after changing ${sql.passwordSecret}, so the ${sql.user} password follows it.`);
-  const flags = `${ctx.env === 'development' ? '' : ` --env=${ctx.env}`}${ctx.sandbox ? ' --sandbox' : ''}`;
+    `  then run \`${command('sql:create')}\` after changing ${sql.passwordSecret}, so the ${sql.user} password follows it.`);
   lines.push('', 'Next steps:',
-    `  1. pnpm task sql:pgvector${flags}     enable pgvector (CREATE EXTENSION vector)`,
-    `  2. pnpm task db:migrate${flags} -- --target=cloud   apply the migrations to Cloud SQL`,
-    `  3. pnpm task deploy:all --env=${ctx.env}${ctx.sandbox ? ' --sandbox' : ''}   build and deploy the services`,
+    `  1. ${command('sql:pgvector')}     enable pgvector (CREATE EXTENSION vector)`,
+    `  2. ${command('db:migrate', ['--target=cloud'])}   apply the migrations to Cloud SQL`,
+    `  3. ${command('deploy:all')}   build and deploy the services`,
     `  Local development: pnpm task db:local (PostgreSQL with pgvector on 127.0.0.1, no credentials), then pnpm task db:migrate.`,
-    `  Status at any time: pnpm task status${flags}; save money at night: pnpm task sql:stop${flags}.`);
+    `  Status at any time: ${command('status')}; save money at night: ${command('sql:stop')}.`);
   return lines.join('\n');
 }
 

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { UserError } from '../../lib/engine/errors.js';
 import { defineTask } from '../../lib/index.js';
 import type { TaskContext } from '../../lib/engine/types.js';
-import { createOrAdopt, guardEnvironment, labelsFlag, missingLabels, recordReports, type Labels, type ResourceReport } from '../shared/common.js';
+import { createOrAdopt, guardOwnership, labelsFlag, missingLabels, recordReports, type Labels, type ResourceReport } from '../shared/common.js';
 
 interface Repository { name?: string; format?: string; labels?: Labels }
 
@@ -24,7 +24,7 @@ async function ensureRepository(ctx: TaskContext): Promise<ResourceReport> {
       return { resource, state: 'created', changes: [] };
     }
   }
-  guardEnvironment(ctx.infra, resource, repo.labels);
+  guardOwnership(ctx, resource, repo.labels, { adopt: registry.adopt, rename: 'rename the registry in tasks.config.ts' });
   if (repo.format && repo.format.toLowerCase() !== registry.format) {
     throw new UserError(`${resource} exists with format ${repo.format}, not ${registry.format}.`, {
       hint: 'A repository cannot change its format: rename the registry in tasks.config.ts or delete the repository.',
@@ -66,6 +66,7 @@ export const registryCreate = defineTask({
   name: 'registry:create',
   description: 'Create the Artifact Registry docker repository in GCP_REGION (labelled) and set up docker authentication',
   deps: ['apis:enable'],
+  args: { adopt: 'manage an existing repository that lacks the tool\'s labels (it is labelled)' },
   inputs: { config: ({ infra }) => ({ registry: infra.registry, labels: infra.labels }) },
   check: async (ctx) => {
     const { registry } = ctx.infra;

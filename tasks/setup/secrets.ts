@@ -1,11 +1,12 @@
 // secrets:create — the Secret Manager secrets, labelled, each with a first version (the value the user
 // supplies in SECRET_VALUE_<ENVVAR>, or a strong random one generated here), passed on stdin only and
-// never printed. Existing secrets and versions are never overwritten. The service account may read each.
+// never printed. Existing versions are never overwritten; a secret without the tool's labels is left alone
+// unless adopted. The service account may read each.
 import { defineTask } from '../../lib/index.js';
 import type { ResolvedInfra } from '../../lib/gcp/infra.js';
 import type { TaskContext } from '../../lib/engine/types.js';
 import {
-  createOrAdopt, forEachResource, generateSecret, guardEnvironment, hasBinding, labelsFlag, missingLabels, recordReports, serviceAccountMember, suppliedSecretVar,
+  createOrAdopt, forEachResource, generateSecret, guardOwnership, hasBinding, labelsFlag, missingLabels, recordReports, serviceAccountMember, suppliedSecretVar,
   type IamPolicy, type Labels, type ResourceReport,
 } from '../shared/common.js';
 
@@ -55,7 +56,7 @@ async function ensureSecret(ctx: TaskContext, secret: Secret): Promise<ResourceR
     }
   }
 
-  guardEnvironment(ctx.infra, resource, existing.labels);
+  guardOwnership(ctx, resource, existing.labels, { adopt: secret.adopt, rename: 'rename the secret in tasks.config.ts' });
   const changes: string[] = [];
   const missing = missingLabels(existing.labels, ctx.infra.labels);
   if (missing.length) {
@@ -79,6 +80,7 @@ export const secretsCreate = defineTask({
   name: 'secrets:create',
   description: 'Create the Secret Manager secrets with a first version (supplied or generated, on stdin) and let the service account read them',
   deps: ['iam:create'],
+  args: { adopt: 'manage existing secrets that lack the tool\'s labels (they are labelled; existing versions are kept)' },
   // SECRET_VALUE_* is not an input: a value only matters for a first version, and versions are never overwritten.
   inputs: { config: ({ infra }) => ({ secrets: infra.secrets, labels: infra.labels, serviceAccount: infra.serviceAccount.email }) },
   check: async (ctx) => {

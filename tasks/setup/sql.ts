@@ -6,7 +6,8 @@ import { defineTask } from '../../lib/index.js';
 import type { ResolvedInfra } from '../../lib/gcp/infra.js';
 import { registerSecret } from '../../lib/engine/redact.js';
 import type { TaskContext } from '../../lib/engine/types.js';
-import { createOrAdopt, guardEnvironment, labelsFlag, missingLabels, recordReports, type Labels, type ResourceReport } from '../shared/common.js';
+import { runTarget, taskCommand } from '../shared/hints.js';
+import { createOrAdopt, guardOwnership, labelsFlag, missingLabels, recordReports, type Labels, type ResourceReport } from '../shared/common.js';
 
 type SqlConfig = ResolvedInfra['sql'];
 
@@ -124,7 +125,7 @@ async function waitUntilCreated(ctx: TaskContext, instance: SqlInstance): Promis
   const deadline = Date.now() + CREATE_TIMEOUT_MS;
   let current = instance;
   while (current.state === 'PENDING_CREATE') {
-    if (Date.now() > deadline || ctx.signal.aborted) throw new UserError(`Cloud SQL instance ${ctx.infra.sql.instance} is still being created.`, { hint: 'Run the task again later (pnpm task status shows its state).' });
+    if (Date.now() > deadline || ctx.signal.aborted) throw new UserError(`Cloud SQL instance ${ctx.infra.sql.instance} is still being created.`, { hint: `Run the task again later (${taskCommand(runTarget(ctx), 'status')} shows its state).` });
     ctx.log.info(`instance ${ctx.infra.sql.instance} is being created (state PENDING_CREATE); waiting`);
     await new Promise((resolve) => setTimeout(resolve, 10_000));
     current = (await describeInstance(ctx)) ?? current;
@@ -198,7 +199,7 @@ async function ensureInstance(ctx: TaskContext): Promise<ResourceReport[]> {
   const resource = `Cloud SQL instance ${sql.connectionName}`;
   let instance = await describeInstance(ctx);
   if (instance) {
-    guardEnvironment(ctx.infra, resource, instance.settings?.userLabels);
+    guardOwnership(ctx, resource, instance.settings?.userLabels, { adopt: sql.adopt, rename: 'rename the instance in tasks.config.ts' });
     const problems = incompatibilities(instance, sql, ctx.region);
     if (problems.length) {
       throw new UserError(`${resource} cannot be brought in line with the config: ${problems.join('; ')}. Nothing was changed.`, {
@@ -212,7 +213,7 @@ async function ensureInstance(ctx: TaskContext): Promise<ResourceReport[]> {
   const password = await passwordFromSecret(ctx);
   const version = password?.version ?? null;
   if (version === null && !ctx.dryRun) {
-    throw new UserError(`Secret ${sql.passwordSecret} (the ${sql.user} password) has no version.`, { hint: 'Create it with: pnpm task secrets:create' });
+    throw new UserError(`Secret ${sql.passwordSecret} (the ${sql.user} password) has no version.`, { hint: `Create it with: ${taskCommand(runTarget(ctx), 'secrets:create')}` });
   }
   const setPasswordNow = version !== null && instance?.settings?.userLabels?.[PASSWORD_LABEL] !== version;
   const drift = instance ? instanceDrift(instance, sql, labels) : { changes: [], flags: [] };
@@ -222,7 +223,7 @@ async function ensureInstance(ctx: TaskContext): Promise<ResourceReport[]> {
     const stopped = instance.settings?.activationPolicy === 'NEVER';
     if (stopped || (instance.state && instance.state !== 'RUNNABLE')) {
       throw new UserError(`${resource} needs changes (${[...drift.changes, ...(setPasswordNow ? ['password'] : [])].join('; ')}) but is ${stopped ? 'stopped' : instance.state}. Nothing was changed.`, {
-        hint: stopped ? 'Start it with: pnpm task sql:start, then run again.' : 'Wait until it is RUNNABLE (pnpm task status), then run again.',
+        hint: stopped ? `Start it with: ${taskCommand(runTarget(ctx), 'sql:start')}, then run again.` : `Wait until it is RUNNABLE (${taskCommand(runTarget(ctx), 'status')}), then run again.`,
       });
     }
     if (drift.changes.length) ctx.log.warn(`${resource} differs from the config: ${drift.changes.join('; ')}; patching`);
@@ -249,6 +250,7 @@ export const sqlCreate = defineTask({
   name: 'sql:create',
   description: 'Create the Cloud SQL PostgreSQL instance (tier by environment, SSD, backups, maintenance window, flags), its database and the postgres password',
   deps: ['apis:enable', 'secrets:create'],
+  args: { adopt: 'manage an existing instance that lacks the tool\'s labels (it is labelled, then brought in line)' },
   inputs: { config: ({ infra, region }) => ({ sql: infra.sql, labels: infra.labels, region }) },
   check: async (ctx) => {
     const instance = await describeInstance(ctx);

@@ -1,13 +1,14 @@
-// Helpers shared by every task module: labels, the environment guard, IAM policy reading, secret
+// Helpers shared by every task module: labels, the environment and ownership guards, IAM policy reading, secret
 // generation, temporary files, and running one step per resource while collecting every failure.
 import { randomBytes, randomInt } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { access, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { UserError } from '../../lib/engine/errors.js';
 import { GcloudError, type GcloudErrorKind } from '../../lib/gcp/gcloud.js';
 import type { ResolvedInfra } from '../../lib/gcp/infra.js';
 import type { EnvName, TaskContext } from '../../lib/engine/types.js';
+import { runTarget, taskCommand } from './hints.js';
 
 export type Labels = Record<string, string>;
 
@@ -49,6 +50,11 @@ export function isManaged(labels: Labels | null | undefined, infra: Pick<Resolve
   return labels?.['managed-by'] === infra.managedBy && labels?.app === infra.app;
 }
 
+/** Whether the tool owns the resource for this environment: its `managed-by` label and this environment's label. */
+export function isOwned(labels: Labels | null | undefined, infra: Pick<ResolvedInfra, 'app' | 'managedBy' | 'env'>): boolean {
+  return isManaged(labels, infra) && labels?.environment === infra.env;
+}
+
 // ---------------------------------------------------------------- environment guard
 
 const otherEnv = (env: EnvName): EnvName => (env === 'development' ? 'production' : 'development');
@@ -67,6 +73,55 @@ export function guardEnvironment(infra: Pick<ResolvedInfra, 'env'>, resource: st
       ? `Run with --env=${owner} to manage it, or give the ${infra.env} environment its own name for it (or its own project).`
       : `Remove or fix its environment label if it really belongs to ${infra.env}.`,
   });
+}
+
+// ---------------------------------------------------------------- ownership
+
+/** What a task needs to decide whether it may change an existing resource. */
+export type OwnershipContext = Pick<TaskContext, 'infra' | 'args' | 'name' | 'env' | 'sandbox' | 'log'> & { configArg?: string };
+
+/**
+ * Ownership is a label, never a name: a resource that exists without this tool's labels for this
+ * environment was made by someone else (by hand, another team, another tool), even when the config or an
+ * env override names it. It is never changed unless the user adopts it (`-- --adopt`, or `adopt: true`
+ * for it in tasks.config.ts); the caller then labels it and manages it like its own.
+ * Call it before any change; it throws a UserError naming the resource when the resource is not the tool's.
+ */
+export function guardOwnership(ctx: OwnershipContext, resource: string, labels: Labels | null | undefined, opts: { adopt?: boolean; rename?: string } = {}): void {
+  guardEnvironment(ctx.infra, resource, labels);
+  if (isOwned(labels, ctx.infra)) return;
+  if (opts.adopt || ctx.args.adopt === true) {
+    ctx.log.warn(`adopting ${resource}: labelling it, then managing it like a resource ${ctx.infra.managedBy} created`);
+    return;
+  }
+  throw new UserError(
+    `${resource} exists but was not created by ${ctx.infra.managedBy} (no managed-by=${ctx.infra.managedBy} and environment=${ctx.env} labels). Nothing was changed.`,
+    {
+      hint: `If ${ctx.infra.managedBy} should manage it, adopt it (it is labelled, then brought in line with the config): ${taskCommand(runTarget(ctx), ctx.name, ['--adopt'])}, `
+        + `or set adopt: true for it in tasks.config.ts. Otherwise leave it alone${opts.rename ? ` and ${opts.rename}` : ''}.`,
+    },
+  );
+}
+
+// A bucket is created without labels (gcloud's `buckets create` takes none) and labelled by a second call.
+// A marker file written before the create says "this run is creating it", so an interrupt between the two
+// calls leaves a bucket the next run still recognises as its own, and labels.
+const creatingDir = (ctx: Pick<TaskContext, 'paths' | 'project' | 'env'>) => join(ctx.paths.stateDir, 'creating', `${ctx.project}.${ctx.env}`);
+
+/** Records that this tool is about to create `key` (before the create request). */
+export async function markCreating(ctx: Pick<TaskContext, 'paths' | 'project' | 'env'>, key: string): Promise<void> {
+  await mkdir(creatingDir(ctx), { recursive: true });
+  await writeFile(join(creatingDir(ctx), key), `${new Date().toISOString()}\n`);
+}
+
+/** Whether an earlier run of this tool started creating `key` and did not finish labelling it. */
+export async function wasCreating(ctx: Pick<TaskContext, 'paths' | 'project' | 'env'>, key: string): Promise<boolean> {
+  return access(join(creatingDir(ctx), key)).then(() => true, () => false);
+}
+
+/** The resource is created and labelled: it carries its own proof of ownership now. */
+export async function doneCreating(ctx: Pick<TaskContext, 'paths' | 'project' | 'env'>, key: string): Promise<void> {
+  await rm(join(creatingDir(ctx), key), { force: true });
 }
 
 // ---------------------------------------------------------------- IAM policies
@@ -207,4 +262,23 @@ export function recordReports(ctx: Pick<TaskContext, 'vars' | 'name'>, reports: 
 /** Reports recorded in this run, by task name; a task served from the cache has none. */
 export function recordedReports(ctx: Pick<TaskContext, 'vars'>): ReadonlyMap<string, ResourceReport[]> {
   return journals.get(ctx.vars) ?? new Map();
+}
+
+// ---------------------------------------------------------------- questions
+
+/**
+ * The answer to a question, or — when the run is interrupted while it waits (Ctrl-C at the question) — the
+ * interruption at once, so no further question is asked and nothing unconfirmed is done.
+ */
+export function answerOrStop<T>(signal: AbortSignal, answer: Promise<T>): Promise<T> {
+  const interrupted = () => (signal.reason instanceof Error ? signal.reason : new UserError('Interrupted'));
+  if (signal.aborted) return Promise.reject(interrupted());
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(interrupted());
+    signal.addEventListener('abort', onAbort, { once: true });
+    answer.then(
+      (value) => (signal.removeEventListener('abort', onAbort), signal.aborted ? reject(interrupted()) : resolve(value)),
+      (error) => (signal.removeEventListener('abort', onAbort), reject(signal.aborted ? interrupted() : error)),
+    );
+  });
 }

@@ -23,6 +23,8 @@ interface Case {
   /** The exit code when one is right; otherwise 1 or 2 are both accepted. */
   code?: 1 | 2;
   says: RegExp;
+  /** Text that must appear nowhere in the output (stdout included, so also not in --json). */
+  neverShows?: string;
 }
 
 const lib = JSON.stringify(path.join(repoRoot, 'lib', 'index.js'));
@@ -49,13 +51,20 @@ const prod = (text: string) => ({ '.env.production': text });
 const cases: Case[] = [
   // Env files: lines dotenv would silently drop or misread.
   { name: 'env: a line that is not KEY=value', args: ['setup', '--sandbox'], envFiles: dev('LOG_LEVEL=info\nthis is not a pair\n'), code: 1, says: /\.env\.development:2: not a KEY=value line/ },
-  { name: 'env: key starting with a digit', args: ['setup', '--sandbox'], envFiles: dev('1BAD=x\n'), code: 1, says: /"1BAD" is not a valid variable name/ },
+  { name: 'env: key starting with a digit', args: ['setup', '--sandbox'], envFiles: dev('1BAD=x\n'), code: 1, says: /:1: not a valid variable name/, neverShows: '1BAD' },
+  // A value pasted on a line of its own: named by file and line, never shown (not on screen, not in --json).
+  { name: 'env: a secret on a line of its own is not echoed', args: ['setup', '--sandbox'], envFiles: dev('LOG_LEVEL=info\nsk_live_9f8e7d6c5b4a39281716\n'), code: 1, says: /\.env\.development:2: not a KEY=value line/, neverShows: 'sk_live' },
+  { name: 'env: a secret on a line of its own is not echoed in --json', args: ['setup', '--sandbox', '--json'], envFiles: dev('LOG_LEVEL=info\nsk_live_9f8e7d6c5b4a39281716 more\n'), code: 1, says: /\.env\.development:2: not a KEY=value line/, neverShows: 'sk_live' },
+  { name: 'env: a secret with a colon on a line of its own', args: ['setup', '--sandbox'], envFiles: dev('token: ghp_abcdefghijklmnop1234567890\n'), code: 1, says: /:1: not a KEY=value line/, neverShows: 'token' },
+  // A key defined twice: dotenv uses the last, a reader (and the URL write-back) the first. Refused.
+  { name: 'env: a key defined twice', args: ['setup', '--sandbox'], envFiles: dev('LOG_LEVEL=info\nLOG_FORMAT=json\nLOG_LEVEL=debug\n'), code: 1, says: /\.env\.development:3: LOG_LEVEL is already defined on line 1/ },
+  { name: 'env: a key defined twice in .env.production.local', args: ['deploy:api-gateway', '--sandbox', '--env', 'production'], envFiles: { '.env.production.local': 'export LOG_LEVEL=info\nLOG_LEVEL=warn\n' }, code: 1, says: /\.env\.production\.local:2: LOG_LEVEL is already defined on line 1/ },
   { name: 'env: key with a space', args: ['setup', '--sandbox'], envFiles: dev('MY KEY=x\n'), code: 1, says: /:1: not a KEY=value line/ },
   { name: 'env: empty key', args: ['setup', '--sandbox'], envFiles: dev('=value\n'), code: 1, says: /:1: not a KEY=value line/ },
   { name: 'env: unclosed double quote', args: ['setup', '--sandbox'], envFiles: dev('CORS_ORIGIN="https://a.example\nLOG_LEVEL=info\n'), code: 1, says: /:1: the quote opened here is never closed/ },
   { name: 'env: unclosed single quote', args: ['setup', '--sandbox'], envFiles: dev("LOG_FORMAT='json\n"), code: 1, says: /the quote opened here is never closed/ },
   { name: 'env: unclosed backtick', args: ['setup', '--sandbox'], envFiles: dev('LOG_FORMAT=`json\n'), code: 1, says: /the quote opened here is never closed/ },
-  { name: 'env: non-ASCII key', args: ['setup', '--sandbox'], envFiles: dev('CAFÉ=1\n'), code: 1, says: /"CAFÉ" is not a valid variable name/ },
+  { name: 'env: non-ASCII key', args: ['setup', '--sandbox'], envFiles: dev('CAFÉ=1\n'), code: 1, says: /:1: not a valid variable name/, neverShows: 'CAFÉ' },
   { name: 'env: BOM then a broken line', args: ['setup', '--sandbox'], envFiles: dev('\uFEFFbroken line\n'), code: 1, says: /:1: not a KEY=value line/ },
   { name: 'env: a bare export', args: ['setup', '--sandbox'], envFiles: dev('export\n'), code: 1, says: /:1: not a KEY=value line/ },
   { name: 'env: broken line in .env.development.local', args: ['setup', '--sandbox'], envFiles: { '.env.development.local': 'GOOD=1\n???\n' }, code: 1, says: /\.env\.development\.local:2/ },
@@ -86,6 +95,10 @@ const cases: Case[] = [
   { name: 'production: literal JWT secret in the env file', args: ['deploy:api-gateway', '--sandbox', '--env', 'production'], envFiles: prod('JWT_SECRET=a-literal-secret-value-123\n'), code: 1, says: /JWT_SECRET/ },
   { name: 'production: debug endpoints on', args: ['deploy:api-gateway', '--sandbox', '--env', 'production'], envFiles: prod('ENABLE_DEBUG_ENDPOINTS=true\n'), code: 1, says: /ENABLE_DEBUG_ENDPOINTS/ },
   { name: 'production: http:// service URL', args: ['deploy:api-gateway', '--sandbox', '--env', 'production'], envFiles: prod('FACE_PROCESSING_URL=http://face.example\n'), code: 1, says: /FACE_PROCESSING_URL/ },
+  // Schemes are case-insensitive and a URL is read trimmed: none of these slips past the https/wss rule.
+  { name: 'production: HTTP:// in capitals', args: ['deploy:api-gateway', '--sandbox', '--env', 'production'], envFiles: prod('FACE_PROCESSING_URL=HTTP://face.example\n'), code: 1, says: /FACE_PROCESSING_URL is HTTP:\/\/face\.example: production services are reached over https/ },
+  { name: 'production: Ws:// in mixed case', args: ['deploy:api-gateway', '--sandbox', '--env', 'production'], envFiles: prod('WEBSOCKET_URL=Ws://ws.example\n'), code: 1, says: /WEBSOCKET_URL is Ws:\/\/ws\.example: production services are reached over wss/ },
+  { name: 'production: http:// after a space', args: ['deploy:api-gateway', '--sandbox', '--env', 'production'], envFiles: prod('FACE_PROCESSING_URL=" http://face.example"\n'), code: 1, says: /FACE_PROCESSING_URL is http:\/\/face\.example: production services are reached over https/ },
   // Command line.
   { name: 'cli: unknown flag', args: ['setup', '--bogus'], code: 2, says: /--bogus/ },
   { name: 'cli: -j 0', args: ['setup', '-j', '0'], code: 2, says: /-j|concurrency/ },
@@ -218,6 +231,7 @@ function judge(c: Case, r: CliResult): string | undefined {
   const errorLines = r.stderr.split('\n').filter((l) => /^Error:/.test(l));
   if (errorLines.length !== 1) return `expected exactly one "Error:" line, got ${errorLines.length}`;
   if (!c.says.test(r.stderr)) return `message does not match ${c.says}`;
+  if (c.neverShows && `${r.stdout}\n${r.stderr}`.includes(c.neverShows)) return `showed "${c.neverShows}"`;
   return undefined;
 }
 

@@ -81,13 +81,38 @@ test('${SECRET_*} placeholders are not loaded, and a later file cannot resurrect
   assert.is(vars.OTHER, '${NOT_A_SECRET}');
 });
 
-test('broken lines are reported with file and line, and nothing loads', () => {
+test('broken lines are reported with file and line only (never their content), and nothing loads', () => {
   const dir = project({ '.env.development': 'GOOD=1\nthis is not a pair\n1BAD=x\nOPEN="never closed\nLAST=1\n' });
   const error = failure(() => load(dir));
   assert.match(error.message, '.env.development:2: not a KEY=value line');
-  assert.match(error.message, '.env.development:3: "1BAD" is not a valid variable name');
+  assert.match(error.message, '.env.development:3: not a valid variable name');
+  for (const content of ['this', 'pair', '1BAD']) assert.not.match(error.message, content);
   assert.match(error.message, '.env.development:4: the quote opened here is never closed');
   assert.match(error.hint ?? '', 'nothing was run');
+});
+
+test('a key defined twice in one file is refused, naming both lines; across files the later file wins as before', () => {
+  const dir = project({ '.env.production': 'FACE_PROCESSING_URL=https://a.example\nX="multi\nFACE_PROCESSING_URL=inside a value"\nexport FACE_PROCESSING_URL=https://b.example\n' });
+  const error = failure(() => load(dir, 'production'));
+  assert.match(error.message, '.env.production:4: FACE_PROCESSING_URL is already defined on line 1');
+  assert.not.match(error.message, ':3:', 'a line inside a quoted value is not a definition');
+  const layered = project({ '.env': 'LOG_LEVEL=info\n', '.env.development': 'LOG_LEVEL=debug\n' });
+  assert.is(load(layered).vars.LOG_LEVEL, 'debug');
+});
+
+test('the values used are the values validated: surrounding whitespace trimmed by the schema is trimmed for the run', () => {
+  const schema = z.object({ GCP_PROJECT_ID: z.string().trim(), GCP_REGION: z.string().trim() }).passthrough() as unknown as z.ZodType<Record<string, string>>;
+  const dir = project({ '.env': "GCP_PROJECT_ID=' digitwin-sandbox'\nOTHER=' kept '\n" });
+  const { vars } = load(dir, 'development', { GCP_REGION: 'us-central1\t' }, schema);
+  assert.is(vars.GCP_PROJECT_ID, 'digitwin-sandbox');
+  assert.is(vars.GCP_REGION, 'us-central1');
+  assert.is(vars.OTHER, ' kept ', 'values the schema does not touch stay as written');
+});
+
+test('sources: each value names the file (or the environment) that holds it', () => {
+  const dir = project({ '.env': 'A=1\nB=1\n', '.env.production.local': 'B=2\n' });
+  const { sources } = load(dir, 'production', { C: '3' });
+  assert.equal([sources.A, sources.B, sources.C], ['.env', '.env.production.local', 'the environment']);
 });
 
 test('multi-line quoted values are not mistaken for broken lines', () => {
@@ -126,6 +151,25 @@ test('env file writer: only the matching line changes, comments and order kept, 
   await fresh.set({ A: 'has space # and hash' });
   const { vars } = load(dir, 'development');
   assert.is(vars.A, 'has space # and hash');
+});
+
+test('env file writer: a line inside another key\'s multi-line value is never edited; a whole multi-line value is replaced', async () => {
+  const text = 'CERT="-----BEGIN-----\nAPI_GATEWAY_URL=https://inside.example\n-----END-----"\nAPI_GATEWAY_URL=https://old.example\nNOTE="two\nlines"\n';
+  const dir = project({ '.env.production': text });
+  const file = path.join(dir, '.env.production');
+  await createEnvFile(file).set({ API_GATEWAY_URL: 'https://new.example', NOTE: 'one line' });
+  assert.is(readFileSync(file, 'utf8'), 'CERT="-----BEGIN-----\nAPI_GATEWAY_URL=https://inside.example\n-----END-----"\nAPI_GATEWAY_URL=https://new.example\nNOTE=\'one line\'\n');
+  assert.equal(lintEnvText(readFileSync(file, 'utf8')), []);
+  const { vars } = load(dir, 'production');
+  assert.is(vars.API_GATEWAY_URL, 'https://new.example');
+  assert.match(vars.CERT, 'API_GATEWAY_URL=https://inside.example');
+});
+
+test('env file writer: of a key defined twice, the last one (the one dotenv uses) is updated', async () => {
+  const dir = project({ '.env.production': 'WEBSOCKET_URL=wss://first\nA=1\nWEBSOCKET_URL=wss://last\n' });
+  const file = path.join(dir, '.env.production');
+  await createEnvFile(file).set({ WEBSOCKET_URL: 'wss://new' });
+  assert.is(readFileSync(file, 'utf8'), 'WEBSOCKET_URL=wss://first\nA=1\nWEBSOCKET_URL=wss://new\n');
 });
 
 test.after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));

@@ -1,6 +1,7 @@
 # Runs a command in a pseudo-terminal and answers its prompts, the way a person at a terminal would.
 # argv[1]: JSON {"cmd": [...], "env": {...}, "cwd": "...", "steps": [[regex, answer], ...], "timeout": seconds}
-# Each step waits until `regex` appears in the output after the previous match, then types `answer` + Enter.
+# Each step waits until `regex` appears in the output after the previous match, then types `answer` + Enter;
+# the answer "^C" presses Ctrl-C instead (the terminal sends SIGINT to the foreground process group).
 # Prints the transcript; exits with the command's exit code (124 when it timed out).
 import json, os, pty, re, select, signal, sys, time
 
@@ -35,7 +36,7 @@ while True:
         if not m:
             break
         pos += m.end()
-        os.write(fd, (steps[step][1] + "\n").encode())
+        os.write(fd, b"\x03" if steps[step][1] == "^C" else (steps[step][1] + "\n").encode())
         step += 1
 
 _, status = os.waitpid(pid, 0)

@@ -82,8 +82,11 @@ test('service drift: limits, scaling, identity, env vars and secrets', () => {
 test('scope: labels of this environment, config names, the other environment, foreign', () => {
   const ours = { app: 'digitwinlive', 'managed-by': 'gcp-tasks' };
   assert.is(scopeOf(dev, { ...ours, environment: 'development' }, false), 'managed');
+  assert.is(scopeOf(dev, { ...ours, environment: 'development' }, true), 'managed');
   assert.is(scopeOf(dev, { ...ours, environment: 'production' }, false), 'other-environment');
-  assert.is(scopeOf(dev, {}, true), 'managed', 'named in the config, created before labels');
+  assert.is(scopeOf(dev, {}, true), 'unlabelled', 'a name in the config never makes a resource the tool\'s');
+  assert.is(scopeOf(dev, ours, true), 'unlabelled', 'managed-by without the environment label');
+  assert.is(scopeOf(dev, { team: 'data' }, true), 'unlabelled');
   assert.is(scopeOf(dev, { environment: 'production' }, true), 'other-environment');
   assert.is(scopeOf(dev, {}, false), 'foreign');
   assert.is(scopeOf(dev, { 'managed-by': 'terraform' }, false), 'foreign');

@@ -1,5 +1,5 @@
-// Resources that already exist (made by hand with gcloud) are adopted and brought in line, never
-// recreated or overwritten; drift made by hand later is found with --refresh and fixed; what Cloud SQL
+// Resources that already exist (made by hand with gcloud) are never changed until adopted; once adopted
+// (-- --adopt) they are labelled and brought in line, never recreated or overwritten; drift made by hand later is found with --refresh and fixed; what Cloud SQL
 // cannot change in place fails touching nothing.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -26,7 +26,7 @@ test.after(async () => {
   await s?.stop();
 });
 
-test('hand-made resources are adopted and brought in line; supplied and existing secret values are kept', async () => {
+test('hand-made resources are refused, then adopted with -- --adopt and brought in line; supplied and existing secret values are kept', async () => {
   const { registry, buckets, serviceAccount, sql } = s.infra();
   const documents = buckets.find((b) => b.key === 'documents')!.name;
   const voice = buckets.find((b) => b.key === 'voiceModels')!.name;
@@ -46,12 +46,31 @@ test('hand-made resources are adopted and brought in line; supplied and existing
   const enabledBefore = (await s.json<any[]>(['services', 'list', '--enabled'])).map((x) => x.config?.name);
   const notYet = s.infra().apis.filter((a) => !enabledBefore.includes(a));
   assert.ok(notYet.length > 0 && notYet.length < s.infra().apis.length);
+  // Without --adopt: every hand-made resource is named and left exactly as it was.
   await s.clearRequests();
-  const r = await ok(s.task(['setup', '--json'], { env: { SECRET_VALUE_DATABASE_PASSWORD: suppliedPassword } }));
+  const refused = await s.task(['setup', '--json'], { env: { SECRET_VALUE_DATABASE_PASSWORD: suppliedPassword } });
+  assert.is(refused.code, 1, show(refused));
+  const failed = Object.fromEntries(summary(refused).tasks.filter((t) => t.status === 'failed').map((t) => [t.name, t.error ?? '']));
+  assert.equal(Object.keys(failed).sort(), ['buckets:create', 'iam:create', 'registry:create'], show(refused));
+  assert.match(failed['registry:create'], new RegExp(`registry \\S*${registry.name} exists but was not created by gcp-tasks`));
+  assert.match(failed['buckets:create'], new RegExp(`bucket ${documents} exists but was not created by gcp-tasks`));
+  assert.match(failed['buckets:create'], new RegExp(`bucket ${voice} exists but was not created by gcp-tasks`));
+  assert.match(failed['iam:create'], /service account \S+ exists but was not created by gcp-tasks/);
+  assert.match(out(refused), /pnpm task buckets:create --env=development --sandbox -- --adopt/);
+  assert.ok(out(refused).includes(`enabling ${notYet.length} API(s): ${notYet.join(', ')}\n`), `only the APIs not enabled yet: ${notYet.join(', ')}\n${out(refused)}`);
+  const refusedRequests = await s.requests();
+  assert.is(refusedRequests.filter((q) => q.method === 'POST' && q.path.endsWith(':batchEnable')).length, 1, 'one enable call');
+  const handMade = [registry.name, documents, voice, serviceAccount.email, 'jwt-secret-dev', 'refresh-secret-dev', `instances/${sql.instance}`];
+  const touched = refusedRequests.filter((q) => isMutating(q) && handMade.some((name) => q.path.includes(name)));
+  assert.equal(touched.map((q) => `${q.method} ${q.path}`), [], 'no hand-made resource was changed');
+
+  // Adopted explicitly: labelled and brought in line.
+  await s.clearRequests();
+  const r = await ok(s.task(['setup', 'registry:create', 'buckets:create', 'iam:create', 'secrets:create', 'sql:create', '--json', '--', '--adopt'],
+    { env: { SECRET_VALUE_DATABASE_PASSWORD: suppliedPassword } }));
   assert.ok(summary(r).ok);
-  assert.ok(out(r).includes(`enabling ${notYet.length} API(s): ${notYet.join(', ')}\n`), `only the APIs not enabled yet: ${notYet.join(', ')}\n${out(r)}`);
+  assert.match(out(r), /adopting bucket clone-documents-development/);
   const requests = await s.requests();
-  assert.is(requests.filter((q) => q.method === 'POST' && q.path.endsWith(':batchEnable')).length, 1, 'one enable call');
   assert.is(requests.filter((q) => q.path.endsWith('/repositories') && q.method === 'POST').length, 0, 'registry not recreated');
   assert.is(requests.filter((q) => q.method === 'POST' && q.path.endsWith(`/sql/v1beta4/projects/${s.sandbox.project}/instances`)).length, 0, 'instance not recreated');
   assert.is(requests.filter((q) => q.method === 'POST' && q.path.endsWith(':setIamPolicy') && q.path.includes(`/projects/${s.sandbox.project}:`)).length, 1, 'one policy write');
@@ -123,7 +142,8 @@ test('a database version Cloud SQL cannot change: a clear failure, the instance 
   const prod = s.infra('production');
   await ok(s.gcloud(['sql', 'instances', 'create', prod.sql.instance, '--database-version=POSTGRES_14', '--tier=db-g1-small', `--region=${s.sandbox.region}`]));
   await s.clearRequests();
-  const r = await s.task(['sql:create', '--env=production', '--json']);
+  // Adopted (it was made by hand), yet what Cloud SQL cannot change in place is refused before any change.
+  const r = await s.task(['sql:create', '--env=production', '--json', '--', '--adopt']);
   assert.is(r.code, 1, show(r));
   const failed = summary(r).tasks.find((t) => t.name === 'sql:create')!;
   assert.is(failed.status, 'failed');

@@ -8,10 +8,11 @@ import { resolveInfra } from '../../../lib/gcp/infra.js';
 import { infra as config } from '../../../tasks.config.js';
 import { lifecycleConfig, lifecycleMatches } from '../../../tasks/setup/buckets.js';
 import {
-  forEachResource, generateSecret, guardEnvironment, hasBinding, labelsAsDescription, labelsFlag, labelsFromDescription, missingLabels,
+  answerOrStop, forEachResource, generateSecret, guardEnvironment, guardOwnership, hasBinding, labelsAsDescription, labelsFlag, labelsFromDescription, missingLabels,
   missingRoles, withRoles, withTempFile,
 } from '../../../tasks/shared/common.js';
 import { gcpEnvSchema, sandboxVars } from '../../../tasks/shared/env-schema.js';
+import { runTarget, taskCommand } from '../../../tasks/shared/hints.js';
 import { incompatibilities, instanceDrift, type SqlInstance } from '../../../tasks/setup/sql.js';
 
 const sandbox = { project: 'digitwin-sandbox', region: 'us-central1' };
@@ -103,6 +104,52 @@ test('environment guard: the other environment\'s resource is refused, unlabelle
     assert.match((error as UserError).hint!, /--env=production/);
   }
   assert.throws(() => guardEnvironment(prod, 'secret s', dev.labels), /belongs to the development environment/);
+});
+
+test('ownership guard: only the labels make a resource the tool\'s; adopting is explicit', () => {
+  const warnings: string[] = [];
+  const ctx = (args: Record<string, string | boolean> = {}, env: 'development' | 'production' = 'production') => ({
+    infra: env === 'production' ? prod : dev, env, args, name: 'secrets:create', sandbox: { url: 'http://x', stateDir: '/x' },
+    log: { warn: (m: string) => warnings.push(m) } as any,
+  });
+  guardOwnership(ctx(), 'secret database-password', prod.labels);
+  const unlabelled: (Record<string, string> | undefined)[] = [undefined, {}, { team: 'data' }, { app: 'digitwinlive', 'managed-by': 'gcp-tasks' }];
+  for (const labels of unlabelled) {
+    try {
+      guardOwnership(ctx(), 'secret database-password', labels);
+      assert.unreachable('an unlabelled resource is never the tool\'s');
+    } catch (error) {
+      assert.instance(error, UserError);
+      assert.match((error as UserError).message, /^secret database-password exists but was not created by gcp-tasks .*Nothing was changed\.$/);
+      assert.match((error as UserError).hint!, /pnpm task secrets:create --env=production --sandbox -- --adopt/);
+      assert.match((error as UserError).hint!, /adopt: true/);
+    }
+  }
+  assert.is(warnings.length, 0);
+  guardOwnership(ctx({ adopt: true }), 'secret database-password', {});
+  guardOwnership(ctx(), 'secret database-password', {}, { adopt: true });
+  assert.equal(warnings.length, 2);
+  assert.match(warnings[0], /adopting secret database-password/);
+  // Adopting never takes over the other environment's resource.
+  assert.throws(() => guardOwnership(ctx({ adopt: true }, 'development'), 'secret s', prod.labels), /belongs to the production environment/);
+});
+
+test('hints: a next-step command repeats the run\'s --env, --sandbox and --config', () => {
+  assert.is(taskCommand(runTarget({ env: 'development', sandbox: undefined }), 'setup'), 'pnpm task setup --env=development');
+  assert.is(taskCommand(runTarget({ env: 'production', sandbox: { url: 'u', stateDir: 's' } }), 'db:migrate', ['--target=cloud']),
+    'pnpm task db:migrate --env=production --sandbox -- --target=cloud');
+  assert.is(taskCommand({ env: 'production', sandbox: false, config: 'infra/my tasks.config.ts' }, 'status'),
+    "pnpm task status --env=production --config='infra/my tasks.config.ts'");
+});
+
+test('answerOrStop: the answer, or the interruption at once (Ctrl-C at a question)', async () => {
+  const c = new AbortController();
+  assert.is(await answerOrStop(c.signal, Promise.resolve('yes')), 'yes');
+  const never = new Promise<string>(() => {});
+  const pending = answerOrStop(c.signal, never);
+  c.abort(new UserError('Interrupted'));
+  await pending.then(() => assert.unreachable('resolved'), (e) => assert.match((e as Error).message, 'Interrupted'));
+  await answerOrStop(c.signal, Promise.resolve(true)).then(() => assert.unreachable('asked after the interrupt'), (e) => assert.instance(e, UserError));
 });
 
 test('IAM: only unconditional bindings of the member count', () => {

@@ -165,9 +165,13 @@ test('the summary names what was created, the connection details and the next st
   assert.ok(freshOutput.includes(sql.socketPath), 'socket path');
   assert.ok(freshOutput.includes(`cloud-sql-proxy ${sql.connectionName}`), 'Auth Proxy use');
   for (const b of buckets) assert.ok(freshOutput.includes(`gs://${b.name}`), b.name);
-  assert.match(freshOutput, /pnpm task sql:pgvector --sandbox/);
-  assert.match(freshOutput, /pnpm task db:migrate --sandbox -- --target=cloud/);
-  assert.match(freshOutput, /pnpm task deploy:all --env=development --sandbox/);
+  // Every next step targets what this run targeted: pasting it never reaches another project.
+  assert.match(freshOutput, /pnpm task sql:pgvector --env=development --sandbox /);
+  assert.match(freshOutput, /pnpm task db:migrate --env=development --sandbox -- --target=cloud/);
+  assert.match(freshOutput, /pnpm task deploy:all --env=development --sandbox /);
+  assert.match(freshOutput, /pnpm task status --env=development --sandbox;/);
+  assert.match(freshOutput, /pnpm task sql:stop --env=development --sandbox\./);
+  assert.match(freshOutput, /`pnpm task sql:create --env=development --sandbox` after changing/);
   assert.match(freshOutput, /gcloud secrets versions add NAME --data-file=-/);
 });
 

@@ -18,7 +18,9 @@ export const foreign = { bucket: 'acme-terraform-state', service: 'other-team-ap
 export async function fillProject(sb: OpsSandbox): Promise<void> {
   expectCode(await sb.cli(['setup']), 0, 'setup');
   const image = 'us-docker.pkg.dev/cloudrun/container/hello'; // Google's sample: the sandbox accepts it without a build
-  const deploy = (name: string) => sb.gcloud(['run', 'deploy', name, `--image=${image}`, `--region=${sb.region}`, '--platform=managed', '--no-allow-unauthenticated']);
+  // The tool's services carry its labels (deploy sets them); another team's service does not.
+  const labels = (name: string) => (managed.services.includes(name) ? ['--labels=app=digitwinlive,environment=development,managed-by=gcp-tasks'] : []);
+  const deploy = (name: string) => sb.gcloud(['run', 'deploy', name, `--image=${image}`, `--region=${sb.region}`, '--platform=managed', '--no-allow-unauthenticated', ...labels(name)]);
   const existing = await existingNames(sb);
   const made = await Promise.all([
     ...managed.services.filter((s) => !existing.services.includes(s)).map(deploy),

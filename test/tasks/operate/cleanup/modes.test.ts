@@ -48,19 +48,35 @@ test('--dry-run (no terminal needed): discovery with details, what would be dele
   assertFull(await existingNames(sb));
 });
 
-test('interactive menu: quitting deletes nothing', async () => {
-  const r = await sb.tty(['cleanup', '--', '--timeout=90'], [['Choice \\[1-4\\]:', '4']]);
-  assert.is(r.answered, 1, r.stdout);
-  assert.is(r.code, 0, r.stdout);
+test('interactive menu: an invalid choice asks again; quitting is a cancel (exit 1, no ✔) and deletes nothing', async () => {
+  const r = await sb.tty(['cleanup', '--', '--timeout=90'], [['Choice \\[1-4\\]:', '7'], ['Try again[\\s\\S]*Choice \\[1-4\\]:', '4']]);
+  assert.is(r.answered, 2, r.stdout);
+  assert.is(r.code, 1, r.stdout);
   assert.match(r.stdout, new RegExp(`How do you want to clean up project ${P}\\?`));
-  assert.match(r.stdout, /Aborted: nothing was deleted/);
+  assert.match(r.stdout, /"7" is not one of 1, 2, 3 or 4/);
+  assert.match(r.stdout, /cleanup cancelled: you chose "nothing: quit"/);
+  assert.match(r.stdout, /Nothing was deleted/);
+  assert.not.match(r.stdout, /✔ cleanup/);
   assertFull(await existingNames(sb));
 });
 
-test('--all: anything but DELETE ALL exactly aborts and deletes nothing', async () => {
+test('Ctrl-C at a question ends the questions and the run at once: exit 130, nothing deleted, no further question', async () => {
+  const r = await sb.tty(['cleanup', '--', '--timeout=90', '--selective'], [[`Delete \\d+ Cloud Run services[^\\n]*\\[y/N\\]`, 'y'], [`Delete 1 Cloud SQL instance[^\\n]*\\[y/N\\]`, '^C']]);
+  assert.is(r.answered, 2, r.stdout);
+  assert.is(r.code, 130, r.stdout);
+  assert.not.match(r.stdout, /Delete \d+ Storage buckets/, 'no question after the Ctrl-C');
+  assert.match(r.stdout, /Nothing was deleted/);
+  assert.match(r.stdout, /interrupted before it was tried/);
+  assert.not.match(r.stdout, /could not delete/);
+  assertFull(await existingNames(sb));
+});
+
+test('--all: anything but DELETE ALL exactly cancels (exit 1, no ✔) and deletes nothing', async () => {
   const r = await sb.tty(['cleanup', '--', '--timeout=90', '--all'], [[`Type DELETE ALL to delete the \\d+ resources listed above from project ${P}`, 'delete all']]);
   assert.is(r.answered, 1, r.stdout);
-  assert.match(r.stdout, /You typed "delete all", not DELETE ALL/);
+  assert.is(r.code, 1, r.stdout);
+  assert.match(r.stdout, /cleanup cancelled: you typed "delete all", not DELETE ALL/);
+  assert.not.match(r.stdout, /✔ cleanup/);
   assert.match(r.stdout, /Nothing was deleted/);
   assertFull(await existingNames(sb));
 });
@@ -78,8 +94,9 @@ test('--selective: answering no to everything deletes nothing', async () => {
   assertFull(await existingNames(sb));
 });
 
-test('--menu: the numbered types chosen (services, secrets) are deleted, nothing else; setup recreates the secrets', async () => {
-  const r = await sb.tty(['cleanup', '--', '--timeout=90', '--menu'], [[`Numbers of the types to delete from project ${P}`, '1,5']]);
+test('--menu: an invalid answer asks again; the numbered types chosen (services, secrets) are deleted, nothing else; setup recreates the secrets', async () => {
+  const r = await sb.tty(['cleanup', '--', '--timeout=90', '--menu'], [[`Numbers of the types to delete from project ${P}`, '9'], [`Try again[\\s\\S]*Numbers of the types to delete from project ${P}`, '1,5']]);
+  assert.is(r.answered, 2, r.stdout);
   assert.is(r.code, 0, r.stdout);
   assert.match(r.stdout, /1\) Cloud Run services \(3: /);
   assert.match(r.stdout, /5\) Secret Manager secrets \(3: /);
@@ -89,6 +106,7 @@ test('--menu: the numbered types chosen (services, secrets) are deleted, nothing
   for (const b of managed.buckets) assert.ok(after.buckets.includes(b), `${b} kept`);
   assert.ok(after.sql.includes(managed.sql[0]) && after.sas.includes(managed.sas[0]) && after.registries.includes(managed.registries[0]));
   assert.match(r.stdout, /Deleted \(6\):/);
+  assert.match(r.stdout, /`pnpm task setup --env=development --sandbox` recreates what was deleted/);
 
   const setup = await sb.cli(['setup', '--json']);
   expectCode(setup, 0, 'setup after cleanup');
