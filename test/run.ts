@@ -1,11 +1,14 @@
 // `pnpm test`: runs every test/**/*.test.ts in its own process, two at a time (a 2-core machine), prints
-// each file's result, and ends with exactly `N passed, N failed` counting uvu test cases.
+// each file's result, and ends with exactly `N passed, N failed, N skipped` counting uvu test cases.
+// A test skipped for want of a program (test/helpers/skip.ts) fails the run when that program is installed:
+// on a machine with gcloud (CI) every cloud test must really run.
 // Usage: tsx test/run.ts [--reliability] [file-or-dir...]. test/reliability/ runs only with --reliability
 // (or when named explicitly). TEST_CONCURRENCY overrides the 2; TEST_FILE_TIMEOUT_S the 15-minute cap per file.
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { installed, SKIP_LINE } from './helpers/skip.js';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const tsx = path.join(repo, 'node_modules', '.bin', 'tsx');
@@ -39,7 +42,7 @@ function findTests(dir: string, includeReliability: boolean): string[] {
 
 const stripAnsi = (s: string) => s.replace(/\x1b\[[0-9;]*m/g, '');
 
-/** uvu's closing block: `Total: N`, `Passed: N`, `Skipped: N` (one per process, all suites of the file). */
+/** uvu's closing block: `Total: N` (skipped tests not included), `Passed: N`, `Skipped: N` (one per process). */
 function parseCounts(output: string): { total: number; passed: number; skipped: number } | null {
   const text = stripAnsi(output);
   const num = (label: string) => {
@@ -68,6 +71,12 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 
+/** Programs a file skipped tests for (its SKIPPED lines) that are installed after all. */
+function skipsOfInstalled(output: string): string[] {
+  const programs = new Set([...stripAnsi(output).matchAll(SKIP_LINE)].map((m) => m[1]!));
+  return [...programs].filter((p) => installed(p));
+}
+
 function runFile(file: string): Promise<FileResult> {
   const started = performance.now();
   return new Promise((resolve) => {
@@ -90,10 +99,16 @@ function runFile(file: string): Promise<FileResult> {
       const counts = parseCounts(output);
       // A file that crashed before uvu's summary (or exited non-zero with all passing) counts one failure.
       let passed = counts?.passed ?? 0;
-      let failed = counts ? counts.total - counts.passed - counts.skipped : 1;
+      let failed = counts ? counts.total - counts.passed : 1;
       if (code !== 0 && failed === 0) failed = 1;
       if (counts && passed > counts.total) passed = counts.total;
-      resolve({ file, passed, failed, skipped: counts?.skipped ?? 0, ms: performance.now() - started, output, code });
+      const skipped = counts?.skipped ?? 0;
+      const wrongSkips = skipsOfInstalled(output);
+      if (wrongSkips.length) {
+        failed += skipped || 1;
+        output += `\n[test/run.ts] tests were skipped for want of ${wrongSkips.join(', ')}, which is installed: they must run here\n`;
+      }
+      resolve({ file, passed, failed, skipped, ms: performance.now() - started, output, code });
     });
   });
 }
@@ -107,7 +122,7 @@ async function main(): Promise<number> {
     : findTests(path.join(repo, 'test'), reliability);
   if (!files.length) {
     console.log('No test files found.');
-    console.log('0 passed, 0 failed');
+    console.log('0 passed, 0 failed, 0 skipped');
     return 1;
   }
   const results: FileResult[] = [];
@@ -127,7 +142,8 @@ async function main(): Promise<number> {
   await Promise.all(Array.from({ length: Math.min(concurrency, files.length) }, worker));
   const passed = results.reduce((n, r) => n + r.passed, 0);
   const failed = results.reduce((n, r) => n + r.failed, 0);
-  console.log(`${passed} passed, ${failed} failed`);
+  const skipped = results.reduce((n, r) => n + r.skipped, 0);
+  console.log(`${passed} passed, ${failed} failed, ${skipped} skipped`);
   return failed ? 1 : 0;
 }
 

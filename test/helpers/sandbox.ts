@@ -1,6 +1,6 @@
 // A sandbox for tests: started in this process, announced in its folder (sandbox.json) so CLI subprocesses run
 // with GCP_TASKS_SANDBOX_DIR=<dir> use it, plus the REAL gcloud pointed at it and its control endpoints.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -31,21 +31,6 @@ export interface TestSandbox {
   /** Direct HTTP to the sandbox (what gcloud cannot show). */
   fetch(pathAndQuery: string, init?: RequestInit): Promise<Response>;
   stop(): Promise<void>;
-}
-
-let gcloudPresent: boolean | undefined;
-
-/** Whether the real gcloud is installed. */
-export function hasGcloud(): boolean {
-  gcloudPresent ??= spawnSync('which', ['gcloud']).status === 0;
-  return gcloudPresent;
-}
-
-/** Prints the loud skip line when gcloud is missing; returns whether the gcloud tests can run. */
-export function gcloudOrSkip(what: string): boolean {
-  if (hasGcloud()) return true;
-  console.log(`\n*** SKIPPED: gcloud not installed — ${what} not run ***\n`);
-  return false;
 }
 
 export async function startTestSandbox(opts: { latencyScale?: number; seed?: number; dir?: string } = {}): Promise<TestSandbox> {

@@ -1,14 +1,12 @@
 // A permanent 403 on one resource fails exactly the tasks that need it, with a message naming the task,
 // the resource, gcloud's error and the fix; with --continue every other task completes.
-import { test } from 'uvu';
+import { gcloudTests } from '../helpers/skip.js';
 import * as assert from 'uvu/assert';
-import { gcloudOrSkip } from '../helpers/sandbox.js';
 import { falseRecords, sandboxProject, statusesOf } from './helpers.js';
 
-const run = gcloudOrSkip('permanent faults');
+const test = gcloudTests('permanent faults');
 
 test('403 on one secret: secrets:create and everything that needs it fail; face-processing still deploys', async () => {
-  if (!run) return;
   const p = await sandboxProject({ env: 'production' });
   try {
     const denied = 'refresh-secret';

@@ -5,10 +5,7 @@ import { execFile } from 'node:child_process';
 import * as path from 'node:path';
 import type { FaultConfig } from '../../../lib/sandbox/faults.js';
 import { repoRoot, runCli, type CliResult } from '../../helpers/cli.js';
-import { gcloudOrSkip, startTestSandbox, type GcloudResult, type TestSandbox } from '../../helpers/sandbox.js';
-
-/** Call at the top of a test file: prints the loud skip line and returns false when gcloud is absent. */
-export const requireGcloud = (): boolean => gcloudOrSkip('the ops and cleanup sandbox tests');
+import { startTestSandbox, type GcloudResult, type TestSandbox } from '../../helpers/sandbox.js';
 
 export interface OpsSandbox {
   dir: string;

@@ -1,16 +1,16 @@
 // `status` and `list` against the sandbox with the real gcloud: an empty project (everything missing, each
 // with the task that creates it), a full one, one changed behind the tool's back (drift), and one whose
 // Secret Manager API hangs (that part timed out, the rest answered, within the bound).
-import { test } from 'uvu';
+import { gcloudTests } from '../../helpers/skip.js';
 import * as assert from 'uvu/assert';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { expectCode, loud, requireGcloud, startOpsSandbox, type OpsSandbox } from './harness.js';
+import { expectCode, loud, startOpsSandbox, type OpsSandbox } from './harness.js';
 import type { StatusReport, StatusItem } from '../../../tasks/operate/status.js';
 import type { ListOutput } from '../../../tasks/operate/list.js';
 
-if (!requireGcloud()) process.exit(0);
+const test = gcloudTests('operate/status tests');
 
 let sb: OpsSandbox;
 const names = {

@@ -1,6 +1,5 @@
 // The setup tests' view of the shared test sandbox: the CLI run against it, the real gcloud to read
 // resources back (JSON), the resolved infra to know the names, and the request log to count what a run sent.
-import { spawnSync } from 'node:child_process';
 import * as assert from 'uvu/assert';
 import { resolveInfra, type ResolvedInfra } from '../../../lib/gcp/infra.js';
 import type { SandboxHandle } from '../../../lib/sandbox/index.js';
@@ -11,14 +10,6 @@ import { runCli, type CliResult } from '../../helpers/cli.js';
 import { startTestSandbox } from '../../helpers/sandbox.js';
 
 export type { CliResult };
-
-/** Exits the test file with a loud note when gcloud is missing (the tests need the real CLI). */
-export function requireGcloud(): void {
-  if (spawnSync('which', ['gcloud']).status !== 0) {
-    console.log('SKIPPED: gcloud not installed');
-    process.exit(0);
-  }
-}
 
 export interface SandboxRequest { method: string; host: string; path: string; status: number; injected?: boolean }
 
