@@ -28,12 +28,15 @@ for (let trial = 1; trial <= TRIALS; trial++) {
       let stderr = '';
       child.stderr!.on('data', (d) => (stderr += d));
       const exited = new Promise<number | null>((resolve) => child.once('exit', (code, sig) => resolve(code ?? (sig ? 128 : null))));
+      let interrupted = false; // the signal reached a run still going
       const timer = setTimeout(() => {
+        interrupted = child.exitCode === null && child.signalCode === null;
         if (signal === 'SIGINT') process.kill(-child.pid!, 'SIGINT');
         else process.kill(child.pid!, 'SIGKILL');
       }, afterMs);
       const code = await exited;
       clearTimeout(timer);
+      assert.ok(interrupted, `the run ended (exit ${code}) before the ${signal} at ${afterMs} ms: nothing was interrupted`);
       if (signal === 'SIGINT') assert.ok(code === 130 || code === 0, `exit ${code} after SIGINT\n${stderr.slice(-2000)}`);
       // Nothing of the run stays behind: the CLI and every gcloud it started carry the sandbox folder in
       // their environment (after kill -9, gcloud calls in flight finish on their own, within a bound).

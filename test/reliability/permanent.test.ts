@@ -13,6 +13,7 @@ test('403 on one secret: secrets:create and everything that needs it fail; face-
     await p.sandbox.setFaults({ errors: [{ path: `/secrets/${denied}`, status: 403, message: `Permission 'secretmanager.secrets.get' denied on resource '${denied}' (injected)` }] });
     const r = await p.cli(['deploy:all', '--continue', '--json']);
     assert.is(r.code, 1);
+    assert.ok((await p.sandbox.requests()).some((q) => q.injected && q.status === 403 && q.path.includes(`/secrets/${denied}`)), 'the 403 was injected');
     const statuses = statusesOf(r);
     assert.is(statuses['secrets:create'], 'failed');
     // What needs the secrets cannot run …

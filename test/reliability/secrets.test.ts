@@ -49,11 +49,13 @@ test('supplied secret values appear nowhere but in the (fake) cloud', async () =
     // A failing run with errors: the password secret's access is denied, sql:create must report it.
     await p.sandbox.setFaults({ errors: [{ path: ':access', status: 403, message: 'denied (injected)' }] });
     const failing = await p.cli(['sql:create', '--force', '--verbose', '--json'], { env: SECRETS });
+    const deniedAccess = (await p.sandbox.requests()).some((q) => q.injected && q.status === 403 && q.path.endsWith(':access'));
     await p.sandbox.setFaults({});
     sampling = false;
     await sampler;
     assert.is(deploy.code, 0, deploy.stderr.slice(-2000));
     assert.is(failing.code, 1);
+    assert.ok(deniedAccess, 'the 403 on the secret access was injected');
 
     const places: [string, string][] = [
       ['deploy stdout', deploy.stdout], ['deploy stderr', deploy.stderr],
