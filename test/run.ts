@@ -2,13 +2,23 @@
 // each file's result, and ends with exactly `N passed, N failed, N skipped` counting uvu test cases.
 // A test skipped for want of a program (test/helpers/skip.ts) fails the run when that program is installed:
 // on a machine with gcloud (CI) every cloud test must really run.
+// Set-up projects (sandbox folders after `setup`, and after `deploy:all`) are made once per run and copied by
+// the files that need one (test/helpers/snapshot.ts): this process builds them when the first file asks, or
+// at once when a file to run names one.
 // Usage: tsx test/run.ts [--reliability] [file-or-dir...]. test/reliability/ runs only with --reliability
 // (or when named explicitly). TEST_CONCURRENCY overrides the 2; TEST_FILE_TIMEOUT_S the 15-minute cap per file.
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { installed, SKIP_LINE } from './helpers/skip.js';
+import { serveSnapshots, snapshotBuilder, SNAPSHOT_SOCKET_ENV, type SnapshotKind } from './helpers/snapshot.js';
+
+/** This run's folder: the snapshots and the socket test files ask for them on. */
+const runDir = fs.mkdtempSync(path.join(os.tmpdir(), 'gt-test-run-'));
+const snapshotSocket = path.join(runDir, 'snapshots.sock');
+const removeRunDir = () => fs.rmSync(runDir, { recursive: true, force: true });
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const tsx = path.join(repo, 'node_modules', '.bin', 'tsx');
@@ -67,6 +77,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
       }
     }
     console.log(`\ninterrupted (${signal}): stopped ${running.size} running test file(s)`);
+    removeRunDir();
     process.exit(130);
   });
 }
@@ -80,7 +91,7 @@ function skipsOfInstalled(output: string): string[] {
 function runFile(file: string): Promise<FileResult> {
   const started = performance.now();
   return new Promise((resolve) => {
-    const child = spawn(tsx, [file], { cwd: repo, env: { ...process.env, FORCE_COLOR: '0' }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const child = spawn(tsx, [file], { cwd: repo, env: { ...process.env, FORCE_COLOR: '0', [SNAPSHOT_SOCKET_ENV]: snapshotSocket }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     if (child.pid) running.add(child.pid);
     let output = '';
     child.stdout.on('data', (d) => (output += d));
@@ -125,6 +136,12 @@ async function main(): Promise<number> {
     console.log('0 passed, 0 failed, 0 skipped');
     return 1;
   }
+  const snapshot = snapshotBuilder(runDir);
+  const snapshots = serveSnapshots(snapshotSocket, snapshot);
+  // Snapshots the files name are started now, so they are ready when those files get their turn.
+  const named = new Set(files.flatMap((f) => [...fs.readFileSync(f, 'utf8').matchAll(/snapshot: '(setup|deploy)'/g)].map((m) => m[1] as SnapshotKind)));
+  const early = [...named].map((kind) => snapshot(kind).catch(() => {})); // a failure is reported to the file that asks
+  const started = performance.now();
   const results: FileResult[] = [];
   let next = 0;
   const worker = async () => {
@@ -143,8 +160,11 @@ async function main(): Promise<number> {
   const passed = results.reduce((n, r) => n + r.passed, 0);
   const failed = results.reduce((n, r) => n + r.failed, 0);
   const skipped = results.reduce((n, r) => n + r.skipped, 0);
+  await Promise.all(early); // a build no file waited for (its files crashed first) still owns a sandbox
+  snapshots.close();
+  console.log(`${files.length} files in ${((performance.now() - started) / 1000).toFixed(0)} s`);
   console.log(`${passed} passed, ${failed} failed, ${skipped} skipped`);
   return failed ? 1 : 0;
 }
 
-process.exitCode = await main();
+process.exitCode = await main().finally(removeRunDir);

@@ -9,6 +9,7 @@ import type { FaultConfig } from '../../lib/sandbox/faults.js';
 import type { RequestLogEntry } from '../../lib/sandbox/server.js';
 import { removeSandboxInfo, startSandbox, writeSandboxInfo, type SandboxHandle } from '../../lib/sandbox/index.js';
 import type { SandboxState } from '../../lib/sandbox/types.js';
+import { snapshotCopy, type SnapshotKind } from './snapshot.js';
 
 export interface GcloudResult {
   code: number | null;
@@ -33,9 +34,29 @@ export interface TestSandbox {
   stop(): Promise<void>;
 }
 
-export async function startTestSandbox(opts: { latencyScale?: number; seed?: number; dir?: string } = {}): Promise<TestSandbox> {
-  const dir = opts.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'gt-sandbox-'));
-  const handle = await startSandbox({ stateDir: dir, latencyScale: opts.latencyScale ?? 0, seed: opts.seed });
+/** Starts a sandbox on a copy of a snapshot (test/helpers/snapshot.ts), on the port the copy was made for. */
+async function startFromSnapshot(kind: SnapshotKind, opts: { latencyScale?: number; seed?: number }): Promise<{ dir: string; handle: SandboxHandle }> {
+  for (let attempt = 1; ; attempt++) {
+    const { dir, port } = await snapshotCopy(kind);
+    const handle = await startSandbox({ stateDir: dir, latencyScale: opts.latencyScale ?? 0, seed: opts.seed });
+    if (handle.port === port) return { dir, handle };
+    // Another program took the port in between: its URLs in the copy would be wrong, so copy again.
+    await handle.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+    if (attempt === 3) throw new Error(`the sandbox copy of snapshot "${kind}" could not get the port it was made for (${port})`);
+  }
+}
+
+/** A sandbox in `dir` (a new temporary folder unless given), or on a copy of a snapshot (a set-up project). */
+export async function startTestSandbox(opts: { latencyScale?: number; seed?: number; dir?: string; snapshot?: SnapshotKind } = {}): Promise<TestSandbox> {
+  const owned = !opts.dir;
+  let dir: string;
+  let handle: SandboxHandle;
+  if (opts.snapshot) ({ dir, handle } = await startFromSnapshot(opts.snapshot, opts));
+  else {
+    dir = opts.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'gt-sandbox-'));
+    handle = await startSandbox({ stateDir: dir, latencyScale: opts.latencyScale ?? 0, seed: opts.seed });
+  }
   writeSandboxInfo(handle);
   const control = async (method: string, route: string, body?: unknown) => {
     const res = await fetch(`${handle.url}/__sandbox/${route}`, {
@@ -78,7 +99,7 @@ export async function startTestSandbox(opts: { latencyScale?: number; seed?: num
     stop: async () => {
       removeSandboxInfo(dir);
       await handle.stop();
-      if (!opts.dir) fs.rmSync(dir, { recursive: true, force: true });
+      if (owned) fs.rmSync(dir, { recursive: true, force: true });
     },
   };
 }

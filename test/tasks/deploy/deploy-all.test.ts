@@ -14,7 +14,7 @@ const keys = ['api-gateway', 'websocket-server', 'face-processing-service'];
 const revisions: Record<string, string> = {};
 
 test.before(async () => {
-  w = await deployWorld();
+  w = await deployWorld({ snapshot: 'setup', setup: [] });
 });
 test.after(async () => {
   await w?.close();

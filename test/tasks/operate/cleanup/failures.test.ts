@@ -13,7 +13,7 @@ const badBucket = managed.buckets[2];
 const badSecret = managed.secrets[1];
 
 test.before(loud(async () => {
-  sb = await startOpsSandbox();
+  sb = await startOpsSandbox({ snapshot: 'setup' });
   await fillProject(sb);
   assertFull(await existingNames(sb));
 }));

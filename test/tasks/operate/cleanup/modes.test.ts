@@ -12,7 +12,7 @@ let sb: OpsSandbox;
 const P = 'digitwin-sandbox';
 
 test.before(loud(async () => {
-  sb = await startOpsSandbox();
+  sb = await startOpsSandbox({ snapshot: 'setup' });
   await fillProject(sb);
   assertFull(await existingNames(sb));
 }));
