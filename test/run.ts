@@ -1,11 +1,24 @@
 // `pnpm test`: runs every test/**/*.test.ts in its own process, two at a time (a 2-core machine), prints
-// each file's result, and ends with exactly `N passed, N failed` counting uvu test cases.
+// each file's result, and ends with exactly `N passed, N failed, N skipped` counting uvu test cases.
+// A test skipped for want of a program (test/helpers/skip.ts) fails the run when that program is installed:
+// on a machine with gcloud (CI) every cloud test must really run.
+// Set-up projects (sandbox folders after `setup`, and after `deploy:all`) are made once per run and copied by
+// the files that need one (test/helpers/snapshot.ts): this process builds them when the first file asks, or
+// at once when a file to run names one.
 // Usage: tsx test/run.ts [--reliability] [file-or-dir...]. test/reliability/ runs only with --reliability
 // (or when named explicitly). TEST_CONCURRENCY overrides the 2; TEST_FILE_TIMEOUT_S the 15-minute cap per file.
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { installed, SKIP_LINE } from './helpers/skip.js';
+import { serveSnapshots, snapshotBuilder, SNAPSHOT_SOCKET_ENV, type SnapshotKind } from './helpers/snapshot.js';
+
+/** This run's folder: the snapshots and the socket test files ask for them on. */
+const runDir = fs.mkdtempSync(path.join(os.tmpdir(), 'gt-test-run-'));
+const snapshotSocket = path.join(runDir, 'snapshots.sock');
+const removeRunDir = () => fs.rmSync(runDir, { recursive: true, force: true });
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const tsx = path.join(repo, 'node_modules', '.bin', 'tsx');
@@ -39,7 +52,7 @@ function findTests(dir: string, includeReliability: boolean): string[] {
 
 const stripAnsi = (s: string) => s.replace(/\x1b\[[0-9;]*m/g, '');
 
-/** uvu's closing block: `Total: N`, `Passed: N`, `Skipped: N` (one per process, all suites of the file). */
+/** uvu's closing block: `Total: N` (skipped tests not included), `Passed: N`, `Skipped: N` (one per process). */
 function parseCounts(output: string): { total: number; passed: number; skipped: number } | null {
   const text = stripAnsi(output);
   const num = (label: string) => {
@@ -64,14 +77,21 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
       }
     }
     console.log(`\ninterrupted (${signal}): stopped ${running.size} running test file(s)`);
+    removeRunDir();
     process.exit(130);
   });
+}
+
+/** Programs a file skipped tests for (its SKIPPED lines) that are installed after all. */
+function skipsOfInstalled(output: string): string[] {
+  const programs = new Set([...stripAnsi(output).matchAll(SKIP_LINE)].map((m) => m[1]!));
+  return [...programs].filter((p) => installed(p));
 }
 
 function runFile(file: string): Promise<FileResult> {
   const started = performance.now();
   return new Promise((resolve) => {
-    const child = spawn(tsx, [file], { cwd: repo, env: { ...process.env, FORCE_COLOR: '0' }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const child = spawn(tsx, [file], { cwd: repo, env: { ...process.env, FORCE_COLOR: '0', [SNAPSHOT_SOCKET_ENV]: snapshotSocket }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     if (child.pid) running.add(child.pid);
     let output = '';
     child.stdout.on('data', (d) => (output += d));
@@ -90,10 +110,16 @@ function runFile(file: string): Promise<FileResult> {
       const counts = parseCounts(output);
       // A file that crashed before uvu's summary (or exited non-zero with all passing) counts one failure.
       let passed = counts?.passed ?? 0;
-      let failed = counts ? counts.total - counts.passed - counts.skipped : 1;
+      let failed = counts ? counts.total - counts.passed : 1;
       if (code !== 0 && failed === 0) failed = 1;
       if (counts && passed > counts.total) passed = counts.total;
-      resolve({ file, passed, failed, skipped: counts?.skipped ?? 0, ms: performance.now() - started, output, code });
+      const skipped = counts?.skipped ?? 0;
+      const wrongSkips = skipsOfInstalled(output);
+      if (wrongSkips.length) {
+        failed += skipped || 1;
+        output += `\n[test/run.ts] tests were skipped for want of ${wrongSkips.join(', ')}, which is installed: they must run here\n`;
+      }
+      resolve({ file, passed, failed, skipped, ms: performance.now() - started, output, code });
     });
   });
 }
@@ -107,9 +133,15 @@ async function main(): Promise<number> {
     : findTests(path.join(repo, 'test'), reliability);
   if (!files.length) {
     console.log('No test files found.');
-    console.log('0 passed, 0 failed');
+    console.log('0 passed, 0 failed, 0 skipped');
     return 1;
   }
+  const snapshot = snapshotBuilder(runDir);
+  const snapshots = serveSnapshots(snapshotSocket, snapshot);
+  // Snapshots the files name are started now, so they are ready when those files get their turn.
+  const named = new Set(files.flatMap((f) => [...fs.readFileSync(f, 'utf8').matchAll(/snapshot: '(setup|deploy)'/g)].map((m) => m[1] as SnapshotKind)));
+  const early = [...named].map((kind) => snapshot(kind).catch(() => {})); // a failure is reported to the file that asks
+  const started = performance.now();
   const results: FileResult[] = [];
   let next = 0;
   const worker = async () => {
@@ -127,8 +159,12 @@ async function main(): Promise<number> {
   await Promise.all(Array.from({ length: Math.min(concurrency, files.length) }, worker));
   const passed = results.reduce((n, r) => n + r.passed, 0);
   const failed = results.reduce((n, r) => n + r.failed, 0);
-  console.log(`${passed} passed, ${failed} failed`);
+  const skipped = results.reduce((n, r) => n + r.skipped, 0);
+  await Promise.all(early); // a build no file waited for (its files crashed first) still owns a sandbox
+  snapshots.close();
+  console.log(`${files.length} files in ${((performance.now() - started) / 1000).toFixed(0)} s`);
+  console.log(`${passed} passed, ${failed} failed, ${skipped} skipped`);
   return failed ? 1 : 0;
 }
 
-process.exitCode = await main();
+process.exitCode = await main().finally(removeRunDir);

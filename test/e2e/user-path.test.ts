@@ -8,15 +8,15 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { test } from 'uvu';
+import { gcloudTests } from '../helpers/skip.js';
 import * as assert from 'uvu/assert';
 import { resolveInfra } from '../../lib/gcp/infra.js';
 import { infra as infraConfig } from '../../tasks.config.js';
 import { sandboxVars } from '../../tasks/shared/env-schema.js';
 import { repoRoot, runCli, type CliResult } from '../helpers/cli.js';
-import { gcloudOrSkip, startTestSandbox, type TestSandbox } from '../helpers/sandbox.js';
+import { startTestSandbox, type TestSandbox } from '../helpers/sandbox.js';
 
-const run = gcloudOrSkip('the user-path end-to-end test');
+const test = gcloudTests('the user-path end-to-end test');
 
 let sb: TestSandbox;
 let work: string;
@@ -62,7 +62,6 @@ const summary = (r: CliResult) => JSON.parse(r.stdout) as { gcloud: { calls: num
 const infra = () => resolveInfra(infraConfig, { env: 'development', project: sb.handle.project, region: sb.handle.region, vars: {} });
 
 test.before(async () => {
-  if (!run) return;
   sb = await startTestSandbox();
   work = fs.mkdtempSync(path.join(os.tmpdir(), 'gt-e2e-'));
   record = path.join(work, 'gcloud-calls.txt');
@@ -75,13 +74,11 @@ test.before(async () => {
 });
 
 test.after(async () => {
-  if (!run) return;
   await sb?.stop();
   fs.rmSync(work, { recursive: true, force: true });
 });
 
 test('a configuration without an active account: the login error, after asking gcloud; nothing touched', async () => {
-  if (!run) return;
   const loggedOut = path.join(work, 'logged-out');
   fs.mkdirSync(path.join(loggedOut, 'configurations'), { recursive: true });
   fs.writeFileSync(path.join(loggedOut, 'active_config'), 'default');
@@ -101,7 +98,6 @@ test('a configuration without an active account: the login error, after asking g
 });
 
 test('setup on the user path creates the resources; no file holds a secret value', async () => {
-  if (!run) return;
   fs.rmSync(record, { force: true });
   const started = Date.now();
   const r = await task(['setup', '--json']);
@@ -136,7 +132,6 @@ test('setup on the user path creates the resources; no file holds a secret value
 });
 
 test('deploy:all on the user path: the services answer; a fully cached run makes no gcloud call', async () => {
-  if (!run) return;
   let started = Date.now();
   const r = await task(['deploy:all', '--json']);
   assert.is(r.code, 0, show(r));
@@ -159,7 +154,6 @@ test('deploy:all on the user path: the services answer; a fully cached run makes
 });
 
 test('status, sql:stop and sql:start on the user path', async () => {
-  if (!run) return;
   const status = await task(['status']);
   assert.is(status.code, 0, show(status));
   const { sql } = infra();
@@ -173,7 +167,6 @@ test('status, sql:stop and sql:start on the user path', async () => {
 });
 
 test('cleanup --all on the user path deletes what the tool made', async () => {
-  if (!run) return;
   const r = await task(['cleanup', '--yes', '--', '--all']);
   assert.is(r.code, 0, show(r));
   const { sql, buckets } = infra();

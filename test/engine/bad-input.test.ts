@@ -6,11 +6,11 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync, readFileSync,
 import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
-import { test } from 'uvu';
+import { gcloudTests } from '../helpers/skip.js';
 import * as assert from 'uvu/assert';
 import pLimit from 'p-limit';
 import { repoRoot, runCli, type CliResult } from '../helpers/cli.js';
-import { gcloudOrSkip, startTestSandbox, type TestSandbox } from '../helpers/sandbox.js';
+import { startTestSandbox, type TestSandbox } from '../helpers/sandbox.js';
 
 interface Case {
   name: string;
@@ -149,7 +149,7 @@ let sandbox: TestSandbox | undefined;
 let work: string;
 let recorderLog: string;
 let pathWithRecorder: string;
-const runGcloudTests = gcloudOrSkip('bad-input corpus against the sandbox');
+const test = gcloudTests('bad-input corpus against the sandbox');
 
 test.before(async () => {
   work = mkdtempSync(path.join(os.tmpdir(), 'gt-bad-'));
@@ -161,7 +161,7 @@ test.before(async () => {
   writeFileSync(path.join(bin, 'gcloud'), `#!/bin/sh\nprintf '%s\\n' "$*" >> '${recorderLog}'\nexec '${realGcloud}' "$@"\n`);
   chmodSync(path.join(bin, 'gcloud'), 0o755);
   pathWithRecorder = `${bin}${path.delimiter}${process.env.PATH}`;
-  if (runGcloudTests) sandbox = await startTestSandbox();
+  sandbox = await startTestSandbox();
 });
 
 test.after(async () => {
@@ -174,7 +174,6 @@ test(`the corpus has at least 50 inputs (${cases.length})`, () => {
 });
 
 test('every bad input: one clear message, exit 1 or 2, no stack trace, zero gcloud calls', async () => {
-  if (!sandbox) return;
   const limit = pLimit(2);
   const failures: string[] = [];
   await Promise.all(
@@ -203,7 +202,7 @@ test('every bad input: one clear message, exit 1 or 2, no stack trace, zero gclo
     ),
   );
   const invocations = existsSync(recorderLog) ? readFileSync(recorderLog, 'utf8') : '';
-  const requests = await sandbox.requests();
+  const requests = await sandbox!.requests();
   assert.equal(failures, [], failures.join('\n'));
   assert.is(invocations, '', `gcloud was invoked:\n${invocations}`);
   assert.equal(requests.map((r) => `${r.method} ${r.path}`), [], 'the sandbox received requests');

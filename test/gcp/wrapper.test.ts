@@ -5,19 +5,17 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { test } from 'uvu';
+import { gcloudTests } from '../helpers/skip.js';
 import * as assert from 'uvu/assert';
 import { classify, createGcloud, type GcloudStats } from '../../lib/gcp/gcloud.js';
 import type { Logger } from '../../lib/engine/types.js';
 import { processesWithEnv } from '../helpers/processes.js';
-import { gcloudOrSkip } from '../helpers/sandbox.js';
 
-const run = gcloudOrSkip('gcloud wrapper tests');
+const test = gcloudTests('gcloud wrapper tests');
 const lines: string[] = [];
 const log: Logger = { info: (m) => lines.push(m), success: (m) => lines.push(m), warn: (m) => lines.push(m), error: (m) => lines.push(m), debug: (m) => lines.push(m), output: (m) => lines.push(m) };
 
 test('a call past its bound fails as a timeout and its whole gcloud process tree is gone', async () => {
-  if (!run) return;
   const silent = net.createServer(() => {}); // accepts connections, never answers
   await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', () => resolve()));
   const config = fs.mkdtempSync(path.join(os.tmpdir(), 'gt-gcloud-'));
@@ -65,7 +63,6 @@ test('errors are classified from what gcloud prints (captured texts of gcloud 52
 });
 
 test('the login is checked lazily, once per run, before the first gcloud process: logged out → the login error, no call', async () => {
-  if (!run) return;
   const config = fs.mkdtempSync(path.join(os.tmpdir(), 'gt-gcloud-'));
   try {
     const stats: GcloudStats = { calls: 0, retries: 0, commands: [] };

@@ -1,6 +1,6 @@
 // A sandbox for tests: started in this process, announced in its folder (sandbox.json) so CLI subprocesses run
 // with GCP_TASKS_SANDBOX_DIR=<dir> use it, plus the REAL gcloud pointed at it and its control endpoints.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -11,6 +11,7 @@ import { removeSandboxInfo, startSandbox, writeSandboxInfo, type SandboxHandle }
 import type { SandboxState } from '../../lib/sandbox/types.js';
 import { issueAccessToken } from '../../lib/sandbox/auth.js';
 import { SANDBOX_ACCOUNT } from '../../lib/sandbox/gcloud-config.js';
+import { snapshotCopy, type SnapshotKind } from './snapshot.js';
 
 export interface GcloudResult {
   code: number | null;
@@ -35,24 +36,29 @@ export interface TestSandbox {
   stop(): Promise<void>;
 }
 
-let gcloudPresent: boolean | undefined;
-
-/** Whether the real gcloud is installed. */
-export function hasGcloud(): boolean {
-  gcloudPresent ??= spawnSync('which', ['gcloud']).status === 0;
-  return gcloudPresent;
+/** Starts a sandbox on a copy of a snapshot (test/helpers/snapshot.ts), on the port the copy was made for. */
+async function startFromSnapshot(kind: SnapshotKind, opts: { latencyScale?: number; seed?: number }): Promise<{ dir: string; handle: SandboxHandle }> {
+  for (let attempt = 1; ; attempt++) {
+    const { dir, port } = await snapshotCopy(kind);
+    const handle = await startSandbox({ stateDir: dir, latencyScale: opts.latencyScale ?? 0, seed: opts.seed });
+    if (handle.port === port) return { dir, handle };
+    // Another program took the port in between: its URLs in the copy would be wrong, so copy again.
+    await handle.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+    if (attempt === 3) throw new Error(`the sandbox copy of snapshot "${kind}" could not get the port it was made for (${port})`);
+  }
 }
 
-/** Prints the loud skip line when gcloud is missing; returns whether the gcloud tests can run. */
-export function gcloudOrSkip(what: string): boolean {
-  if (hasGcloud()) return true;
-  console.log(`\n*** SKIPPED: gcloud not installed — ${what} not run ***\n`);
-  return false;
-}
-
-export async function startTestSandbox(opts: { latencyScale?: number; seed?: number; dir?: string } = {}): Promise<TestSandbox> {
-  const dir = opts.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'gt-sandbox-'));
-  const handle = await startSandbox({ stateDir: dir, latencyScale: opts.latencyScale ?? 0, seed: opts.seed });
+/** A sandbox in `dir` (a new temporary folder unless given), or on a copy of a snapshot (a set-up project). */
+export async function startTestSandbox(opts: { latencyScale?: number; seed?: number; dir?: string; snapshot?: SnapshotKind } = {}): Promise<TestSandbox> {
+  const owned = !opts.dir;
+  let dir: string;
+  let handle: SandboxHandle;
+  if (opts.snapshot) ({ dir, handle } = await startFromSnapshot(opts.snapshot, opts));
+  else {
+    dir = opts.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'gt-sandbox-'));
+    handle = await startSandbox({ stateDir: dir, latencyScale: opts.latencyScale ?? 0, seed: opts.seed });
+  }
   writeSandboxInfo(handle);
   const control = async (method: string, route: string, body?: unknown) => {
     const res = await fetch(`${handle.url}/__sandbox/${route}`, {
@@ -101,7 +107,7 @@ export async function startTestSandbox(opts: { latencyScale?: number; seed?: num
     stop: async () => {
       removeSandboxInfo(dir);
       await handle.stop();
-      if (!opts.dir) fs.rmSync(dir, { recursive: true, force: true });
+      if (owned) fs.rmSync(dir, { recursive: true, force: true });
     },
   };
 }

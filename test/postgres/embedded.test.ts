@@ -2,18 +2,19 @@
 // and psql), pgvector columns, distance queries and indexes, password checks, data kept across a restart.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawnSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
+import { testsNeeding } from '../helpers/skip.js';
 import { PortInUseError, md5PasswordHash, startEmbeddedPostgres, type EmbeddedPostgres } from '../../lib/postgres/embedded.js';
 
 const PASSWORD = 'correct horse battery';
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'gt-'));
 const dataDir = path.join(tmp, 'data');
-const hasPsql = spawnSync('which', ['psql']).status === 0;
+const psqlTest = testsNeeding('psql', 'the psql checks of the embedded server');
 let server: EmbeddedPostgres;
 
 function client(password = PASSWORD, database = 'app') {
@@ -68,8 +69,7 @@ test('pgvector: vector(3) column, distance ordering, ivfflat and hnsw indexes', 
   }
 });
 
-test('node-postgres and psql are connected at the same time', async () => {
-  if (!hasPsql) return console.log('SKIPPED (psql part): psql not installed');
+psqlTest('node-postgres and psql are connected at the same time', async () => {
   const a = client();
   const b = client();
   await a.connect();
@@ -86,13 +86,15 @@ test('node-postgres and psql are connected at the same time', async () => {
   }
 });
 
-test('a wrong password is refused with PostgreSQL\'s message (node-postgres and psql)', async () => {
+test('a wrong password is refused with PostgreSQL\'s message (node-postgres)', async () => {
   const c = client('not the password');
   const err = await c.connect().then(() => null, (e: any) => e);
   assert.ok(err, 'connect should fail');
   assert.is(err.message, 'password authentication failed for user "postgres"');
   assert.is(err.code, '28P01');
-  if (!hasPsql) return console.log('SKIPPED (psql part): psql not installed');
+});
+
+psqlTest('a wrong password is refused with PostgreSQL\'s message (psql)', async () => {
   const out = await psql('SELECT 1', 'not the password');
   assert.is(out.status, 2);
   assert.match(out.stderr, 'FATAL:  password authentication failed for user "postgres"');

@@ -1,17 +1,15 @@
 // Two deploy:all at once: on the same project and environment one runs and the other refuses naming the
 // holder's pid; on different environments both run.
-import { test } from 'uvu';
+import { gcloudTests } from '../helpers/skip.js';
 import * as assert from 'uvu/assert';
-import { gcloudOrSkip } from '../helpers/sandbox.js';
 import { runCli } from '../helpers/cli.js';
 import { sandboxProject, waitFor } from './helpers.js';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-const run = gcloudOrSkip('concurrent runs');
+const test = gcloudTests('concurrent runs');
 
 test('same project and environment: one runs, the other refuses with the holder\'s pid', async () => {
-  if (!run) return;
   const p = await sandboxProject({ env: 'development' });
   try {
     let firstPid = 0;
@@ -31,7 +29,6 @@ test('same project and environment: one runs, the other refuses with the holder\
 });
 
 test('different environments of one project run side by side', async () => {
-  if (!run) return;
   const p = await sandboxProject({ env: 'development' });
   try {
     const env = { GCP_TASKS_SANDBOX_DIR: p.sandbox.dir };

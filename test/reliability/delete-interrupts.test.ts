@@ -5,10 +5,9 @@
 // a resource that does not exist, and `setup` restores exactly what is missing. SIGHUP is the engine's to
 // handle (it does not yet) and is not tried here.
 import { spawn } from 'node:child_process';
-import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { cliCommand } from '../helpers/cli.js';
-import { gcloudOrSkip } from '../helpers/sandbox.js';
+import { gcloudTests } from '../helpers/skip.js';
 import { processesWithEnv } from '../helpers/processes.js';
 import { seededRandom } from '../../lib/sandbox/random.js';
 import { falseRecords, sandboxProject, statusesOf, waitFor, type Project } from './helpers.js';
@@ -16,7 +15,7 @@ import { falseRecords, sandboxProject, statusesOf, waitFor, type Project } from 
 const TRIALS = Number(process.env.INTERRUPT_TRIALS) || 20;
 const SLOW_MS = 6000;
 const SETUP_TASKS = ['apis:enable', 'registry:create', 'buckets:create', 'iam:create', 'secrets:create', 'sql:create'];
-const run = gcloudOrSkip('deletion interrupt trials');
+const test = gcloudTests('deletion interrupt trials');
 const random = seededRandom(20261201);
 const signals = ['SIGINT', 'SIGTERM', 'SIGKILL'] as const;
 
@@ -24,7 +23,6 @@ let p: Project;
 let buckets: string[] = [];
 
 test.before(async () => {
-  if (!run) return;
   p = await sandboxProject({ env: 'development' });
   const setup = await p.cli(['setup', '--json']);
   assert.is(setup.code, 0, setup.stderr.slice(-3000));
@@ -42,7 +40,6 @@ for (let trial = 1; trial <= TRIALS; trial++) {
   const pick = random();
   const offsetMs = Math.round(random() * 1500);
   test(`trial ${trial}: ${op}, ${signal} ${offsetMs} ms into a bucket's DELETE`, async () => {
-    if (!run) return;
     const bucket = buckets[Math.floor(pick * buckets.length)];
     await p.sandbox.fetch('/__sandbox/requests', { method: 'DELETE' });
     await p.sandbox.setFaults({ slow: [{ method: 'DELETE', path: `/b/${bucket}`, ms: SLOW_MS }] });

@@ -1,20 +1,19 @@
 // A permanent 403 on one resource fails exactly the tasks that need it, with a message naming the task,
 // the resource, gcloud's error and the fix; with --continue every other task completes.
-import { test } from 'uvu';
+import { gcloudTests } from '../helpers/skip.js';
 import * as assert from 'uvu/assert';
-import { gcloudOrSkip } from '../helpers/sandbox.js';
 import { falseRecords, sandboxProject, statusesOf } from './helpers.js';
 
-const run = gcloudOrSkip('permanent faults');
+const test = gcloudTests('permanent faults');
 
 test('403 on one secret: secrets:create and everything that needs it fail; face-processing still deploys', async () => {
-  if (!run) return;
   const p = await sandboxProject({ env: 'production' });
   try {
     const denied = 'refresh-secret';
     await p.sandbox.setFaults({ errors: [{ path: `/secrets/${denied}`, status: 403, message: `Permission 'secretmanager.secrets.get' denied on resource '${denied}' (injected)` }] });
     const r = await p.cli(['deploy:all', '--continue', '--json']);
     assert.is(r.code, 1);
+    assert.ok((await p.sandbox.requests()).some((q) => q.injected && q.status === 403 && q.path.includes(`/secrets/${denied}`)), 'the 403 was injected');
     const statuses = statusesOf(r);
     assert.is(statuses['secrets:create'], 'failed');
     // What needs the secrets cannot run …

@@ -1,17 +1,16 @@
 // Artifact Registry through the real gcloud: repositories create (an operation) / describe / list / update
 // labels / delete, docker images list with tags (tags move to the newest push), and the errors.
-import { test } from 'uvu';
+import { gcloudTests } from '../helpers/skip.js';
 import * as assert from 'uvu/assert';
 import { putDockerImage } from '../../lib/sandbox/apis/artifactregistry.js';
 import { inProcessContext } from '../../lib/sandbox/index.js';
-import { gcloudOrSkip, startTestSandbox, type TestSandbox } from '../helpers/sandbox.js';
+import { startTestSandbox, type TestSandbox } from '../helpers/sandbox.js';
 
-const run = gcloudOrSkip('Artifact Registry gcloud tests');
+const test = gcloudTests('Artifact Registry gcloud tests');
 let sb: TestSandbox;
 const LOC = '--location=us-central1';
 
 test.before(async () => {
-  if (!run) return;
   sb = await startTestSandbox();
   const r = await sb.gcloud(['services', 'enable', 'artifactregistry.googleapis.com']);
   assert.is(r.code, 0, r.stderr);
@@ -22,7 +21,6 @@ test.after(async () => {
 
 
 test('repositories create (operation), describe, list, update labels', async () => {
-  if (!run) return;
   const created = await sb.ok(['artifacts', 'repositories', 'create', 'digitwinlive', '--repository-format=docker', LOC, '--description=Docker images', '--labels=app=digitwin']);
   assert.match(created.stderr, 'Created repository [digitwinlive].');
   const d = JSON.parse((await sb.ok(['artifacts', 'repositories', 'describe', 'digitwinlive', LOC, '--format=json'])).stdout);
@@ -36,7 +34,6 @@ test('repositories create (operation), describe, list, update labels', async () 
 });
 
 test('docker images list --include-tags: a tag moves to the image pushed last', async () => {
-  if (!run) return;
   const ctx = inProcessContext(sb.handle)!;
   const base = { project: sb.handle.project, location: 'us-central1', repository: 'digitwinlive', image: 'api-gateway', sizeBytes: 1234 };
   putDockerImage(ctx, { ...base, digest: `sha256:${'a'.repeat(64)}`, tags: ['latest', 'v1'] });
@@ -49,7 +46,6 @@ test('docker images list --include-tags: a tag moves to the image pushed last', 
 });
 
 test('errors: already exists (409), not found (404), invalid location and id (400), injected 403', async () => {
-  if (!run) return;
   const dup = await sb.gcloud(['artifacts', 'repositories', 'create', 'digitwinlive', '--repository-format=docker', LOC]);
   assert.is(dup.code, 1);
   assert.match(dup.stderr, 'ALREADY_EXISTS: the repository already exists');
@@ -70,7 +66,6 @@ test('errors: already exists (409), not found (404), invalid location and id (40
 });
 
 test('repositories delete (operation), then it is gone', async () => {
-  if (!run) return;
   await sb.ok(['artifacts', 'repositories', 'delete', 'digitwinlive', LOC, '--quiet']);
   const list = await sb.ok(['artifacts', 'repositories', 'list', LOC, '--format=value(name)']);
   assert.is(list.stdout.trim(), '');

@@ -1,14 +1,14 @@
 // Cloud Build in the sandbox through the real gcloud: builds from an uploaded source directory, Dockerfile
 // checks that fail a build with the reason in its log, images pushed to Artifact Registry with tags and a
 // digest derived from the source.
-import { test } from 'uvu';
+import { gcloudTests } from '../helpers/skip.js';
 import * as assert from 'uvu/assert';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { gcloudOrSkip, startTestSandbox, type TestSandbox } from '../helpers/sandbox.js';
+import { startTestSandbox, type TestSandbox } from '../helpers/sandbox.js';
 
-const run = gcloudOrSkip('Cloud Build sandbox tests');
+const test = gcloudTests('Cloud Build sandbox tests');
 let sandbox: TestSandbox;
 let src: string;
 let image: string;
@@ -70,7 +70,6 @@ async function imagesByDigest(): Promise<Map<string, string[]>> {
 }
 
 test.before(async () => {
-  if (!run) return;
   sandbox = await startTestSandbox({ latencyScale: 0.01 });
   image = `us-central1-docker.pkg.dev/${sandbox.handle.project}/digitwinlive/api-gateway`;
   src = fs.mkdtempSync(path.join(os.tmpdir(), 'gt-'));
@@ -89,7 +88,6 @@ test.before(async () => {
 });
 
 test.after(async () => {
-  if (!run) return;
   await sandbox?.stop();
   fs.rmSync(src, { recursive: true, force: true });
 });
@@ -97,7 +95,6 @@ test.after(async () => {
 let firstDigest = '';
 
 test('builds submit --async: QUEUED at once, then SUCCESS; the image appears with its tags', async () => {
-  if (!run) return;
   const id = await submitAsync('good-v1.yaml');
   assert.match(id, /^[0-9a-f-]{36}$/);
   const build = await finished(id);
@@ -109,7 +106,6 @@ test('builds submit --async: QUEUED at once, then SUCCESS; the image appears wit
 });
 
 test('an unchanged source gives the same digest; a changed one a new digest that takes `latest`', async () => {
-  if (!run) return;
   const same = await finished(await submitAsync('good-v2.yaml'));
   assert.is(same.results.images[0].digest, firstDigest);
   write('app/src/index.js', 'console.log("v3")\n');
@@ -123,7 +119,6 @@ test('an unchanged source gives the same digest; a changed one a new digest that
 });
 
 test('builds submit (waiting) of an unparsable Dockerfile: exit 1, BUILD FAILURE with the reason, also in the log object', async () => {
-  if (!run) return;
   const out = await gcloud(['builds', 'submit', `--config=${path.join(src, 'bad.yaml')}`, src]);
   assert.is(out.code, 1);
   assert.match(out.stderr, 'BUILD FAILURE: Build step failure: build step 0 "gcr.io/cloud-builders/docker" failed: step exited with non-zero status: 1: dockerfile parse error on line 2: unknown instruction: FROBNICATE');
@@ -139,7 +134,6 @@ test('builds submit (waiting) of an unparsable Dockerfile: exit 1, BUILD FAILURE
 });
 
 test('a Dockerfile missing from the source fails the build (describe shows FAILURE and why)', async () => {
-  if (!run) return;
   const build = await finished(await submitAsync('missing.yaml'));
   assert.is(build.status, 'FAILURE');
   assert.match(build.failureInfo.detail, 'lstat /workspace/app/nope/Dockerfile: no such file or directory');

@@ -2,15 +2,15 @@
 // cluster seeded through the control endpoint, the 404 path, and alert policies create / list.
 import fs from 'node:fs';
 import path from 'node:path';
-import { test } from 'uvu';
+import { gcloudTests } from '../helpers/skip.js';
 import * as assert from 'uvu/assert';
-import { gcloudOrSkip, startTestSandbox, type TestSandbox } from '../helpers/sandbox.js';
+import { startTestSandbox, type TestSandbox } from '../helpers/sandbox.js';
 
-const run = gcloudOrSkip('GKE and Monitoring gcloud tests');
+const test = gcloudTests('GKE and Monitoring gcloud tests');
 let sb: TestSandbox;
 
 test.before(async () => {
-  if (run) sb = await startTestSandbox();
+  sb = await startTestSandbox();
 });
 test.after(async () => {
   await sb?.stop();
@@ -18,7 +18,6 @@ test.after(async () => {
 
 
 test('clusters list shows a seeded cluster; delete removes it', async () => {
-  if (!run) return;
   const seeded = await sb.fetch('/__sandbox/container/clusters', {
     method: 'POST',
     body: JSON.stringify({ project: sb.handle.project, location: 'us-central1-a', name: 'old-cluster', nodeCount: 2 }),
@@ -33,7 +32,6 @@ test('clusters list shows a seeded cluster; delete removes it', async () => {
 });
 
 test('deleting a missing cluster fails the way gcloud reports it', async () => {
-  if (!run) return;
   const r = await sb.gcloud(['container', 'clusters', 'delete', 'nope', '--zone=us-central1-a', '--quiet']);
   assert.is(r.code, 1);
   assert.match(r.stderr, 'ResponseError: code=404');
@@ -41,7 +39,6 @@ test('deleting a missing cluster fails the way gcloud reports it', async () => {
 });
 
 test('alpha monitoring policies: create from a file, list', async () => {
-  if (!run) return;
   assert.match((await sb.ok(['alpha', 'monitoring', 'policies', 'list'])).stderr, 'Listed 0 items.');
   const file = path.join(sb.dir, 'policy.json');
   fs.writeFileSync(file, JSON.stringify({
@@ -54,7 +51,6 @@ test('alpha monitoring policies: create from a file, list', async () => {
 });
 
 test('a policy without conditions is refused with the field named (direct HTTP)', async () => {
-  if (!run) return;
   const res = await sb.fetch(`/v3/projects/${sb.handle.project}/alertPolicies`, { method: 'POST', body: JSON.stringify({ displayName: 'x' }), headers: { 'content-type': 'application/json' } });
   assert.is(res.status, 400);
   assert.match((await res.json()).error.message, 'alert_policy.conditions');

@@ -1,26 +1,24 @@
 // Where a command could pass in the sandbox and fail on Google: each with raw gcloud and Google's outcome.
 // Authentication (401 without a token), projects that do not exist, unknown APIs and roles, a stopped Cloud SQL
 // instance, a password change without a password, a deleted instance's reserved name.
-import { test } from 'uvu';
+import { gcloudTests } from '../helpers/skip.js';
 import * as assert from 'uvu/assert';
-import { gcloudOrSkip, startTestSandbox, type TestSandbox } from '../helpers/sandbox.js';
+import { startTestSandbox, type TestSandbox } from '../helpers/sandbox.js';
 
-const run = gcloudOrSkip('the sandbox fidelity tests');
+const test = gcloudTests('the sandbox fidelity tests');
 let sb: TestSandbox;
 const INSTANCE = 'fidelity-db';
 
 test.before(async () => {
-  if (!run) return;
   process.env.SANDBOX_SQL_NAME_RESERVED_SECONDS = '3600';
   sb = await startTestSandbox();
   await sb.ok(['services', 'enable', 'sqladmin.googleapis.com', 'storage.googleapis.com']);
 });
 test.after(async () => {
-  if (run) await sb?.stop();
+  await sb?.stop();
 });
 
 test('an API request without a token the sandbox issued answers 401 UNAUTHENTICATED in Google\'s shape', async () => {
-  if (!run) return;
   for (const authorization of [undefined, 'Bearer ya29.made-up']) {
     const res = await sb.fetch(`/v1/projects/${sb.handle.project}/services`, authorization ? { headers: { authorization } } : { headers: { authorization: '' } });
     assert.is(res.status, 401);
@@ -31,7 +29,6 @@ test('an API request without a token the sandbox issued answers 401 UNAUTHENTICA
 });
 
 test('a project that is not the sandbox\'s answers 403 "(or it may not exist)"', async () => {
-  if (!run) return;
   const describe = await sb.gcloud(['projects', 'describe', 'other-project-xyz']);
   assert.is(describe.code, 1);
   assert.match(describe.stderr, '(or it may not exist)');
@@ -41,7 +38,6 @@ test('a project that is not the sandbox\'s answers 403 "(or it may not exist)"',
 });
 
 test('enabling an API Google does not have and binding a role that does not exist are refused', async () => {
-  if (!run) return;
   const api = await sb.gcloud(['services', 'enable', 'notarealapi.googleapis.com']);
   assert.is(api.code, 1);
   assert.match(api.stderr, 'Not found or permission denied for service(s): notarealapi.googleapis.com');
@@ -51,7 +47,6 @@ test('enabling an API Google does not have and binding a role that does not exis
 });
 
 test('Cloud SQL: set-password without a password is refused (with one it works); a stopped instance lists nothing; a deleted name stays reserved', async () => {
-  if (!run) return;
   await sb.ok(['sql', 'instances', 'create', INSTANCE, '--database-version=POSTGRES_15', '--tier=db-f1-micro', '--region=us-central1', '--root-password=first-Password-1']);
   // Prompts disabled: gcloud sends no password at all.
   const none = await sb.gcloud(['sql', 'users', 'set-password', 'postgres', `--instance=${INSTANCE}`, '--prompt-for-password'], { stdin: 'ignored\n' });

@@ -3,17 +3,16 @@
 // etag conflicts, and the errors.
 import fs from 'node:fs';
 import path from 'node:path';
-import { test } from 'uvu';
+import { gcloudTests } from '../helpers/skip.js';
 import * as assert from 'uvu/assert';
-import { gcloudOrSkip, startTestSandbox, type TestSandbox } from '../helpers/sandbox.js';
+import { startTestSandbox, type TestSandbox } from '../helpers/sandbox.js';
 
-const run = gcloudOrSkip('IAM and Resource Manager gcloud tests');
+const test = gcloudTests('IAM and Resource Manager gcloud tests');
 let sb: TestSandbox;
 let P: string;
 let SA: string;
 
 test.before(async () => {
-  if (!run) return;
   sb = await startTestSandbox();
   P = sb.handle.project;
   SA = `digitwinlive-sa@${P}.iam.gserviceaccount.com`;
@@ -26,7 +25,6 @@ test.after(async () => {
 
 
 test('service accounts: create, describe, list; a duplicate is a conflict', async () => {
-  if (!run) return;
   const created = await sb.ok(['iam', 'service-accounts', 'create', 'digitwinlive-sa', '--display-name=DigiTwin Live SA']);
   assert.match(created.stderr, 'Created service account [digitwinlive-sa].');
   const d = JSON.parse((await sb.ok(['iam', 'service-accounts', 'describe', SA, '--format=json'])).stdout);
@@ -39,7 +37,6 @@ test('service accounts: create, describe, list; a duplicate is a conflict', asyn
 });
 
 test('keys create writes a key file that activates against the sandbox token endpoint', async () => {
-  if (!run) return;
   const file = path.join(sb.dir, 'key.json');
   const r = await sb.ok(['iam', 'service-accounts', 'keys', 'create', file, `--iam-account=${SA}`]);
   assert.match(r.stderr, `as [${file}] for [${SA}]`);
@@ -54,7 +51,6 @@ test('keys create writes a key file that activates against the sandbox token end
 });
 
 test('projects describe shows the project number', async () => {
-  if (!run) return;
   const d = JSON.parse((await sb.ok(['projects', 'describe', P, '--format=json'])).stdout);
   assert.is(d.projectId, P);
   assert.match(d.projectNumber, /^\d{12}$/);
@@ -62,7 +58,6 @@ test('projects describe shows the project number', async () => {
 });
 
 test('projects add-iam-policy-binding; get-iam-policy shows it', async () => {
-  if (!run) return;
   const r = await sb.ok(['projects', 'add-iam-policy-binding', P, `--member=serviceAccount:${SA}`, '--role=roles/cloudsql.client', '--condition=None']);
   assert.match(r.stderr, `Updated IAM policy for project [${P}].`);
   const policy = JSON.parse((await sb.ok(['projects', 'get-iam-policy', P, '--format=json'])).stdout);
@@ -70,7 +65,6 @@ test('projects add-iam-policy-binding; get-iam-policy shows it', async () => {
 });
 
 test('setIamPolicy with a stale etag is a conflict; a binding for a missing service account is invalid', async () => {
-  if (!run) return;
   const stale = path.join(sb.dir, 'policy.json');
   fs.writeFileSync(stale, JSON.stringify({ bindings: [{ role: 'roles/viewer', members: [`serviceAccount:${SA}`] }], etag: 'BwYAAAAAAAA=', version: 1 }));
   const conflict = await sb.gcloud(['projects', 'set-iam-policy', P, stale]);
@@ -82,7 +76,6 @@ test('setIamPolicy with a stale etag is a conflict; a binding for a missing serv
 });
 
 test('service accounts: delete, then describe is 404; injected 403 on describe', async () => {
-  if (!run) return;
   const r = await sb.ok(['iam', 'service-accounts', 'delete', SA, '--quiet']);
   assert.match(r.stderr, `deleted service account [${SA}]`);
   const gone = await sb.gcloud(['iam', 'service-accounts', 'describe', SA]);

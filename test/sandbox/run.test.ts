@@ -1,15 +1,15 @@
 // Cloud Run in the sandbox through the real gcloud (regional host via the sandbox proxy): deploy with the full
 // flag set, revisions, traffic and tags, IAM, the service URL served by the sandbox (health from the revision
 // traffic picks; 503 when marked unhealthy), a missing image failing the deploy, delete.
-import { test } from 'uvu';
+import { gcloudTests } from '../helpers/skip.js';
 import * as assert from 'uvu/assert';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { SANDBOX_ACCOUNT } from '../../lib/sandbox/gcloud-config.js';
-import { gcloudOrSkip, startTestSandbox, type TestSandbox } from '../helpers/sandbox.js';
+import { startTestSandbox, type TestSandbox } from '../helpers/sandbox.js';
 
-const run = gcloudOrSkip('Cloud Run sandbox tests');
+const test = gcloudTests('Cloud Run sandbox tests');
 const REGION = ['--region=us-central1', '--platform=managed'];
 let sandbox: TestSandbox;
 let image: string;
@@ -31,7 +31,6 @@ async function health(base: string, headers: Record<string, string> = {}): Promi
 }
 
 test.before(async () => {
-  if (!run) return;
   sandbox = await startTestSandbox();
   const project = sandbox.handle.project;
   image = `us-central1-docker.pkg.dev/${project}/digitwinlive/api-gateway`;
@@ -47,11 +46,10 @@ test.before(async () => {
 });
 
 test.after(async () => {
-  if (run) await sandbox?.stop();
+  await sandbox?.stop();
 });
 
 test('run deploy with the full flag set: new service, revision NAME-00001-xyz serving 100%, URL served by the sandbox', async () => {
-  if (!run) return;
   const project = sandbox.handle.project;
   const out = await ok([
     'run', 'deploy', 'api-gateway', `--image=${image}:v1`, ...REGION, '--port=8080', '--memory=512Mi', '--cpu=1', '--min-instances=0', '--max-instances=10',
@@ -79,7 +77,6 @@ test('run deploy with the full flag set: new service, revision NAME-00001-xyz se
 });
 
 test('an image missing from Artifact Registry fails the deploy with Google\'s message; traffic stays on the good revision', async () => {
-  if (!run) return;
   const out = await sandbox.gcloud(['run', 'deploy', 'api-gateway', `--image=${image}:nope`, ...REGION]);
   assert.is(out.code, 1);
   assert.match(out.stderr, new RegExp(`ERROR: \\(gcloud.run.deploy\\) Revision 'api-gateway-00002-[a-z]{3}' is not ready and cannot serve traffic. Image '${image}:nope' not found.`));
@@ -87,7 +84,6 @@ test('an image missing from Artifact Registry fails the deploy with Google\'s me
 });
 
 test('deploy --no-traffic --tag: the new revision answers at its tag URL only; an unhealthy revision answers 503', async () => {
-  if (!run) return;
   const out = await ok(['run', 'deploy', 'api-gateway', `--image=${image}:v1`, ...REGION, '--no-traffic', '--tag=candidate']);
   assert.match(out.stderr, 'is serving 0 percent of traffic');
   const svc = await describe();
@@ -111,7 +107,6 @@ test('deploy --no-traffic --tag: the new revision answers at its tag URL only; a
 });
 
 test('update-traffic --to-revisions and --to-latest move what the URL serves', async () => {
-  if (!run) return;
   const svc = await describe();
   const third = svc.status.latestCreatedRevisionName;
   const split = await ok(['run', 'services', 'update-traffic', 'api-gateway', ...REGION, `--to-revisions=${third}=100`]);
@@ -126,7 +121,6 @@ test('update-traffic --to-revisions and --to-latest move what the URL serves', a
 });
 
 test('a private service answers only an identity token from `gcloud auth print-identity-token` (403 otherwise); list; delete → 404', async () => {
-  if (!run) return;
   await ok(['run', 'deploy', 'private-svc', `--image=${image}:v1`, ...REGION, '--no-allow-unauthenticated']);
   const privateUrl = (await describe('private-svc')).status.url;
   assert.is((await health(privateUrl)).status, 403);

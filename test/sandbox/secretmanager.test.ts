@@ -1,14 +1,14 @@
 // Secret Manager through the real gcloud: secrets create / describe / list / update labels / delete, versions
 // add from stdin / access (latest and numbered, gcloud verifies the CRC32C) / list, IAM binding, and errors.
-import { test } from 'uvu';
+import { gcloudTests } from '../helpers/skip.js';
 import * as assert from 'uvu/assert';
-import { gcloudOrSkip, startTestSandbox, type TestSandbox } from '../helpers/sandbox.js';
+import { startTestSandbox, type TestSandbox } from '../helpers/sandbox.js';
 
-const run = gcloudOrSkip('Secret Manager gcloud tests');
+const test = gcloudTests('Secret Manager gcloud tests');
 let sb: TestSandbox;
 
 test.before(async () => {
-  if (run) sb = await startTestSandbox();
+  sb = await startTestSandbox();
 });
 test.after(async () => {
   await sb?.stop();
@@ -16,7 +16,6 @@ test.after(async () => {
 
 
 test('before the API is enabled, secrets answer SERVICE_DISABLED', async () => {
-  if (!run) return;
   const r = await sb.gcloud(['secrets', 'list']);
   assert.is(r.code, 1);
   assert.match(r.stderr, 'Secret Manager API has not been used in project');
@@ -24,7 +23,6 @@ test('before the API is enabled, secrets answer SERVICE_DISABLED', async () => {
 });
 
 test('create with labels, describe, list, update labels', async () => {
-  if (!run) return;
   const created = await sb.ok(['secrets', 'create', 'jwt-secret', '--replication-policy=automatic', '--labels=app=digitwin']);
   assert.match(created.stderr, 'Created secret [jwt-secret].');
   await sb.ok(['secrets', 'update', 'jwt-secret', '--update-labels=env=dev']);
@@ -36,7 +34,6 @@ test('create with labels, describe, list, update labels', async () => {
 });
 
 test('versions add from stdin; access latest and numbered returns the exact bytes', async () => {
-  if (!run) return;
   const first = await sb.ok(['secrets', 'versions', 'add', 'jwt-secret', '--data-file=-'], 'first-value');
   assert.match(first.stderr, 'Created version [1] of the secret [jwt-secret].');
   await sb.ok(['secrets', 'versions', 'add', 'jwt-secret', '--data-file=-'], 'second-välue\n');
@@ -47,7 +44,6 @@ test('versions add from stdin; access latest and numbered returns the exact byte
 });
 
 test('a payload whose CRC32C does not match is refused (direct HTTP)', async () => {
-  if (!run) return;
   const res = await sb.fetch(`/v1/projects/${sb.handle.project}/secrets/jwt-secret:addVersion`, {
     method: 'POST',
     body: JSON.stringify({ payload: { data: Buffer.from('x').toString('base64'), dataCrc32c: '12345' } }),
@@ -58,7 +54,6 @@ test('a payload whose CRC32C does not match is refused (direct HTTP)', async () 
 });
 
 test('add-iam-policy-binding prints the new policy', async () => {
-  if (!run) return;
   await sb.ok(['iam', 'service-accounts', 'create', 'digitwinlive-sa']);
   const member = `serviceAccount:digitwinlive-sa@${sb.handle.project}.iam.gserviceaccount.com`;
   const r = await sb.ok(['secrets', 'add-iam-policy-binding', 'jwt-secret', `--member=${member}`, '--role=roles/secretmanager.secretAccessor']);
@@ -68,7 +63,6 @@ test('add-iam-policy-binding prints the new policy', async () => {
 });
 
 test('errors: exists (409), missing secret or version (404), injected 403', async () => {
-  if (!run) return;
   const dup = await sb.gcloud(['secrets', 'create', 'jwt-secret', '--replication-policy=automatic']);
   assert.is(dup.code, 1);
   assert.match(dup.stderr, /is the subject of a conflict: Secret \[projects\/\d+\/secrets\/jwt-secret\] already exists\./);
@@ -86,7 +80,6 @@ test('errors: exists (409), missing secret or version (404), injected 403', asyn
 });
 
 test('delete, then describe is 404', async () => {
-  if (!run) return;
   assert.match((await sb.ok(['secrets', 'delete', 'jwt-secret', '--quiet'])).stderr, 'Deleted secret [jwt-secret].');
   const gone = await sb.gcloud(['secrets', 'describe', 'jwt-secret']);
   assert.is(gone.code, 1);

@@ -1,14 +1,14 @@
 // Service Usage through the real gcloud: enable several / one, list --enabled, disable, and the errors
 // (unknown service, injected 403, an API used before it is enabled → SERVICE_DISABLED).
-import { test } from 'uvu';
+import { gcloudTests } from '../helpers/skip.js';
 import * as assert from 'uvu/assert';
-import { gcloudOrSkip, startTestSandbox, type TestSandbox } from '../helpers/sandbox.js';
+import { startTestSandbox, type TestSandbox } from '../helpers/sandbox.js';
 
-const run = gcloudOrSkip('Service Usage gcloud tests');
+const test = gcloudTests('Service Usage gcloud tests');
 let sb: TestSandbox;
 
 test.before(async () => {
-  if (run) sb = await startTestSandbox();
+  sb = await startTestSandbox();
 });
 test.after(async () => {
   await sb?.stop();
@@ -21,7 +21,6 @@ const enabled = async () => {
 };
 
 test('services enable (several, then one) and list --enabled', async () => {
-  if (!run) return;
   const batch = await sb.gcloud(['services', 'enable', 'compute.googleapis.com', 'sqladmin.googleapis.com', 'run.googleapis.com']);
   assert.is(batch.code, 0, batch.stderr);
   const one = await sb.gcloud(['services', 'enable', 'secretmanager.googleapis.com']);
@@ -34,14 +33,12 @@ test('services enable (several, then one) and list --enabled', async () => {
 });
 
 test('services disable removes it from the enabled list', async () => {
-  if (!run) return;
   const r = await sb.gcloud(['services', 'disable', 'compute.googleapis.com']);
   assert.is(r.code, 0, r.stderr);
   assert.not.ok((await enabled()).includes('compute.googleapis.com'));
 });
 
 test('list pages with nextPageToken (direct HTTP)', async () => {
-  if (!run) return;
   const first = await (await sb.fetch(`/v1/projects/${sb.handle.project}/services?filter=state:ENABLED&pageSize=2`)).json();
   assert.is(first.services.length, 2);
   assert.ok(first.nextPageToken);
@@ -50,14 +47,12 @@ test('list pages with nextPageToken (direct HTTP)', async () => {
 });
 
 test('an unknown service is refused like Google does', async () => {
-  if (!run) return;
   const r = await sb.gcloud(['services', 'enable', 'not a service']);
   assert.is(r.code, 1);
   assert.match(r.stderr, 'Not found or permission denied for service(s): not a service');
 });
 
 test('an API that is not enabled answers 403 SERVICE_DISABLED to its clients', async () => {
-  if (!run) return;
   const r = await sb.gcloud(['artifacts', 'repositories', 'list', '--location=us-central1']);
   assert.is(r.code, 1);
   assert.match(r.stderr, 'Artifact Registry API has not been used in project');
@@ -65,7 +60,6 @@ test('an API that is not enabled answers 403 SERVICE_DISABLED to its clients', a
 });
 
 test('an injected 403 is printed as gcloud prints Google permission errors', async () => {
-  if (!run) return;
   await sb.setFaults({ errors: [{ method: 'GET', path: `/v1/projects/${sb.handle.project}/services`, status: 403, message: 'injected 403' }] });
   const r = await sb.gcloud(['services', 'list', '--enabled']);
   await sb.setFaults({});

@@ -1,13 +1,13 @@
 // Cloud SQL in the sandbox through the real gcloud: each instance is a real PostgreSQL (with pgvector) on its
 // own loopback address; the password set with gcloud is the one it accepts; stop/start/delete and a sandbox
 // restart really stop, bring back (with the data) and remove the server.
-import { test } from 'uvu';
+import { gcloudTests } from '../helpers/skip.js';
 import * as assert from 'uvu/assert';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { gcloudOrSkip, startTestSandbox, type TestSandbox } from '../helpers/sandbox.js';
+import { startTestSandbox, type TestSandbox } from '../helpers/sandbox.js';
 
 const INSTANCE = 'digitwinlive-db';
 const PASSWORD = 'first-Secret-1';
@@ -15,7 +15,7 @@ let sandbox: TestSandbox;
 let dir: string;
 let ip: string;
 
-const run = gcloudOrSkip('Cloud SQL sandbox tests');
+const test = gcloudTests('Cloud SQL sandbox tests');
 
 async function connect(password: string, database = 'appdb'): Promise<pg.Client> {
   const client = new pg.Client({ host: ip, port: 5432, user: 'postgres', password, database, connectionTimeoutMillis: 10_000 });
@@ -41,7 +41,6 @@ async function describe(): Promise<any> {
 }
 
 test.before(async () => {
-  if (!run) return;
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gt-'));
   sandbox = await startTestSandbox({ dir });
   const enable = await sandbox.gcloud(['services', 'enable', 'sqladmin.googleapis.com']);
@@ -49,13 +48,11 @@ test.before(async () => {
 });
 
 test.after(async () => {
-  if (!run) return;
   await sandbox?.stop();
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
 test('instances create with the full flag set: RUNNABLE, served on a 127.0.0.x address', async () => {
-  if (!run) return;
   const out = await sandbox.gcloud([
     'beta', 'sql', 'instances', 'create', INSTANCE, '--database-version=POSTGRES_15', '--tier=db-f1-micro', '--region=us-central1', '--edition=enterprise',
     '--storage-type=SSD', '--storage-size=10', '--storage-auto-increase', '--backup-start-time=03:00', '--maintenance-window-day=SUN',
@@ -83,7 +80,6 @@ test('instances create with the full flag set: RUNNABLE, served on a 127.0.0.x a
 });
 
 test('Google validation: a duplicate name (409) and a tier of the wrong edition (400)', async () => {
-  if (!run) return;
   const dup = await sandbox.gcloud(['sql', 'instances', 'create', INSTANCE, '--database-version=POSTGRES_15', '--tier=db-f1-micro', '--region=us-central1']);
   assert.is(dup.code, 1);
   assert.match(dup.stderr, 'is the subject of a conflict: The Cloud SQL instance already exists.');
@@ -93,7 +89,6 @@ test('Google validation: a duplicate name (409) and a tier of the wrong edition 
 });
 
 test('databases create + users set-password: the new password connects to the new database, pgvector works', async () => {
-  if (!run) return;
   const db = await sandbox.gcloud(['sql', 'databases', 'create', 'appdb', `--instance=${INSTANCE}`]);
   assert.is(db.code, 0, db.stderr);
   assert.match(db.stderr, 'Created database [appdb].');
@@ -113,7 +108,6 @@ test('databases create + users set-password: the new password connects to the ne
 });
 
 test('patch --activation-policy NEVER stops the server (STOPPED, connection refused); ALWAYS brings it back with its data', async () => {
-  if (!run) return;
   const stop = await sandbox.gcloud(['sql', 'instances', 'patch', INSTANCE, '--activation-policy=NEVER']);
   assert.is(stop.code, 0, stop.stderr);
   const list = await sandbox.gcloud(['sql', 'instances', 'list']);
@@ -130,7 +124,6 @@ test('patch --activation-policy NEVER stops the server (STOPPED, connection refu
 });
 
 test('a restarted sandbox brings the server of a running instance back, with its data and password', async () => {
-  if (!run) return;
   await sandbox.stop();
   assert.is.not(await tryConnect('second-Secret-2'), 'connected');
   sandbox = await startTestSandbox({ dir });
@@ -141,7 +134,6 @@ test('a restarted sandbox brings the server of a running instance back, with its
 });
 
 test('delete removes the instance, its server and its data', async () => {
-  if (!run) return;
   const out = await sandbox.gcloud(['sql', 'instances', 'delete', INSTANCE, '--quiet']);
   assert.is(out.code, 0, out.stderr);
   const gone = await sandbox.gcloud(['sql', 'instances', 'describe', INSTANCE]);

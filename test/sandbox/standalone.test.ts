@@ -5,13 +5,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { test } from 'uvu';
+import { gcloudTests } from '../helpers/skip.js';
 import * as assert from 'uvu/assert';
 import { connectOrStartSandbox } from '../../lib/sandbox/index.js';
 import { repoRoot } from '../helpers/cli.js';
-import { gcloudOrSkip } from '../helpers/sandbox.js';
 
-const run = gcloudOrSkip('pnpm sandbox standalone tests');
+const test = gcloudTests('pnpm sandbox standalone tests');
 const tsx = path.join(repoRoot, 'node_modules', '.bin', 'tsx');
 const entry = path.join(repoRoot, 'lib', 'bin', 'sandbox.ts');
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gt-standalone-'));
@@ -67,7 +66,6 @@ function userGcloud(exports: Record<string, string>, args: string[]): Promise<{ 
 test.after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 test('prints export lines a plain gcloud can use; the CLI finds it; a second one is refused; SIGTERM cleans up', async () => {
-  if (!run) return;
   const sb = await startStandalone(['--seed', '5']);
   try {
     assert.is(sb.exports.CLOUDSDK_CORE_PROJECT, 'digitwin-sandbox');
@@ -97,7 +95,6 @@ test('prints export lines a plain gcloud can use; the CLI finds it; a second one
 });
 
 test('state survives a restart; --reset forgets it', async () => {
-  if (!run) return;
   const again = await startStandalone();
   try {
     const d = await userGcloud(again.exports, ['storage', 'buckets', 'describe', 'gs://gt-standalone-kept', '--format=value(name)']);
@@ -118,7 +115,6 @@ test('state survives a restart; --reset forgets it', async () => {
 });
 
 test('a bad flag is a usage error', async () => {
-  if (!run) return;
   const bad = await startStandalone(['--port', 'abc']);
   const { code, stderr } = await bad.exited;
   assert.is(code, 2);

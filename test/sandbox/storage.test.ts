@@ -3,16 +3,16 @@
 // hashes gcloud checks, cat, du -s, rm -r) and the errors (404, 409 exists / not empty, 400 invalid, 403).
 import fs from 'node:fs';
 import path from 'node:path';
-import { test } from 'uvu';
+import { gcloudTests } from '../helpers/skip.js';
 import * as assert from 'uvu/assert';
-import { gcloudOrSkip, startTestSandbox, type TestSandbox } from '../helpers/sandbox.js';
+import { startTestSandbox, type TestSandbox } from '../helpers/sandbox.js';
 
-const run = gcloudOrSkip('Cloud Storage gcloud tests');
+const test = gcloudTests('Cloud Storage gcloud tests');
 let sb: TestSandbox;
 const B = 'gt-uploads-dev';
 
 test.before(async () => {
-  if (run) sb = await startTestSandbox();
+  sb = await startTestSandbox();
 });
 test.after(async () => {
   await sb?.stop();
@@ -20,7 +20,6 @@ test.after(async () => {
 
 
 test('buckets create with location, uniform access and labels; describe shows them', async () => {
-  if (!run) return;
   await sb.ok(['storage', 'buckets', 'create', `gs://${B}`, '--location=us-central1', '--uniform-bucket-level-access', '--default-storage-class=STANDARD']);
   await sb.ok(['storage', 'buckets', 'update', `gs://${B}`, '--update-labels=app=digitwin,env=dev']);
   const d = JSON.parse((await sb.ok(['storage', 'buckets', 'describe', `gs://${B}`, '--format=json'])).stdout);
@@ -32,7 +31,6 @@ test('buckets create with location, uniform access and labels; describe shows th
 });
 
 test('buckets update --lifecycle-file and list', async () => {
-  if (!run) return;
   const file = path.join(sb.dir, 'lifecycle.json');
   const rules = { rule: [{ action: { type: 'Delete' }, condition: { age: 30, matchesPrefix: ['temp/'] } }] };
   fs.writeFileSync(file, JSON.stringify(rules));
@@ -45,7 +43,6 @@ test('buckets update --lifecycle-file and list', async () => {
 });
 
 test('cp small (multipart) and large (resumable) files, cat, du -s', async () => {
-  if (!run) return;
   const small = path.join(sb.dir, 'a.txt');
   fs.writeFileSync(small, 'hello sandbox\n');
   const big = path.join(sb.dir, 'big.bin');
@@ -61,14 +58,12 @@ test('cp small (multipart) and large (resumable) files, cat, du -s', async () =>
 });
 
 test('bucket IAM: add-iam-policy-binding and get-iam-policy', async () => {
-  if (!run) return;
   await sb.ok(['storage', 'buckets', 'add-iam-policy-binding', `gs://${B}`, '--member=allUsers', '--role=roles/storage.objectViewer']);
   const policy = JSON.parse((await sb.ok(['storage', 'buckets', 'get-iam-policy', `gs://${B}`, '--format=json'])).stdout);
   assert.ok(policy.bindings.some((b: any) => b.role === 'roles/storage.objectViewer' && b.members.includes('allUsers')));
 });
 
 test('errors: not empty (409), exists (409), not found (404), invalid name and location (400), injected 403', async () => {
-  if (!run) return;
   const notEmpty = await sb.gcloud(['storage', 'buckets', 'delete', `gs://${B}`]);
   assert.is(notEmpty.code, 1);
   assert.match(notEmpty.stderr, 'Bucket is not empty. To delete all objects and then delete bucket, use: gcloud storage rm -r');
@@ -92,7 +87,6 @@ test('errors: not empty (409), exists (409), not found (404), invalid name and l
 });
 
 test('objects: ifGenerationMatch=0 on an existing object is 412; list with prefix/delimiter pages (direct HTTP)', async () => {
-  if (!run) return;
   const clobber = await sb.fetch(`/upload/storage/v1/b/${B}/o?uploadType=media&name=dir%2Fa.txt&ifGenerationMatch=0`, { method: 'POST', body: 'x' });
   assert.is(clobber.status, 412);
   const top = await (await sb.fetch(`/storage/v1/b/${B}/o?delimiter=/&maxResults=1`)).json();
@@ -104,7 +98,6 @@ test('objects: ifGenerationMatch=0 on an existing object is 412; list with prefi
 });
 
 test('rm -r removes the objects and the bucket', async () => {
-  if (!run) return;
   await sb.ok(['storage', 'rm', '-r', `gs://${B}`]);
   const gone = await sb.gcloud(['storage', 'buckets', 'describe', `gs://${B}`]);
   assert.is(gone.code, 1);

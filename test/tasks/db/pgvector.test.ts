@@ -2,12 +2,12 @@
 // the sandbox's Cloud SQL instance is an embedded PostgreSQL on 127.0.0.x:5432, so the extension, the
 // password check and the stopped instance are all real. The results are read back like a user would:
 // gcloud for the instance's address and the secret, node-postgres for the database.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { test } from 'uvu';
+import { gcloudTests } from '../../helpers/skip.js';
 import * as assert from 'uvu/assert';
 import { resolveInfra } from '../../../lib/gcp/infra.js';
 import { isPortOpen } from '../../../lib/postgres/net.js';
@@ -15,10 +15,7 @@ import { startSandbox, writeSandboxInfo, removeSandboxInfo, type SandboxHandle }
 import { infra as baseInfra } from '../../../tasks.config.js';
 import { noCloudEnv, runCli, show, tempProject, type CliResult } from './helpers.js';
 
-if (spawnSync('which', ['gcloud']).status !== 0) {
-  console.log('SKIPPED: gcloud not installed');
-  process.exit(0);
-}
+const test = gcloudTests('sql:pgvector against the sandbox');
 
 const project = tempProject();
 const sandboxDir = fs.mkdtempSync(path.join(os.tmpdir(), 'gt-db-sandbox-'));

@@ -2,12 +2,11 @@
 // every service read back with `gcloud run services describe`, `get-iam-policy` and `artifacts docker images
 // list`; a second run builds and deploys nothing; a change in one service rebuilds and redeploys only it; a
 // change in a shared workspace package rebuilds its dependents only.
-import { test } from 'uvu';
+import { gcloudTests } from '../../helpers/skip.js';
 import * as assert from 'uvu/assert';
-import { requireGcloud } from '../setup/helpers.js';
 import { deployWorld, envOf, imageOf, readEnvFile, secretsOf, show, summary, trafficOf, type DeployWorld } from './sandbox.js';
 
-requireGcloud();
+const test = gcloudTests('deploy/deploy-all tests');
 
 let w: DeployWorld;
 const keys = ['api-gateway', 'websocket-server', 'face-processing-service'];
@@ -15,7 +14,7 @@ const keys = ['api-gateway', 'websocket-server', 'face-processing-service'];
 const revisions: Record<string, string> = {};
 
 test.before(async () => {
-  w = await deployWorld();
+  w = await deployWorld({ snapshot: 'setup', setup: [] });
 });
 test.after(async () => {
   await w?.close();

@@ -4,13 +4,12 @@
 // is not deployed.
 import fs from 'node:fs';
 import path from 'node:path';
-import { test } from 'uvu';
+import { gcloudTests } from '../../helpers/skip.js';
 import * as assert from 'uvu/assert';
-import { requireGcloud } from '../setup/helpers.js';
 import { dockerfileFixture, sampleApp } from './app.js';
 import { deployWorld, show, type DeployWorld } from './sandbox.js';
 
-requireGcloud();
+const test = gcloudTests('deploy/failures tests');
 
 let w: DeployWorld;
 const gateway = 'apps/api-gateway/Dockerfile';

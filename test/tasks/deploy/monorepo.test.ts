@@ -8,12 +8,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import tar from 'tar-stream';
-import { test } from 'uvu';
+import { gcloudTests } from '../../helpers/skip.js';
 import * as assert from 'uvu/assert';
-import { requireGcloud } from '../setup/helpers.js';
 import { deployWorld, secretsOf, show, type DeployWorld } from './sandbox.js';
 
-requireGcloud();
+const test = gcloudTests('monorepo tests');
 
 let w: DeployWorld;
 const keys = ['api-gateway', 'websocket-server', 'face-processing-service', 'voice-cloning-service'];

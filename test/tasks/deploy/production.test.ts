@@ -3,12 +3,11 @@
 // production settings (literal secrets, http:// service URLs, debug endpoints) are refused with every key
 // named, before any gcloud call.
 import fs from 'node:fs';
-import { test } from 'uvu';
+import { gcloudTests } from '../../helpers/skip.js';
 import * as assert from 'uvu/assert';
-import { requireGcloud } from '../setup/helpers.js';
 import { deployWorld, envOf, readEnvFile, show, type DeployWorld } from './sandbox.js';
 
-requireGcloud();
+const test = gcloudTests('deploy/production tests');
 
 let w: DeployWorld;
 const key = 'face-processing-service';

@@ -2,12 +2,11 @@
 // that fails its health check never takes traffic, the task fails naming service, revision, check and
 // log command, the previous image stays in the registry; rollback by hand to the previous revision, to a
 // named revision and to an image tag, each printing the resulting traffic split.
-import { test } from 'uvu';
+import { gcloudTests } from '../../helpers/skip.js';
 import * as assert from 'uvu/assert';
-import { requireGcloud } from '../setup/helpers.js';
 import { deployWorld, imageOf, show, summary, trafficOf, type DeployWorld } from './sandbox.js';
 
-requireGcloud();
+const test = gcloudTests('deploy/rollout tests');
 
 let w: DeployWorld;
 const key = 'face-processing-service';

@@ -8,6 +8,7 @@ import type { EnvName } from '../../../lib/engine/types.js';
 import type { RunService } from '../../../tasks/deploy/run-service.js';
 import { setupSandbox, show, summary, type CliResult, type SetupSandbox } from '../setup/helpers.js';
 import { copySampleApp, type AppCopy } from './app.js';
+import type { SnapshotKind } from '../../helpers/snapshot.js';
 
 export { show, summary };
 
@@ -28,8 +29,9 @@ export interface DeployWorld extends SetupSandbox {
   close(): Promise<void>;
 }
 
-export async function deployWorld(opts: { setup?: EnvName[] } = {}): Promise<DeployWorld> {
-  const s = await setupSandbox();
+/** `setup` lists the environments set up here, cold; `snapshot` starts from a copy of a set-up project instead. */
+export async function deployWorld(opts: { setup?: EnvName[]; snapshot?: SnapshotKind } = {}): Promise<DeployWorld> {
+  const s = await setupSandbox({ snapshot: opts.snapshot });
   const app = copySampleApp();
   const run = (args: string[], env: Record<string, string> = {}) => s.task(args, { env: { APP_ROOT: app.root, ...env }, timeoutMs: 240_000 });
   for (const env of opts.setup ?? ['development']) {

@@ -1,15 +1,15 @@
 // `cost` against the sandbox with known sizes and tiers: objects of known size uploaded with gcloud,
 // Cloud SQL by tier and activation policy (stopped = storage only), REGIONAL doubling in production.
-import { test } from 'uvu';
+import { gcloudTests } from '../../helpers/skip.js';
 import * as assert from 'uvu/assert';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { expectCode, loud, requireGcloud, startOpsSandbox, type OpsSandbox } from './harness.js';
+import { expectCode, loud, startOpsSandbox, type OpsSandbox } from './harness.js';
 import type { CostReport } from '../../../tasks/operate/cost.js';
 import { infra } from '../../../tasks.config.js';
 
-if (!requireGcloud()) process.exit(0);
+const test = gcloudTests('operate/cost tests');
 
 let sb: OpsSandbox;
 const prices = infra.prices;

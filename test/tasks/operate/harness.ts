@@ -5,10 +5,8 @@ import { execFile } from 'node:child_process';
 import * as path from 'node:path';
 import type { FaultConfig } from '../../../lib/sandbox/faults.js';
 import { repoRoot, runCli, type CliResult } from '../../helpers/cli.js';
-import { gcloudOrSkip, startTestSandbox, type GcloudResult, type TestSandbox } from '../../helpers/sandbox.js';
-
-/** Call at the top of a test file: prints the loud skip line and returns false when gcloud is absent. */
-export const requireGcloud = (): boolean => gcloudOrSkip('the ops and cleanup sandbox tests');
+import { startTestSandbox, type GcloudResult, type TestSandbox } from '../../helpers/sandbox.js';
+import type { SnapshotKind } from '../../helpers/snapshot.js';
 
 export interface OpsSandbox {
   dir: string;
@@ -29,8 +27,9 @@ export interface OpsSandbox {
   stop(): Promise<void>;
 }
 
-export async function startOpsSandbox(): Promise<OpsSandbox> {
-  const sandbox = await startTestSandbox();
+/** A sandbox of an empty project, or of a copy of a set-up (or deployed) one. */
+export async function startOpsSandbox(opts: { snapshot?: SnapshotKind } = {}): Promise<OpsSandbox> {
+  const sandbox = await startTestSandbox(opts);
   const { dir, handle } = sandbox;
   const env = { GCP_TASKS_SANDBOX_DIR: dir };
   return {

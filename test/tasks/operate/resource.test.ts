@@ -1,14 +1,14 @@
 // resource:delete and api:enable against the sandbox with the real gcloud: confirmation on a terminal,
 // refusal without one, only the tool's resources, a bucket deleted with its objects, and the cache entry
 // dropped so the next setup recreates exactly what was deleted.
-import { test } from 'uvu';
+import { gcloudTests } from '../../helpers/skip.js';
 import * as assert from 'uvu/assert';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { expectCode, loud, requireGcloud, startOpsSandbox, type OpsSandbox } from './harness.js';
+import { expectCode, loud, startOpsSandbox, type OpsSandbox } from './harness.js';
 
-if (!requireGcloud()) process.exit(0);
+const test = gcloudTests('operate/resource tests');
 
 let sb: OpsSandbox;
 const bucket = 'clone-uploads-development';

@@ -1,11 +1,11 @@
 // sql:stop / sql:start against the sandbox with the real gcloud: round trips, repeated runs (idempotent),
 // the confirmation of sql:stop on a terminal, its refusal without one, and the cost difference shown.
-import { test } from 'uvu';
+import { gcloudTests } from '../../helpers/skip.js';
 import * as assert from 'uvu/assert';
-import { expectCode, loud, requireGcloud, startOpsSandbox, type OpsSandbox } from './harness.js';
+import { expectCode, loud, startOpsSandbox, type OpsSandbox } from './harness.js';
 import type { SqlPowerOutput } from '../../../tasks/operate/sql-power.js';
 
-if (!requireGcloud()) process.exit(0);
+const test = gcloudTests('operate/sql-power tests');
 
 let sb: OpsSandbox;
 const instance = 'digitwinlive-db-dev';

@@ -1,11 +1,11 @@
 // Development and production in one project never collide: production gets its own resources with its
 // own tier, availability and flags (property 7), and a development run that is pointed at a production
 // resource refuses to touch it.
-import { test } from 'uvu';
+import { gcloudTests } from '../../helpers/skip.js';
 import * as assert from 'uvu/assert';
-import { out, requireGcloud, setupSandbox, show, summary, type SetupSandbox } from './helpers.js';
+import { out, setupSandbox, show, summary, type SetupSandbox } from './helpers.js';
 
-requireGcloud();
+const test = gcloudTests('setup/environments tests');
 
 let s: SetupSandbox;
 

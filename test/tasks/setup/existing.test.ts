@@ -1,13 +1,13 @@
 // Resources that already exist (made by hand with gcloud) are never changed until adopted; once adopted
 // (-- --adopt) they are labelled and brought in line, never recreated or overwritten; drift made by hand later is found with --refresh and fixed; what Cloud SQL
 // cannot change in place fails touching nothing.
-import { test } from 'uvu';
+import { gcloudTests } from '../../helpers/skip.js';
 import * as assert from 'uvu/assert';
 import { lifecycleMatches } from '../../../tasks/setup/buckets.js';
 import { labelsFromDescription, serviceAccountMember } from '../../../tasks/shared/common.js';
-import { isMutating, out, requireGcloud, setupSandbox, show, summary, type CliResult, type SetupSandbox } from './helpers.js';
+import { isMutating, out, setupSandbox, show, summary, type CliResult, type SetupSandbox } from './helpers.js';
 
-requireGcloud();
+const test = gcloudTests('setup/existing tests');
 
 let s: SetupSandbox;
 const handMadeJwt = 'hand-made-jwt-value-0123456789';

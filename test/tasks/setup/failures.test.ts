@@ -4,12 +4,12 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { test } from 'uvu';
+import { gcloudTests } from '../../helpers/skip.js';
 import * as assert from 'uvu/assert';
 import { repoRoot, runCli } from '../../helpers/cli.js';
-import { out, requireGcloud, setupSandbox, show, summary, type SetupSandbox } from './helpers.js';
+import { out, setupSandbox, show, summary, type SetupSandbox } from './helpers.js';
 
-requireGcloud();
+const test = gcloudTests('setup/failures tests');
 
 let s: SetupSandbox;
 const temp = fs.mkdtempSync(path.join(os.tmpdir(), 'gt-setup-fail-'));

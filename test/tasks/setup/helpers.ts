@@ -1,6 +1,5 @@
 // The setup tests' view of the shared test sandbox: the CLI run against it, the real gcloud to read
 // resources back (JSON), the resolved infra to know the names, and the request log to count what a run sent.
-import { spawnSync } from 'node:child_process';
 import * as assert from 'uvu/assert';
 import { resolveInfra, type ResolvedInfra } from '../../../lib/gcp/infra.js';
 import type { SandboxHandle } from '../../../lib/sandbox/index.js';
@@ -9,31 +8,15 @@ import type { EnvName } from '../../../lib/engine/types.js';
 import { infra as config } from '../../../tasks.config.js';
 import { runCli, type CliResult } from '../../helpers/cli.js';
 import { startTestSandbox } from '../../helpers/sandbox.js';
+import { cleanCloudEnv, type SnapshotKind } from '../../helpers/snapshot.js';
 
 export type { CliResult };
-
-/** Exits the test file with a loud note when gcloud is missing (the tests need the real CLI). */
-export function requireGcloud(): void {
-  if (spawnSync('which', ['gcloud']).status !== 0) {
-    console.log('SKIPPED: gcloud not installed');
-    process.exit(0);
-  }
-}
 
 export interface SandboxRequest { method: string; host: string; path: string; status: number; injected?: boolean }
 
 // Reads that travel as POST: the projects getIamPolicy call (Resource Manager v1) and IAM permission tests.
 const READ_POSTS = /:(getIamPolicy|testIamPermissions)$/;
 export const isMutating = (r: SandboxRequest) => r.method !== 'GET' && !READ_POSTS.test(r.path);
-
-/** The environment of a machine without any GCP setting, so only the sandbox and the test decide. */
-function cleanEnv(extra: Record<string, string>): Record<string, string | undefined> {
-  const env: Record<string, string | undefined> = {};
-  for (const key of Object.keys(process.env)) {
-    if (/^(GCP_|GOOGLE_|CLOUDSDK_|DATABASE_|GCS_BUCKET_|SECRET_VALUE_|NODE_ENV$|LOG_|CORS_|ENABLE_|CACHE_TTL_)/.test(key)) env[key] = undefined;
-  }
-  return { ...env, ...extra };
-}
 
 export interface SetupSandbox {
   sandbox: SandboxHandle;
@@ -52,15 +35,16 @@ export interface SetupSandbox {
   stop(): Promise<void>;
 }
 
-export async function setupSandbox(): Promise<SetupSandbox> {
-  const t = await startTestSandbox();
+/** A sandbox of an empty project, or of a copy of a set-up (or deployed) one. */
+export async function setupSandbox(opts: { snapshot?: SnapshotKind } = {}): Promise<SetupSandbox> {
+  const t = await startTestSandbox(opts);
   const sandbox = t.handle;
   const gcloud = (args: string[], stdin?: string) => t.gcloud([...args, '--quiet'], { stdin });
   return {
     sandbox,
     dir: t.dir,
     infra: (env = 'development') => resolveInfra(config, { env, project: sandbox.project, region: sandbox.region, vars: {} }),
-    task: (args, opts = {}) => runCli(['--sandbox', ...args], { env: cleanEnv({ GCP_TASKS_SANDBOX_DIR: t.dir, ...opts.env }), timeoutMs: opts.timeoutMs ?? 180_000 }),
+    task: (args, opts = {}) => runCli(['--sandbox', ...args], { env: cleanCloudEnv({ GCP_TASKS_SANDBOX_DIR: t.dir, ...opts.env }), timeoutMs: opts.timeoutMs ?? 180_000 }),
     gcloud,
     json: async (args) => {
       const r = await gcloud([...args, '--format=json']);

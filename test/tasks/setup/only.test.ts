@@ -2,11 +2,11 @@
 // ever ran is refused before any request; a dry run sends no mutating request; a key file only on request.
 import fs from 'node:fs';
 import path from 'node:path';
-import { test } from 'uvu';
+import { gcloudTests } from '../../helpers/skip.js';
 import * as assert from 'uvu/assert';
-import { isMutating, out, requireGcloud, setupSandbox, show, summary, type SetupSandbox } from './helpers.js';
+import { isMutating, out, setupSandbox, show, summary, type SetupSandbox } from './helpers.js';
 
-requireGcloud();
+const test = gcloudTests('setup/only tests');
 
 let s: SetupSandbox;
 

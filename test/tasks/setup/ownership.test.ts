@@ -3,11 +3,11 @@
 // cleanup --all --yes, its dry run and resource:delete: each refusal names the resource, changes nothing
 // and offers -- --adopt. Adopted, they are labelled and then behave like the tool's own.
 import { writeFileSync } from 'node:fs';
-import { test } from 'uvu';
+import { gcloudTests } from '../../helpers/skip.js';
 import * as assert from 'uvu/assert';
-import { isMutating, out, requireGcloud, setupSandbox, show, summary, type SetupSandbox } from './helpers.js';
+import { isMutating, out, setupSandbox, show, summary, type SetupSandbox } from './helpers.js';
 
-requireGcloud();
+const test = gcloudTests('ownership tests');
 
 let s: SetupSandbox;
 const bucket = 'team-shared-uploads';

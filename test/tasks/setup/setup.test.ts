@@ -5,13 +5,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
-import { test } from 'uvu';
+import { gcloudTests } from '../../helpers/skip.js';
 import * as assert from 'uvu/assert';
 import { lifecycleConfig, lifecycleMatches } from '../../../tasks/setup/buckets.js';
 import { serviceAccountMember, labelsFromDescription } from '../../../tasks/shared/common.js';
-import { isMutating, out, requireGcloud, setupSandbox, show, summary, type SetupSandbox } from './helpers.js';
+import { isMutating, out, setupSandbox, show, summary, type SetupSandbox } from './helpers.js';
 
-requireGcloud();
+const test = gcloudTests('setup/setup tests');
 
 let s: SetupSandbox;
 const secretValues: Record<string, string> = {};

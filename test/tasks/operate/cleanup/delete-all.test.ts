@@ -1,18 +1,18 @@
 // cleanup deleting for real: --selective with buckets confirmed one by one, then DELETE ALL typed exactly
 // (everything the tool manages goes, the foreign bucket and service stay), then setup recreating exactly
 // what was deleted.
-import { test } from 'uvu';
+import { gcloudTests } from '../../../helpers/skip.js';
 import * as assert from 'uvu/assert';
-import { expectCode, loud, requireGcloud, startOpsSandbox, type OpsSandbox } from '../harness.js';
+import { expectCode, loud, startOpsSandbox, type OpsSandbox } from '../harness.js';
 import { assertFull, existingNames, fillProject, foreign, managed } from './helpers.js';
 
-if (!requireGcloud()) process.exit(0);
+const test = gcloudTests('operate/cleanup/delete-all tests');
 
 let sb: OpsSandbox;
 const P = 'digitwin-sandbox';
 
 test.before(loud(async () => {
-  sb = await startOpsSandbox();
+  sb = await startOpsSandbox({ snapshot: 'setup' });
   await fillProject(sb);
   assertFull(await existingNames(sb));
 }));

@@ -1,19 +1,19 @@
 // Property 33: a permanent error on one bucket and one secret (injected by the sandbox) stops neither the
 // other deletions nor the report: everything else is deleted, both failures are named with their cause,
 // the exit code is non-zero, and a second run finishes the job once the cause is gone.
-import { test } from 'uvu';
+import { gcloudTests } from '../../../helpers/skip.js';
 import * as assert from 'uvu/assert';
-import { expectCode, loud, requireGcloud, startOpsSandbox, type OpsSandbox } from '../harness.js';
+import { expectCode, loud, startOpsSandbox, type OpsSandbox } from '../harness.js';
 import { assertFull, existingNames, fillProject, foreign, managed } from './helpers.js';
 
-if (!requireGcloud()) process.exit(0);
+const test = gcloudTests('operate/cleanup/failures tests');
 
 let sb: OpsSandbox;
 const badBucket = managed.buckets[2];
 const badSecret = managed.secrets[1];
 
 test.before(loud(async () => {
-  sb = await startOpsSandbox();
+  sb = await startOpsSandbox({ snapshot: 'setup' });
   await fillProject(sb);
   assertFull(await existingNames(sb));
 }));

@@ -1,18 +1,18 @@
 // cleanup's modes on a full project, driven as a person would (pseudo-terminal) or as CI would (pipe):
 // refusals without a terminal, --dry-run, the menu's quit, DELETE ALL mistyped, no to everything, and the
 // numbered menu deleting two types (then setup recreates exactly those).
-import { test } from 'uvu';
+import { gcloudTests } from '../../../helpers/skip.js';
 import * as assert from 'uvu/assert';
-import { expectCode, loud, requireGcloud, startOpsSandbox, type OpsSandbox } from '../harness.js';
+import { expectCode, loud, startOpsSandbox, type OpsSandbox } from '../harness.js';
 import { assertFull, existingNames, fillProject, foreign, managed } from './helpers.js';
 
-if (!requireGcloud()) process.exit(0);
+const test = gcloudTests('operate/cleanup/modes tests');
 
 let sb: OpsSandbox;
 const P = 'digitwin-sandbox';
 
 test.before(loud(async () => {
-  sb = await startOpsSandbox();
+  sb = await startOpsSandbox({ snapshot: 'setup' });
   await fillProject(sb);
   assertFull(await existingNames(sb));
 }));
