@@ -44,7 +44,7 @@ export const gcpPlatform: Platform = {
   },
 
   async open(input): Promise<PlatformSession> {
-    const sandbox = input.flags.sandbox ? await (await import('../sandbox/index.js')).connectOrStartSandbox({ stateDir: sandboxDir(input) }) : undefined;
+    const sandbox = input.flags.sandbox ? await (await import('../sandbox/connect.js')).connectOrStartSandbox({ stateDir: sandboxDir(input) }) : undefined;
     const sandboxTarget = sandbox && { project: sandbox.project, region: sandbox.region };
     const gcloudEnv = sandbox?.gcloudEnv ?? {};
     return {

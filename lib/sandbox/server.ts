@@ -10,6 +10,7 @@ import { ApiError, errorBody, settleDueOperations } from './google.js';
 import { FaultInjector, type FaultConfig } from './faults.js';
 import { seededRandom } from './random.js';
 import { Router } from './router.js';
+import { DEFAULT_PROJECT, DEFAULT_REGION } from './connect.js';
 import { StateStore } from './state.js';
 import type { ApiContext, ApiModule, LatencyKind, ProjectState, SandboxRequest, SandboxResponse } from './types.js';
 
@@ -33,9 +34,8 @@ export const LATENCY_MS: Record<LatencyKind, number> = {
 };
 const HELD: ReadonlySet<LatencyKind> = new Set(['read', 'write', 'delete', 'bucketCreate']);
 
+export { DEFAULT_PROJECT, DEFAULT_REGION };
 export const DEFAULT_LATENCY_SCALE = 0.01;
-export const DEFAULT_PROJECT = 'digitwin-sandbox';
-export const DEFAULT_REGION = 'us-central1';
 const PROJECT_ID = /^[a-z][a-z0-9-]{4,28}[a-z0-9]$/;
 
 export interface ServerOptions {
