@@ -42,7 +42,7 @@ function measure(argv: readonly string[], env: Record<string, string> = {}, cwd?
 
 const task = (...args: string[]) => [...cliCommand, ...args];
 
-function sleepingDag(dir: string): { config: string; critical: number; first: number } {
+export function sleepingDag(dir: string): { config: string; critical: number; first: number } {
   // 8 layers × 6 tasks, 60–140 ms each; every task of a layer depends on two of the previous one.
   const sleeps: number[] = [];
   const lines = [`import { defineConfig, defineTask } from ${JSON.stringify(path.join(repoRoot, 'lib', 'index.js'))};`, 'const sleep = (ms) => async () => { await new Promise((r) => setTimeout(r, ms)); };', 'export default defineConfig({ concurrency: 64, tasks: ['];
