@@ -22,6 +22,7 @@ export interface BenchSection {
 /** Sections, loaded lazily so `pnpm bench engine` does not import the others. */
 const SECTIONS: { name: string; load: () => Promise<BenchSection> }[] = [
   { name: 'engine', load: async () => (await import('./engine.js')).engineBench },
+  { name: 'startup', load: async () => (await import('./startup.js')).startupBench },
   { name: 'setup', load: async () => (await import('./setup.js')).setupBench },
   { name: 'deploy', load: async () => (await import('./deploy.js')).deployBench },
   {

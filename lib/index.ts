@@ -1,9 +1,14 @@
 // The public API for config files: `import { defineConfig, defineTask } from 'gcp-tasks/lib/index.js'`.
 import type { ConfigDef, Json, TaskDef } from './engine/types.js';
 import type { InfraConfig } from './gcp/infra.js';
+import { callerFile, recordTaskSource } from './engine/task-source.js';
 
-/** Declares a task. Identity function: it exists for type inference and to mark task objects. */
+/**
+ * Declares a task. Returns it unchanged (for type inference), remembering the module that called it: the
+ * task's code fingerprint is that module and everything it imports.
+ */
 export function defineTask<Out extends Json | void>(task: TaskDef<Out>): TaskDef<Out> {
+  recordTaskSource(task, callerFile(1));
   return task;
 }
 

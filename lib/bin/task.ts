@@ -1,4 +1,4 @@
-// Entry point of `pnpm task` (run through tsx, so .ts configs load as plain imports).
+// Entry point of `pnpm task`: run with lib/loader's TypeScript hooks (or tsx), so a .ts config loads as a plain import.
 import { main } from '../engine/cli.js';
 import { redact } from '../engine/redact.js';
 import { gcpPlatform } from '../gcp/platform.js';

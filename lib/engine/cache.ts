@@ -7,12 +7,14 @@ import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { FingerprintContext, Json, TaskDef } from './types.js';
+import { codeFingerprints } from './code-hash.js';
+import { sourceFiles, taskSource } from './task-source.js';
 
 const RECORD_VERSION = 1;
 
 /** The parts of a fingerprint, kept separately so a miss can say which input changed. */
 export interface FingerprintParts {
-  /** Hash of the task's code (run, check, invalidates, inputs functions). */
+  /** Hash of the task's code: its module and the project modules that imports, or its functions' text when its module is unknown. */
   definition: string;
   /** Where it acts (the environment and the platform's target): stored in clear, the user chose it. */
   target: Record<string, string>;
@@ -89,7 +91,8 @@ function mapChanges(prev: Record<string, string>, next: Record<string, string>, 
 export class Fingerprinter {
   readonly #salt: string;
   readonly #root: string;
-  readonly #definitions = new WeakMap<TaskDef<any>, string>();
+  readonly #definitions = new WeakMap<TaskDef<any>, Promise<string>>();
+  #code?: Promise<ReadonlyMap<string, string>>;
   readonly #files = new Map<string, Promise<string>>();
 
   constructor(opts: { salt: string; root: string }) {
@@ -108,7 +111,7 @@ export class Fingerprinter {
     const deps: Record<string, string> = {};
     for (const [dep, outputs] of [...depOutputs].sort(([a], [b]) => (a < b ? -1 : 1))) deps[dep] = hashOutputs(outputs);
     const parts: FingerprintParts = {
-      definition: this.#definition(task),
+      definition: await this.#definition(task),
       target: { env: ctx.env, ...ctx.target },
       config: inputs.config ? sha256(stableJson(inputs.config(ctx) ?? null)) : null,
       env,
@@ -119,16 +122,26 @@ export class Fingerprinter {
     return { hash: sha256(stableJson(parts)), parts };
   }
 
-  #definition(task: TaskDef<any>): string {
+  #definition(task: TaskDef<any>): Promise<string> {
     let hash = this.#definitions.get(task);
     if (!hash) {
-      const code = [task.run, task.check, task.invalidates, task.inputs?.files, task.inputs?.config]
-        .map((f) => (typeof f === 'function' ? f.toString() : stableJson(f ?? null)))
-        .join('\0');
-      hash = sha256(`${stableJson({ always: !!task.always, inputEnv: task.inputs?.env ?? [] })}\0${code}`);
+      hash = this.#codeOf(task).then((code) => sha256(`${stableJson({ always: !!task.always, inputEnv: task.inputs?.env ?? [] })}\0${code}`));
       this.#definitions.set(task, hash);
     }
     return hash;
+  }
+
+  async #codeOf(task: TaskDef<any>): Promise<string> {
+    const source = taskSource(task);
+    if (source) {
+      this.#code ??= codeFingerprints(sourceFiles(), this.#root);
+      const hash = (await this.#code).get(source);
+      if (hash) return hash;
+    }
+    // A task built in code outside any module we can see (an embedding program, a test): its functions' text.
+    return [task.run, task.check, task.invalidates, task.inputs?.files, task.inputs?.config]
+      .map((f) => (typeof f === 'function' ? f.toString() : stableJson(f ?? null)))
+      .join('\0');
   }
 
   async #hashFiles(globs: string[]): Promise<Record<string, string>> {

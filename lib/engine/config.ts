@@ -1,4 +1,4 @@
-// Loads a config file (tsx runs us, so a .ts config is a plain dynamic import) and validates it before
+// Loads a config file (TypeScript hooks run us, so a .ts config is a plain dynamic import) and validates it before
 // anything runs: the shape of every task, unique names, known deps, no cycle. Every problem is reported at
 // once, each with its path. (What a platform adds to the config, it validates itself.)
 import * as fs from 'node:fs';
@@ -8,6 +8,7 @@ import { z } from 'zod';
 import type { ConfigDef, TaskDef } from './types.js';
 import { UserError } from './errors.js';
 import { assertAcyclic, createGraph, suggest, type TaskGraph } from './graph.js';
+import { recordTaskSource } from './task-source.js';
 
 export interface LoadedConfig {
   config: ConfigDef;
@@ -74,6 +75,8 @@ export async function loadConfig(file: string, opts: { verbose?: boolean } = {})
     throw new UserError(`Cannot load ${path.basename(abs)}: ${message}`, { hint: 'Fix the error in the config file (run with --verbose for the stack).' });
   }
   const config = validateConfig(mod.default, path.basename(abs));
+  // A task object not made by defineTask is fingerprinted as the config and everything it imports.
+  for (const task of config.tasks) recordTaskSource(task, abs);
   return { config, file: abs, root: path.dirname(abs), graph: createGraph(config.tasks) };
 }
 

@@ -1,7 +1,7 @@
 // Opening a node-postgres client with errors a user can act on. A failed connection becomes one
 // UserError naming the server, the cause and the fix; the password never appears in it (node-postgres
 // does not echo it, and the CLI redacts registered secrets anyway).
-import pg from 'pg';
+import type pg from 'pg';
 import { UserError } from '../engine/errors.js';
 
 export interface PgTarget {
@@ -19,7 +19,9 @@ export interface PgTarget {
 const CONNECT_TIMEOUT_MS = 15_000;
 
 export async function connectPg(target: PgTarget): Promise<pg.Client> {
-  const client = new pg.Client({ connectionTimeoutMillis: CONNECT_TIMEOUT_MS, ...target.config });
+  // Loaded here, not at import: a run that opens no database (most, and every cached one) never pays for it.
+  const { default: pgModule } = await import('pg');
+  const client = new pgModule.Client({ connectionTimeoutMillis: CONNECT_TIMEOUT_MS, ...target.config });
   // An idle client whose server goes away emits 'error'; without a listener that would crash the process.
   client.on('error', () => {});
   try {

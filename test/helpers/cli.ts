@@ -1,14 +1,14 @@
-// Runs the real CLI (`node --import tsx lib/bin/task.ts`, as `pnpm task` does) as a subprocess, the way a user or CI does.
+// Runs the real CLI (`node --import ./lib/loader/register.mjs lib/bin/task.ts`, as `pnpm task` does) as a subprocess, the way a user or CI does.
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const entry = path.join(repoRoot, 'lib', 'bin', 'task.ts');
-/** Exactly what `pnpm task` runs: one node process with tsx's loader (signals reach the CLI itself). */
-export const cliCommand = [process.execPath, '--import', import.meta.resolve('tsx'), entry] as const;
+/** Exactly what `pnpm task` runs: one node process with the project's TypeScript hooks (signals reach the CLI itself). */
+export const cliCommand = [process.execPath, '--import', pathToFileURL(path.join(repoRoot, 'lib', 'loader', 'register.mjs')).href, entry] as const;
 
 export interface CliResult {
   code: number | null;
