@@ -25,7 +25,7 @@ export function deployDeps(config: ServiceConfig): string[] {
     'registry:create',
     'iam:create',
     ...(config.needs.secrets ? ['secrets:create'] : []),
-    ...(config.needs.database ? ['sql:create'] : []),
+    ...(config.needs.database ? ['sql:create', 'sql:password'] : []),
     ...(config.needs.storage ? ['buckets:create'] : []),
   ];
 }

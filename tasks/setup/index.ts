@@ -10,9 +10,9 @@ import { recordedReports } from '../shared/common.js';
 import { iamCreate } from './iam.js';
 import { registryCreate } from './registry.js';
 import { secretsCreate } from './secrets.js';
-import { sqlCreate } from './sql.js';
+import { sqlCreate, sqlPassword } from './sql.js';
 
-const setupSteps = [apisEnable, registryCreate, bucketsCreate, iamCreate, secretsCreate, sqlCreate];
+const setupSteps = [apisEnable, registryCreate, bucketsCreate, iamCreate, secretsCreate, sqlCreate, sqlPassword];
 
 const marks = { created: '+ created', updated: '~ updated', unchanged: '= exists ' } as const;
 

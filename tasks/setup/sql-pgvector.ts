@@ -10,7 +10,7 @@ export function sqlPgvectorTask(_infra: InfraConfig) {
   return defineTask<JsonObject>({
     name: 'sql:pgvector',
     description: 'Enable the pgvector extension in the Cloud SQL database (through cloud-sql-proxy or the public IP)',
-    deps: ['sql:create'],
+    deps: ['sql:password'],
     inputs: {
       config: ({ infra, project }) => ({ project, instance: infra.sql.instance, database: infra.sql.database }),
     },
