@@ -81,7 +81,8 @@ export const sqlInstance = z.looseObject({
       dataDiskType: z.string().optional(),
       storageAutoResize: z.boolean().optional(),
       userLabels: labels,
-      databaseFlags: z.array(z.looseObject({ name: z.string(), value: z.string().optional() })).optional(),
+      databaseFlags: z.array(z.looseObject({ name: z.string(), value: z.string() })).optional(),
+      maintenanceWindow: z.looseObject({ day: z.number().optional(), hour: z.number().optional() }).optional(),
       backupConfiguration: z.looseObject({ enabled: z.boolean().optional(), startTime: z.string().optional() }).optional(),
     })
     .optional(),
@@ -92,8 +93,8 @@ export const sqlUser = z.looseObject({ name: z.string() });
 
 /** Cloud Storage JSON v1: `GET storage/v1/b?project=` and `GET storage/v1/b/{b}/o`. */
 const lifecycleRule = z.looseObject({
-  action: z.looseObject({ type: z.string().optional() }).optional(),
-  condition: z.looseObject({ age: z.number().optional(), matchesPrefix: z.array(z.string()).optional() }).optional(),
+  action: z.looseObject({ type: z.string() }),
+  condition: z.looseObject({ age: z.number().optional(), matchesPrefix: z.array(z.string()).optional() }),
 });
 export const bucket = z.looseObject({ name: z.string(), location: z.string().optional(), labels, lifecycle: z.looseObject({ rule: z.array(lifecycleRule).optional() }).optional() });
 export type Bucket = z.infer<typeof bucket>;

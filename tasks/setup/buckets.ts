@@ -2,6 +2,7 @@
 // access, labelled, with the lifecycle rules of the config. An existing bucket that differs is brought in line.
 import { UserError } from '../../lib/engine/errors.js';
 import { defineTask } from '../../lib/index.js';
+import * as shapes from '../../lib/gcp/resources.js';
 import type { ResolvedInfra } from '../../lib/gcp/infra.js';
 import type { TaskContext } from '../../lib/engine/types.js';
 import { createOrAdopt, forEachResource, guardEnvironment, isGcloudError, labelsFlag, missingLabels, recordReports, withTempFile, type Labels, type ResourceReport } from '../shared/common.js';
@@ -109,7 +110,7 @@ export const bucketsCreate = defineTask({
   deps: ['apis:enable'],
   inputs: { config: ({ infra, region }) => ({ buckets: infra.buckets, labels: infra.labels, region }) },
   check: async (ctx) => {
-    const found = await Promise.all(ctx.infra.buckets.map((b) => describeBucket(ctx, b)));
+    const found = await Promise.all(ctx.infra.buckets.map((b) => ctx.rest.get('storage', `b/${encodeURIComponent(b.name)}`, shapes.bucket, { query: { projection: 'full' } })));
     return found.every((b, i) => b !== null && lifecycleMatches(b.lifecycle, ctx.infra.buckets[i]) && missingLabels(b.labels, ctx.infra.labels).length === 0);
   },
   run: async (ctx) => {

@@ -257,7 +257,7 @@ export const sqlCreate = defineTask({
   deps: ['apis:enable'],
   inputs: { config: ({ infra, region }) => ({ sql: infra.sql, labels: infra.labels, region }) },
   check: async (ctx) => {
-    const instance = await describeInstance(ctx);
+    const instance = await ctx.rest.get('sql', `sql/v1beta4/projects/${ctx.project}/instances/${encodeURIComponent(ctx.infra.sql.instance)}`, shapes.sqlInstance);
     return instance !== null && instanceDrift(instance, ctx.infra.sql, ctx.infra.labels).changes.length === 0;
   },
   run: async (ctx) => {
