@@ -24,6 +24,7 @@ const SECTIONS: { name: string; load: () => Promise<BenchSection> }[] = [
   { name: 'engine', load: async () => (await import('./engine.js')).engineBench },
   { name: 'setup', load: async () => (await import('./setup.js')).setupBench },
   { name: 'deploy', load: async () => (await import('./deploy.js')).deployBench },
+  { name: 'rest', load: async () => (await import('./rest.js')).restBench },
   {
     name: 'status',
     load: async () => {
