@@ -10,9 +10,6 @@ import { cliCommand, repoRoot, runCli } from '../test/helpers/cli.js';
 import { startTestSandbox } from '../test/helpers/sandbox.js';
 import type { BenchRow, BenchSection } from './run.js';
 
-/** CPU seconds of `status` (CLI + children) with a gcloud process per query, measured on this machine before the REST reader. */
-export const GCLOUD_STATUS_CPU_S = Number(process.env.BENCH_GCLOUD_STATUS_CPU_S ?? NaN);
-
 export interface TimedRun {
   code: number | null;
   wallS: number;
@@ -65,12 +62,10 @@ export const restBench: BenchSection = {
   name: 'rest',
   async run(): Promise<BenchRow[]> {
     const r = await benchRestStatus();
-    const rows: BenchRow[] = [
+    return [
       { metric: `status (latency 0, set-up project): wall, median of ${r.runs}`, value: r.wallS, unit: 's', target: 1.0 },
       { metric: 'status: CPU seconds of the CLI and its children', value: r.cpuS, unit: 's' },
     ];
-    if (Number.isFinite(GCLOUD_STATUS_CPU_S)) rows.push({ metric: 'status: CPU seconds with a gcloud process per query ÷ now', value: GCLOUD_STATUS_CPU_S / r.cpuS, unit: '×', target: 5, lowerIsBetter: false });
-    return rows;
   },
 };
 
