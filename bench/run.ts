@@ -25,6 +25,7 @@ const SECTIONS: { name: string; load: () => Promise<BenchSection> }[] = [
   { name: 'startup', load: async () => (await import('./startup.js')).startupBench },
   { name: 'setup', load: async () => (await import('./setup.js')).setupBench },
   { name: 'deploy', load: async () => (await import('./deploy.js')).deployBench },
+  { name: 'rest', load: async () => (await import('./rest.js')).restBench },
   {
     name: 'status',
     load: async () => {

@@ -9,6 +9,7 @@ import type { Platform, PlatformInput, PlatformSession } from '../engine/platfor
 import type { ConfigDef, EnvName } from '../engine/types.js';
 import { checkGcloud, createGcloud, type GcloudStats } from './gcloud.js';
 import { resolveInfra, type ResolvedInfra } from './infra.js';
+import { closeRestSession, createRestReader, createRestSession, type RestSession } from './rest.js';
 import type { GcpTarget } from './types.js';
 
 /** ctx.infra of a config that declares no infrastructure: any use is a readable error, not a crash. */
@@ -52,6 +53,7 @@ export const gcpPlatform: Platform = {
     const sandbox = input.flags.sandbox ? await (await import('../sandbox/index.js')).connectOrStartSandbox({ stateDir: sandboxDir(input) }) : undefined;
     const sandboxTarget = sandbox && { project: sandbox.project, region: sandbox.region };
     const gcloudEnv = sandbox?.gcloudEnv ?? {};
+    let restSession: RestSession | undefined;
     return {
       locations: this.locations(input),
       env: sandboxTarget && {
@@ -64,25 +66,30 @@ export const gcpPlatform: Platform = {
         const region = vars.GCP_REGION ?? '';
         const infra = resolveConfigInfra(input.config, { env: input.env, project, region, vars });
         const stats: GcloudStats = { calls: 0, retries: 0, commands: [] };
+        const rest = (restSession = createRestSession({ ...input.processEnv, ...gcloudEnv }, project));
         return {
           target: { project, region },
           key: project,
           paths: { appRoot: path.resolve(input.root, vars.APP_ROOT || infra?.appRoot || '.') },
           fields: () => ({ infra: infra ?? noInfra, project, region, sandbox: !!sandbox }),
-          taskFields: (_task, { log, signal, dryRun }) => ({
-            gcloud: createGcloud({ project, env: gcloudEnv, dryRun, log, signal, stats }),
-            sandbox: sandbox && { url: sandbox.url, stateDir: sandbox.stateDir },
-          }),
+          taskFields: (_task, { log, signal, dryRun }) => {
+            const gcloud = createGcloud({ project, env: gcloudEnv, dryRun, log, signal, stats });
+            return { gcloud, rest: createRestReader(rest, { gcloud, log, signal }), sandbox: sandbox && { url: sandbox.url, stateDir: sandbox.stateDir } };
+          },
           beforeRun: async () => {
             if (input.config.infra) await checkGcloud({ ...(input.processEnv as Record<string, string>), ...gcloudEnv });
           },
           report: () => ({
-            json: { gcloud: { calls: stats.calls, retries: stats.retries } },
-            line: stats.calls ? `gcloud: ${stats.calls} call${stats.calls === 1 ? '' : 's'}, ${stats.retries} retr${stats.retries === 1 ? 'y' : 'ies'}` : undefined,
+            json: { gcloud: { calls: stats.calls, retries: stats.retries }, rest: { ...rest.stats } },
+            line: [
+              stats.calls ? `gcloud: ${stats.calls} call${stats.calls === 1 ? '' : 's'}, ${stats.retries} retr${stats.retries === 1 ? 'y' : 'ies'}` : '',
+              rest.stats.requests ? `REST: ${rest.stats.requests} request${rest.stats.requests === 1 ? '' : 's'}, ${rest.stats.retries} retr${rest.stats.retries === 1 ? 'y' : 'ies'}` : '',
+            ].filter(Boolean).join(' · ') || undefined,
           }),
         };
       },
       close: async () => {
+        if (restSession) await closeRestSession(restSession);
         if (sandbox?.owned) await sandbox.stop();
       },
     };

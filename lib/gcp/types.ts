@@ -3,6 +3,7 @@
 // gcloud wrapper in its context (filled by platform.ts).
 import type { Gcloud } from './gcloud.js';
 import type { InfraConfig, ResolvedInfra } from './infra.js';
+import type { RestReader } from './rest.js';
 
 export interface GcpTarget {
   project: string;
@@ -28,6 +29,8 @@ declare module '../engine/types.js' {
     sandbox?: SandboxInfo;
     /** The one gcloud wrapper, bound to this task's log and abort signal. */
     gcloud: Gcloud;
+    /** Read-only queries straight to the REST APIs (one token and connection pool per run). */
+    rest: RestReader;
   }
   interface Paths {
     /** The application monorepo (APP_ROOT or infra.appRoot). */

@@ -28,7 +28,7 @@ export function deployDeps(config: ServiceConfig): string[] {
     // Before any build: every ${SECRET_*} placeholder names an existing secret.
     'secrets:env',
     ...(config.needs.secrets ? ['secrets:create'] : []),
-    ...(config.needs.database ? ['sql:create'] : []),
+    ...(config.needs.database ? ['sql:create', 'sql:password'] : []),
     ...(config.needs.storage ? ['buckets:create'] : []),
   ];
 }

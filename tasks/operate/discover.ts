@@ -6,6 +6,7 @@ import { isManaged, isOwned, labelsFromDescription, type Labels } from '../share
 import { Deadline, probe, valueOf, type Probe } from '../shared/query.js';
 import type { ResolvedInfra } from '../../lib/gcp/infra.js';
 import type { TaskContext } from '../../lib/engine/types.js';
+import * as shapes from '../../lib/gcp/resources.js';
 
 export const resourceTypes = ['service', 'gke', 'sql', 'bucket', 'registry', 'secret', 'sa'] as const;
 export type ResourceType = (typeof resourceTypes)[number];
@@ -115,7 +116,7 @@ export interface DiscoverOptions {
   sqlDatabases?: boolean;
 }
 
-type Reader = Pick<TaskContext, 'gcloud' | 'infra' | 'project' | 'region'>;
+type Reader = Pick<TaskContext, 'rest' | 'infra' | 'project' | 'region'>;
 
 /** Queries every requested type at once; per-resource detail queries start as early as the names are known. */
 export async function discover(ctx: Reader, opts: DiscoverOptions): Promise<Partial<Discovery>> {
@@ -184,7 +185,7 @@ const asArray = <T>(v: T[] | null | undefined): T[] => (Array.isArray(v) ? v : [
 
 export async function discoverServices(ctx: Reader, deadline: Deadline): Promise<Probe<Resource<'service'>[]>> {
   const listed = await probe(deadline, (timeoutMs) =>
-    ctx.gcloud.read<any[]>(['run', 'services', 'list', `--region=${ctx.region}`, '--platform=managed'], { timeoutMs }),
+    ctx.rest.list('run', `apis/serving.knative.dev/v1/namespaces/${ctx.project}/services`, 'items', shapes.runService, { timeoutMs, region: ctx.region }),
   );
   if (listed.state !== 'ok') return noneOrFailure(listed);
   const configured = configuredNames(ctx.infra).service;
@@ -193,10 +194,10 @@ export async function discoverServices(ctx: Reader, deadline: Deadline): Promise
     const details = serviceDetails(s);
     return {
       type: 'service',
-      name: s.metadata?.name,
+      name: s.metadata.name,
       location: labels['cloud.googleapis.com/location'] || ctx.region,
       state: details.ready ? 'READY' : 'NOT_READY',
-      scope: scopeOf(ctx.infra, labels, configured.includes(s.metadata?.name)),
+      scope: scopeOf(ctx.infra, labels, configured.includes(s.metadata.name)),
       labels,
       details,
     };
@@ -204,19 +205,19 @@ export async function discoverServices(ctx: Reader, deadline: Deadline): Promise
   return { state: 'ok', value };
 }
 
-function serviceDetails(s: any): ServiceDetails {
+function serviceDetails(s: shapes.RunService): ServiceDetails {
   const template = s.spec?.template ?? {};
   const annotations = template.metadata?.annotations ?? {};
   const container = template.spec?.containers?.[0] ?? {};
-  const ready = asArray<any>(s.status?.conditions).find((c) => c.type === 'Ready');
-  const env = asArray<any>(container.env);
+  const ready = asArray(s.status?.conditions).find((c) => c.type === 'Ready');
+  const env = asArray(container.env);
   const number = (v: unknown) => (v === undefined || v === null || v === '' ? null : Number(v));
   return {
     url: s.status?.url ?? null,
     ready: ready?.status === 'True',
     readyMessage: ready?.status === 'True' ? null : (ready?.message ?? null),
     revision: s.status?.latestReadyRevisionName ?? null,
-    traffic: asArray<any>(s.status?.traffic).map((t) => ({ revision: t.revisionName ?? (t.latestRevision ? 'latest' : '?'), percent: Number(t.percent ?? 0) })),
+    traffic: asArray(s.status?.traffic).map((t) => ({ revision: t.revisionName ?? (t.latestRevision ? 'latest' : '?'), percent: Number(t.percent ?? 0) })),
     minInstances: number(annotations['autoscaling.knative.dev/minScale']) ?? 0,
     maxInstances: number(annotations['autoscaling.knative.dev/maxScale']),
     cpu: container.resources?.limits?.cpu ?? null,
@@ -224,14 +225,14 @@ function serviceDetails(s: any): ServiceDetails {
     timeoutSeconds: number(template.spec?.timeoutSeconds),
     serviceAccount: template.spec?.serviceAccountName ?? null,
     env: env.filter((e) => !e.valueFrom).map((e) => e.name),
-    secretEnv: Object.fromEntries(env.filter((e) => e.valueFrom?.secretKeyRef).map((e) => [e.name, e.valueFrom.secretKeyRef.name])),
+    secretEnv: Object.fromEntries(env.flatMap((e) => (e.valueFrom?.secretKeyRef ? [[e.name, e.valueFrom.secretKeyRef.name]] : []))),
   };
 }
 
 // ---------------------------------------------------------------- GKE
 
 async function discoverClusters(ctx: Reader, deadline: Deadline): Promise<Probe<Resource<'gke'>[]>> {
-  const listed = await probe(deadline, (timeoutMs) => ctx.gcloud.read<any[]>(['container', 'clusters', 'list'], { timeoutMs }));
+  const listed = await probe(deadline, (timeoutMs) => ctx.rest.list('container', `v1/projects/${ctx.project}/locations/-/clusters`, 'clusters', shapes.cluster, { timeoutMs }));
   if (listed.state !== 'ok') return noneOrFailure(listed);
   const value = asArray(listed.value).map((c): Resource<'gke'> => {
     const labels: Labels = c.resourceLabels ?? {};
@@ -252,14 +253,14 @@ async function discoverClusters(ctx: Reader, deadline: Deadline): Promise<Probe<
 // ---------------------------------------------------------------- Cloud SQL
 
 export async function discoverSql(ctx: Reader, deadline: Deadline, withDatabases: boolean): Promise<Probe<Resource<'sql'>[]>> {
-  const listed = await probe(deadline, (timeoutMs) => ctx.gcloud.read<any[]>(['sql', 'instances', 'list'], { timeoutMs }));
+  const listed = await probe(deadline, (timeoutMs) => ctx.rest.list('sql', `sql/v1beta4/projects/${ctx.project}/instances`, 'items', shapes.sqlInstance, { timeoutMs }));
   if (listed.state !== 'ok') return noneOrFailure(listed);
   const configured = configuredNames(ctx.infra).sql;
   const value = await Promise.all(
     asArray(listed.value).map(async (i): Promise<Resource<'sql'>> => {
       const resource = sqlResource(ctx.infra, i, configured.includes(i.name));
       if (withDatabases && resource.scope === 'managed') {
-        const dbs = await probe(deadline, (timeoutMs) => ctx.gcloud.read<any[]>(['sql', 'databases', 'list', `--instance=${i.name}`], { timeoutMs }));
+        const dbs = await probe(deadline, (timeoutMs) => ctx.rest.list('sql', `sql/v1beta4/projects/${ctx.project}/instances/${encodeURIComponent(i.name)}/databases`, 'items', shapes.sqlDatabase, { timeoutMs }));
         resource.details.databases = valueOf(dbs)?.map((d) => d.name) ?? null;
       }
       return resource;
@@ -268,11 +269,11 @@ export async function discoverSql(ctx: Reader, deadline: Deadline, withDatabases
   return { state: 'ok', value };
 }
 
-export function sqlResource(infra: ResolvedInfra, i: any, namedInConfig: boolean): Resource<'sql'> {
+export function sqlResource(infra: ResolvedInfra, i: shapes.SqlInstance, namedInConfig: boolean): Resource<'sql'> {
   const settings = i.settings ?? {};
   const labels: Labels = settings.userLabels ?? {};
   const activationPolicy = settings.activationPolicy ?? 'ALWAYS';
-  const maxConnections = asArray<any>(settings.databaseFlags).find((f) => f.name === 'max_connections')?.value;
+  const maxConnections = asArray(settings.databaseFlags).find((f) => f.name === 'max_connections')?.value;
   return {
     type: 'sql',
     name: i.name,
@@ -301,18 +302,17 @@ export function sqlResource(infra: ResolvedInfra, i: any, namedInConfig: boolean
 // ---------------------------------------------------------------- Cloud Storage
 
 export async function discoverBuckets(ctx: Reader, deadline: Deadline): Promise<Probe<Resource<'bucket'>[]>> {
-  // --raw: the API's own JSON (labels, lifecycle.rule) instead of gcloud's renamed display fields.
-  const listed = await probe(deadline, (timeoutMs) => ctx.gcloud.read<any[]>(['storage', 'buckets', 'list', '--raw'], { timeoutMs }));
+  const listed = await probe(deadline, (timeoutMs) =>
+    ctx.rest.list('storage', 'b', 'items', shapes.bucket, { timeoutMs, query: { project: ctx.project, projection: 'full' } }),
+  );
   if (listed.state !== 'ok') return noneOrFailure(listed);
   const configured = configuredNames(ctx.infra).bucket;
   const buckets = asArray(listed.value).map((b) => ({ raw: b, labels: (b.labels ?? {}) as Labels, scope: scopeOf(ctx.infra, b.labels ?? {}, configured.includes(b.name)) }));
-  const mine = buckets.filter((b) => b.scope === 'managed').map((b) => String(b.raw.name));
-  // One du for all of this environment's buckets: every gcloud process costs about a second of CPU.
-  const du = mine.length
-    ? await probe(deadline, (timeoutMs) => ctx.gcloud.read<string>(['storage', 'du', ...mine.map((n) => `gs://${n}`)], { json: false, timeoutMs }))
-    : null;
-  const value = buckets.map(({ raw: b, labels, scope }): Resource<'bucket'> => {
-    const usage = scope === 'managed' && du?.state === 'ok' ? parseDu(String(du.value ?? ''), b.name) : null;
+  // Sizes of this environment's buckets only, all at once.
+  const sizes = await Promise.all(buckets.map((b) => (b.scope === 'managed' ? probe(deadline, (timeoutMs) => bucketUsage(ctx, b.raw.name, timeoutMs)) : null)));
+  const value = buckets.map(({ raw: b, labels, scope }, n): Resource<'bucket'> => {
+    const du = sizes[n];
+    const usage = du?.state === 'ok' ? du.value : du?.state === 'missing' ? { bytes: 0, objects: 0 } : null;
     const location = String(b.location ?? '').toLowerCase();
     return {
       type: 'bucket',
@@ -333,32 +333,21 @@ export async function discoverBuckets(ctx: Reader, deadline: Deadline): Promise<
   return { state: 'ok', value };
 }
 
-/**
- * `gcloud storage du gs://A gs://B` prints one `SIZE  URL` line per object, per folder (URL ending in `/`)
- * and per bucket; it refuses --format=json. For one bucket: object count = its object lines, size = its
- * bucket line (or the sum of its object lines when there is none).
- */
-export function parseDu(text: string, bucket: string): { bytes: number; objects: number } {
-  let objects = 0;
-  let objectBytes = 0;
-  let total: number | null = null;
-  for (const line of text.split('\n')) {
-    const m = /^\s*(\d+)\s+(gs:\/\/.*?)\s*$/.exec(line);
-    if (!m) continue;
-    const [, bytes, url] = m;
-    if (url === `gs://${bucket}` || url === `gs://${bucket}/`) total = Number(bytes);
-    else if (url.startsWith(`gs://${bucket}/`) && !url.endsWith('/')) {
-      objects++;
-      objectBytes += Number(bytes);
-    }
-  }
-  return { bytes: total ?? objectBytes, objects };
+/** Bytes and object count of a bucket: every object listed (names and sizes only), as `gcloud storage du` does. */
+async function bucketUsage(ctx: Reader, bucket: string, timeoutMs: number): Promise<{ bytes: number; objects: number } | null> {
+  const objects = await ctx.rest.list('storage', `b/${encodeURIComponent(bucket)}/o`, 'items', shapes.storageObject, {
+    timeoutMs,
+    query: { fields: 'items(name,size),nextPageToken', maxResults: '1000' },
+  });
+  if (objects === null) return null;
+  // Objects named like folders (`dir/`) are placeholders: their bytes count, they are not objects.
+  return { bytes: objects.reduce((sum, o) => sum + Number(o.size ?? 0), 0), objects: objects.filter((o) => !o.name.endsWith('/')).length };
 }
 
 /** Lifecycle rules as (prefix, age) pairs: the shape of the config's rules. */
-export function lifecycleOf(lifecycle: any): { prefix: string; ageDays: number }[] {
+export function lifecycleOf(lifecycle: shapes.Bucket['lifecycle']): { prefix: string; ageDays: number }[] {
   const rules: { prefix: string; ageDays: number }[] = [];
-  for (const rule of asArray<any>(lifecycle?.rule)) {
+  for (const rule of asArray(lifecycle?.rule)) {
     if (rule.action?.type !== 'Delete' || rule.condition?.age === undefined) continue;
     const prefixes: string[] = asArray(rule.condition.matchesPrefix);
     for (const prefix of prefixes.length ? prefixes : ['']) rules.push({ prefix, ageDays: Number(rule.condition.age) });
@@ -371,12 +360,12 @@ export function lifecycleOf(lifecycle: any): { prefix: string; ageDays: number }
 async function discoverRegistries(ctx: Reader, deadline: Deadline): Promise<Probe<Resource<'registry'>[]>> {
   const images = memo((name: string) =>
     probe(deadline, (timeoutMs) =>
-      ctx.gcloud.read<any[]>(['artifacts', 'docker', 'images', 'list', `${ctx.region}-docker.pkg.dev/${ctx.project}/${name}`, '--include-tags'], { timeoutMs }),
+      ctx.rest.list('artifactregistry', `v1/projects/${ctx.project}/locations/${ctx.region}/repositories/${encodeURIComponent(name)}/dockerImages`, 'dockerImages', shapes.dockerImage, { timeoutMs }),
     ),
   );
   const configured = configuredNames(ctx.infra).registry;
   configured.forEach((name) => void images(name));
-  const listed = await probe(deadline, (timeoutMs) => ctx.gcloud.read<any[]>(['artifacts', 'repositories', 'list', `--location=${ctx.region}`], { timeoutMs }));
+  const listed = await probe(deadline, (timeoutMs) => ctx.rest.list('artifactregistry', `v1/projects/${ctx.project}/locations/${ctx.region}/repositories`, 'repositories', shapes.repository, { timeoutMs }));
   if (listed.state !== 'ok') return noneOrFailure(listed);
   const value = await Promise.all(
     asArray(listed.value).map(async (r): Promise<Resource<'registry'>> => {
@@ -405,18 +394,19 @@ async function discoverRegistries(ctx: Reader, deadline: Deadline): Promise<Prob
   return { state: 'ok', value };
 }
 
-function imageDetails(i: any): ImageDetails {
-  const tags = Array.isArray(i.tags) ? i.tags : String(i.tags ?? '').split(',').filter(Boolean);
-  return { name: lastSegment(i.package ?? ''), digest: i.version ?? '', tags, sizeBytes: Number(i.metadata?.imageSizeBytes) || 0 };
+/** `…/repo/api-gateway@sha256:…` → image api-gateway, digest sha256:…. */
+function imageDetails(i: shapes.DockerImage): ImageDetails {
+  const [pkg = '', digest = ''] = i.uri.split('@');
+  return { name: lastSegment(pkg), digest, tags: i.tags ?? [], sizeBytes: Number(i.imageSizeBytes) || 0 };
 }
 
 // ---------------------------------------------------------------- Secret Manager
 
 async function discoverSecrets(ctx: Reader, deadline: Deadline): Promise<Probe<Resource<'secret'>[]>> {
-  const versions = memo((name: string) => probe(deadline, (timeoutMs) => ctx.gcloud.read<any[]>(['secrets', 'versions', 'list', name], { timeoutMs })));
+  const versions = memo((name: string) => probe(deadline, (timeoutMs) => ctx.rest.list('secretmanager', `v1/projects/${ctx.project}/secrets/${encodeURIComponent(name)}/versions`, 'versions', shapes.secretVersion, { timeoutMs })));
   const configured = configuredNames(ctx.infra).secret;
   configured.forEach((name) => void versions(name));
-  const listed = await probe(deadline, (timeoutMs) => ctx.gcloud.read<any[]>(['secrets', 'list'], { timeoutMs }));
+  const listed = await probe(deadline, (timeoutMs) => ctx.rest.list('secretmanager', `v1/projects/${ctx.project}/secrets`, 'secrets', shapes.secret, { timeoutMs }));
   if (listed.state !== 'ok') return noneOrFailure(listed);
   const value = await Promise.all(
     asArray(listed.value).map(async (s): Promise<Resource<'secret'>> => {
@@ -435,7 +425,7 @@ async function discoverSecrets(ctx: Reader, deadline: Deadline): Promise<Probe<R
 // ---------------------------------------------------------------- IAM service accounts
 
 async function discoverServiceAccounts(ctx: Reader, deadline: Deadline): Promise<Probe<Resource<'sa'>[]>> {
-  const listed = await probe(deadline, (timeoutMs) => ctx.gcloud.read<any[]>(['iam', 'service-accounts', 'list'], { timeoutMs }));
+  const listed = await probe(deadline, (timeoutMs) => ctx.rest.list('iam', `v1/projects/${ctx.project}/serviceAccounts`, 'accounts', shapes.serviceAccount, { timeoutMs }));
   if (listed.state !== 'ok') return noneOrFailure(listed);
   const configured = configuredNames(ctx.infra).sa;
   const value = asArray(listed.value).map((a): Resource<'sa'> => {

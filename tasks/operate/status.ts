@@ -5,6 +5,8 @@ import { defineTask } from '../../lib/index.js';
 import { UsageError } from '../../lib/engine/errors.js';
 import type { TaskContext, TaskDef } from '../../lib/engine/types.js';
 import type { IamPolicy } from '../shared/common.js';
+import * as shapes from '../../lib/gcp/resources.js';
+import type { z } from 'zod';
 import { localDbStatus } from '../db/index.js';
 import { serviceEnvVars } from '../deploy/deploy-env.js';
 import type { LocalDbStatus } from '../../lib/postgres/local.js';
@@ -72,9 +74,9 @@ export async function collectStatus(ctx: TaskContext, deadline: Deadline): Promi
   const started = Date.now();
   const [found, apis, policy, alerts, localDb] = await Promise.all([
     discover(ctx, { types: ['service', 'sql', 'bucket', 'registry', 'secret', 'sa'], deadline }),
-    probe(deadline, (timeoutMs) => ctx.gcloud.read<any[]>(['services', 'list', '--enabled'], { timeoutMs })),
-    probe(deadline, (timeoutMs) => ctx.gcloud.read<IamPolicy>(['projects', 'get-iam-policy', ctx.project], { project: false, timeoutMs })),
-    probe(deadline, (timeoutMs) => ctx.gcloud.read<any[]>(['alpha', 'monitoring', 'policies', 'list'], { timeoutMs })),
+    probe(deadline, (timeoutMs) => ctx.rest.list('serviceusage', `v1/projects/${ctx.project}/services`, 'services', shapes.enabledService, { timeoutMs, query: { filter: 'state:ENABLED', pageSize: '200' } })),
+    probe(deadline, (timeoutMs) => ctx.rest.get('cloudresourcemanager', `v1/projects/${ctx.project}:getIamPolicy`, shapes.iamPolicy, { timeoutMs, body: { options: { requestedPolicyVersion: 3 } } })),
+    probe(deadline, (timeoutMs) => ctx.rest.list('monitoring', `v3/projects/${ctx.project}/alertPolicies`, 'alertPolicies', shapes.alertPolicy, { timeoutMs })),
     probe(deadline, () => localDbStatus(ctx.paths)),
   ]);
   const items = [
@@ -130,7 +132,7 @@ function matchConfigured<T extends ResourceType>(
   return [...configured, ...extra];
 }
 
-function apiItems(ctx: TaskContext, apis: Probe<any[]>): StatusItem[] {
+function apiItems(ctx: TaskContext, apis: Probe<z.infer<typeof shapes.enabledService>[]>): StatusItem[] {
   if (apis.state === 'timed-out' || apis.state === 'error') return ctx.infra.apis.map((a) => unknownItem('APIs', a, apis));
   const enabled = new Set((apis.state === 'ok' ? apis.value ?? [] : []).map((s) => s.config?.name ?? String(s.name ?? '').split('/').pop()));
   return ctx.infra.apis.map((api) =>
@@ -235,7 +237,7 @@ function serviceItems(ctx: TaskContext, found: Discovery['service']): StatusItem
   });
 }
 
-function alertItem(alerts: Probe<any[]>): StatusItem {
+function alertItem(alerts: Probe<z.infer<typeof shapes.alertPolicy>[]>): StatusItem {
   if (alerts.state === 'timed-out' || alerts.state === 'error') return unknownItem('Monitoring', 'alert policies', alerts);
   const list = alerts.state === 'ok' ? alerts.value ?? [] : [];
   const enabled = list.filter((p) => p.enabled !== false).length;

@@ -1,5 +1,6 @@
 // apis:enable — every API the infrastructure needs, enabled in one gcloud call, only those not yet enabled.
 import { defineTask } from '../../lib/index.js';
+import * as shapes from '../../lib/gcp/resources.js';
 import type { TaskContext } from '../../lib/engine/types.js';
 import { recordReports } from '../shared/common.js';
 
@@ -16,7 +17,11 @@ export const apisEnable = defineTask({
   name: 'apis:enable',
   description: 'Enable the Google Cloud APIs the infrastructure needs (one call, only those not yet enabled)',
   inputs: { config: ({ infra }) => infra.apis },
-  check: async (ctx) => (await missingApis(ctx)).length === 0,
+  check: async (ctx) => {
+    const enabled = await ctx.rest.list('serviceusage', `v1/projects/${ctx.project}/services`, 'services', shapes.enabledService, { query: { filter: 'state:ENABLED', pageSize: '200' } });
+    const names = new Set((enabled ?? []).map((s) => s.config?.name ?? s.name?.split('/').pop() ?? ''));
+    return ctx.infra.apis.every((api) => names.has(api));
+  },
   run: async (ctx) => {
     const missing = await missingApis(ctx);
     if (missing.length > 0) {

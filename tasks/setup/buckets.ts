@@ -3,6 +3,7 @@
 // brought in line; one without its labels is left alone unless adopted.
 import { UserError } from '../../lib/engine/errors.js';
 import { defineTask } from '../../lib/index.js';
+import * as shapes from '../../lib/gcp/resources.js';
 import type { ResolvedInfra } from '../../lib/gcp/infra.js';
 import type { TaskContext } from '../../lib/engine/types.js';
 import { createOrAdopt, doneCreating, forEachResource, guardOwnership, isGcloudError, markCreating, wasCreating, labelsFlag, missingLabels, recordReports, withTempFile, type Labels, type ResourceReport } from '../shared/common.js';
@@ -120,7 +121,7 @@ export const bucketsCreate = defineTask({
   args: { adopt: 'manage existing buckets that lack the tool\'s labels (they are labelled, then brought in line)' },
   inputs: { config: ({ infra, region }) => ({ buckets: infra.buckets, labels: infra.labels, region }) },
   check: async (ctx) => {
-    const found = await Promise.all(ctx.infra.buckets.map((b) => describeBucket(ctx, b)));
+    const found = await Promise.all(ctx.infra.buckets.map((b) => ctx.rest.get('storage', `b/${encodeURIComponent(b.name)}`, shapes.bucket, { query: { projection: 'full' } })));
     return found.every((b, i) => b !== null && lifecycleMatches(b.lifecycle, ctx.infra.buckets[i]) && missingLabels(b.labels, ctx.infra.labels).length === 0);
   },
   run: async (ctx) => {

@@ -4,6 +4,7 @@
 import { chmod, mkdir, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { defineTask } from '../../lib/index.js';
+import * as shapes from '../../lib/gcp/resources.js';
 import type { TaskContext } from '../../lib/engine/types.js';
 import {
   createOrAdopt, guardOwnership, isGcloudError, labelsAsDescription, labelsFromDescription, missingRoles, recordReports, serviceAccountMember, withRoles,
@@ -104,8 +105,11 @@ export const iamCreate = defineTask({
   inputs: { config: ({ infra }) => ({ serviceAccount: infra.serviceAccount, labels: infra.labels }) },
   check: async (ctx) => {
     const { email, roles } = ctx.infra.serviceAccount;
-    const account = await ctx.gcloud.read<ServiceAccount>(['iam', 'service-accounts', 'describe', email]);
-    return account !== null && missingRoles(await projectPolicy(ctx), roles, serviceAccountMember(email)).length === 0;
+    const [account, policy] = await Promise.all([
+      ctx.rest.get('iam', `v1/projects/-/serviceAccounts/${encodeURIComponent(email)}`, shapes.serviceAccount),
+      ctx.rest.get('cloudresourcemanager', `v1/projects/${ctx.project}:getIamPolicy`, shapes.iamPolicy, { body: { options: { requestedPolicyVersion: 3 } } }),
+    ]);
+    return account !== null && missingRoles(policy, roles, serviceAccountMember(email)).length === 0;
   },
   run: async (ctx) => {
     const account = await ensureServiceAccount(ctx);

@@ -11,9 +11,9 @@ import { runTarget, taskCommand } from '../shared/hints.js';
 import { iamCreate } from './iam.js';
 import { registryCreate } from './registry.js';
 import { secretsCreate } from './secrets.js';
-import { sqlCreate } from './sql.js';
+import { sqlCreate, sqlPassword } from './sql.js';
 
-const setupSteps = [apisEnable, registryCreate, bucketsCreate, iamCreate, secretsCreate, sqlCreate];
+const setupSteps = [apisEnable, registryCreate, bucketsCreate, iamCreate, secretsCreate, sqlCreate, sqlPassword];
 
 const marks = { created: '+ created', updated: '~ updated', unchanged: '= exists ' } as const;
 

@@ -5,6 +5,7 @@ import { homedir } from 'node:os';
 import path from 'node:path';
 import { UserError } from '../../lib/engine/errors.js';
 import { defineTask } from '../../lib/index.js';
+import * as shapes from '../../lib/gcp/resources.js';
 import type { TaskContext } from '../../lib/engine/types.js';
 import { createOrAdopt, guardOwnership, labelsFlag, missingLabels, recordReports, type Labels, type ResourceReport } from '../shared/common.js';
 
@@ -70,7 +71,7 @@ export const registryCreate = defineTask({
   inputs: { config: ({ infra }) => ({ registry: infra.registry, labels: infra.labels }) },
   check: async (ctx) => {
     const { registry } = ctx.infra;
-    const repo = await ctx.gcloud.read<Repository>(['artifacts', 'repositories', 'describe', registry.name, `--location=${registry.location}`]);
+    const repo = await ctx.rest.get('artifactregistry', `v1/projects/${ctx.project}/locations/${registry.location}/repositories/${encodeURIComponent(registry.name)}`, shapes.repository);
     return repo !== null && missingLabels(repo.labels, ctx.infra.labels).length === 0;
   },
   run: async (ctx) => {

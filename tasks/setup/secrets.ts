@@ -3,6 +3,7 @@
 // never printed. Existing versions are never overwritten; a secret without the tool's labels is left alone
 // unless adopted. The service account may read each.
 import { defineTask } from '../../lib/index.js';
+import * as shapes from '../../lib/gcp/resources.js';
 import type { ResolvedInfra } from '../../lib/gcp/infra.js';
 import type { TaskContext } from '../../lib/engine/types.js';
 import {
@@ -84,7 +85,15 @@ export const secretsCreate = defineTask({
   // SECRET_VALUE_* is not an input: a value only matters for a first version, and versions are never overwritten.
   inputs: { config: ({ infra }) => ({ secrets: infra.secrets, labels: infra.labels, serviceAccount: infra.serviceAccount.email }) },
   check: async (ctx) => {
-    const ok = await Promise.all(ctx.infra.secrets.map(async (s) => (await hasEnabledVersion(ctx, s)) && (await accessorGranted(ctx, s))));
+    const member = serviceAccountMember(ctx.infra.serviceAccount.email);
+    const ok = await Promise.all(ctx.infra.secrets.map(async (s) => {
+      const secret = `v1/projects/${ctx.project}/secrets/${encodeURIComponent(s.name)}`;
+      const [versions, policy] = await Promise.all([
+        ctx.rest.list('secretmanager', `${secret}/versions`, 'versions', shapes.secretVersion),
+        ctx.rest.get('secretmanager', `${secret}:getIamPolicy`, shapes.iamPolicy),
+      ]);
+      return (versions ?? []).some((v) => v.state === 'ENABLED') && hasBinding(policy, ACCESSOR, member);
+    }));
     return ok.every(Boolean);
   },
   run: async (ctx) => {

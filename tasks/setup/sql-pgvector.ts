@@ -2,6 +2,7 @@
 // proves it works. Connects through cloud-sql-proxy or the instance's public IP (lib/postgres/connect.ts).
 import type { InfraConfig } from '../../lib/gcp/infra.js';
 import { defineTask, type JsonObject } from '../../lib/index.js';
+import * as shapes from '../../lib/gcp/resources.js';
 import { withPg } from '../../lib/postgres/client.js';
 import { openCloudSql, runnableInstance } from '../../lib/postgres/connect.js';
 import { enablePgvector } from '../../lib/postgres/pgvector.js';
@@ -10,12 +11,12 @@ export function sqlPgvectorTask(_infra: InfraConfig) {
   return defineTask<JsonObject>({
     name: 'sql:pgvector',
     description: 'Enable the pgvector extension in the Cloud SQL database (through cloud-sql-proxy or the public IP)',
-    deps: ['sql:create'],
+    deps: ['sql:password'],
     inputs: {
       config: ({ infra, project }) => ({ project, instance: infra.sql.instance, database: infra.sql.database }),
     },
     // With --refresh: run again when the instance is gone or was replaced.
-    check: async (ctx) => (await ctx.gcloud.read(['sql', 'instances', 'describe', ctx.infra.sql.instance])) !== null,
+    check: async (ctx) => (await ctx.rest.get('sql', `sql/v1beta4/projects/${ctx.project}/instances/${encodeURIComponent(ctx.infra.sql.instance)}`, shapes.sqlInstance)) !== null,
     async run(ctx): Promise<JsonObject> {
       const { instance, database } = ctx.infra.sql;
       if (ctx.dryRun) {

@@ -1,11 +1,14 @@
-// sql:create — the Cloud SQL PostgreSQL instance as the config describes it, the database, and the
-// postgres password from Secret Manager. An existing instance that differs is patched where Cloud SQL
-// can change it in place; a different database version, disk type or region fails and touches nothing.
+// sql:create — the Cloud SQL PostgreSQL instance as the config describes it and the database; sql:password —
+// the postgres password from Secret Manager. The instance needs neither the service account nor the secrets,
+// so its creation (minutes on Google) starts right after the APIs; the password follows once the secret
+// exists. An existing instance that differs is patched where Cloud SQL can change it in place; a different
+// database version, disk type or region fails and touches nothing.
 import { UserError } from '../../lib/engine/errors.js';
 import { defineTask } from '../../lib/index.js';
 import type { ResolvedInfra } from '../../lib/gcp/infra.js';
 import { registerSecret } from '../../lib/engine/redact.js';
 import type { TaskContext } from '../../lib/engine/types.js';
+import * as shapes from '../../lib/gcp/resources.js';
 import { runTarget, taskCommand } from '../shared/hints.js';
 import { createOrAdopt, guardOwnership, labelsFlag, missingLabels, recordReports, type Labels, type ResourceReport } from '../shared/common.js';
 
@@ -142,17 +145,7 @@ async function createInstance(ctx: TaskContext): Promise<void> {
   await withProgress(ctx, `creating ${sql.instance}`, ctx.gcloud.mutate(['beta', 'sql', 'instances', 'create', sql.instance,
     `--database-version=${sql.databaseVersion}`, `--region=${ctx.region}`, '--edition=enterprise', f.tier, f.availability,
     `--storage-type=${sql.storageType}`, f.storageSize, f.autoIncrease, f.backup, ...f.maintenance,
-    `--database-flags=max_connections=${sql.maxConnections}`, `--labels=${labelsFlag(labels)}`], { timeoutMs: CREATE_TIMEOUT_MS }))
-    .catch((error: unknown) => {
-      throw /reuse the name of the deleted instance/i.test(String((error as Error).message)) ? reservedNameError(sql.instance) : error;
-    });
-}
-
-/** Cloud SQL keeps a deleted instance's name for about a week: cleanup then setup of the same name hits it. */
-function reservedNameError(instance: string): UserError {
-  return new UserError(`Cloud SQL instance name "${instance}" belongs to an instance deleted less than a week ago: Google reserves it for about a week.`, {
-    hint: 'Give the instance another name in tasks.config.ts (sql.instance) and run setup again, or wait until the week has passed.',
-  });
+    `--database-flags=max_connections=${sql.maxConnections}`, `--labels=${labelsFlag(labels)}`], { timeoutMs: CREATE_TIMEOUT_MS }));
 }
 
 interface SecretAccess { name?: string; payload?: { data?: string } }
@@ -162,7 +155,7 @@ interface SecretAccess { name?: string; payload?: { data?: string } }
  * "3"), in one read; registered for redaction at once. Null when the secret has no version.
  */
 async function passwordFromSecret(ctx: TaskContext): Promise<{ version: string; value: string } | null> {
-  const access = await ctx.gcloud.read<SecretAccess>(['secrets', 'versions', 'access', 'latest', `--secret=${ctx.infra.sql.passwordSecret}`], { secretOutput: true });
+  const access = await ctx.gcloud.read<SecretAccess>(['secrets', 'versions', 'access', 'latest', `--secret=${ctx.infra.sql.passwordSecret}`]);
   const version = access?.name?.split('/').pop();
   if (!version || access?.payload?.data === undefined) return null;
   const value = Buffer.from(access.payload.data, 'base64').toString('utf8');
@@ -209,51 +202,64 @@ async function ensureInstance(ctx: TaskContext): Promise<ResourceReport[]> {
     instance = await waitUntilCreated(ctx, instance);
   }
 
-  // The password follows the secret: set when its latest version is not the one recorded on the instance.
-  const password = await passwordFromSecret(ctx);
-  const version = password?.version ?? null;
-  if (version === null && !ctx.dryRun) {
-    throw new UserError(`Secret ${sql.passwordSecret} (the ${sql.user} password) has no version.`, { hint: `Create it with: ${taskCommand(runTarget(ctx), 'secrets:create')}` });
-  }
-  const setPasswordNow = version !== null && instance?.settings?.userLabels?.[PASSWORD_LABEL] !== version;
   const drift = instance ? instanceDrift(instance, sql, labels) : { changes: [], flags: [] };
-  const patchFlags = drift.flags.filter((f) => !f.startsWith('--update-labels='));
-  if (setPasswordNow || patchFlags.length < drift.flags.length) patchFlags.push(`--update-labels=${labelsFlag({ ...labels, ...(version ? { [PASSWORD_LABEL]: version } : {}) })}`);
-  if (instance && patchFlags.length) {
-    const stopped = instance.settings?.activationPolicy === 'NEVER';
-    if (stopped || (instance.state && instance.state !== 'RUNNABLE')) {
-      throw new UserError(`${resource} needs changes (${[...drift.changes, ...(setPasswordNow ? ['password'] : [])].join('; ')}) but is ${stopped ? 'stopped' : instance.state}. Nothing was changed.`, {
-        hint: stopped ? `Start it with: ${taskCommand(runTarget(ctx), 'sql:start')}, then run again.` : `Wait until it is RUNNABLE (${taskCommand(runTarget(ctx), 'status')}), then run again.`,
-      });
-    }
-    if (drift.changes.length) ctx.log.warn(`${resource} differs from the config: ${drift.changes.join('; ')}; patching`);
+  if (instance && drift.flags.length) {
+    assertPatchable(ctx, instance, resource, drift.changes);
+    ctx.log.warn(`${resource} differs from the config: ${drift.changes.join('; ')}; patching`);
   }
-
   // An earlier attempt of the create (retried after a transient failure) may have made it: wait for it, then go on.
   if (!instance) {
     const made = await createOrAdopt(resource, () => createInstance(ctx), () => describeInstance(ctx));
     if (made) await waitUntilCreated(ctx, made);
   }
-  if (setPasswordNow) await setPassword(ctx, password!.value);
-  else if (version === null) ctx.log.info(`would set the ${sql.user} password from secret ${sql.passwordSecret} once it exists`);
-  // Last: the password label records a password that is really set.
-  if (patchFlags.length) {
-    await withProgress(ctx, `patching ${sql.instance}`, ctx.gcloud.mutate(['beta', 'sql', 'instances', 'patch', sql.instance, ...patchFlags], { timeoutMs: PATCH_TIMEOUT_MS }));
-  }
+  if (instance && drift.flags.length) await patchInstance(ctx, drift.flags);
   const database = await ensureDatabase(ctx, !instance);
-  const changes = instance ? [...drift.changes, ...(setPasswordNow ? [`${sql.user} password from secret version ${version}`] : [])] : [];
-  const report: ResourceReport = { resource, state: !instance ? 'created' : changes.length ? 'updated' : 'unchanged', changes };
+  const report: ResourceReport = { resource, state: !instance ? 'created' : drift.changes.length ? 'updated' : 'unchanged', changes: instance ? drift.changes : [] };
   return [report, database];
+}
+
+/** A stopped or busy instance is not patched: say what it needs and how to get there. */
+function assertPatchable(ctx: TaskContext, instance: SqlInstance, resource: string, changes: string[]): void {
+  const stopped = instance.settings?.activationPolicy === 'NEVER';
+  if (stopped || (instance.state && instance.state !== 'RUNNABLE')) {
+    throw new UserError(`${resource} needs changes (${changes.join('; ')}) but is ${stopped ? 'stopped' : instance.state}. Nothing was changed.`, {
+      hint: stopped ? `Start it with: ${taskCommand(runTarget(ctx), 'sql:start')}, then run again.` : `Wait until it is RUNNABLE (${taskCommand(runTarget(ctx), 'status')}), then run again.`,
+    });
+  }
+}
+
+const patchInstance = (ctx: TaskContext, flags: string[]) =>
+  withProgress(ctx, `patching ${ctx.infra.sql.instance}`, ctx.gcloud.mutate(['beta', 'sql', 'instances', 'patch', ctx.infra.sql.instance, ...flags], { timeoutMs: PATCH_TIMEOUT_MS }));
+
+/** The password follows the secret: set when its latest version is not the one recorded on the instance. */
+async function ensurePassword(ctx: TaskContext): Promise<ResourceReport> {
+  const { sql, labels } = ctx.infra;
+  const resource = `${sql.user} password of ${sql.instance}`;
+  const instance = await describeInstance(ctx);
+  const password = await passwordFromSecret(ctx);
+  if (ctx.dryRun && (!instance || !password)) {
+    ctx.log.info(`would set the ${sql.user} password from secret ${sql.passwordSecret} once the instance and the secret exist`);
+    return { resource, state: 'unchanged', changes: [] };
+  }
+  if (!instance) throw new UserError(`Cloud SQL instance ${sql.instance} does not exist.`, { hint: `Create it with: ${taskCommand(runTarget(ctx), 'sql:create')}` });
+  if (!password) throw new UserError(`Secret ${sql.passwordSecret} (the ${sql.user} password) has no version.`, { hint: `Create it with: ${taskCommand(runTarget(ctx), 'secrets:create')}` });
+  if (instance.settings?.userLabels?.[PASSWORD_LABEL] === password.version) return { resource, state: 'unchanged', changes: [] };
+  const change = `${sql.user} password from secret version ${password.version}`;
+  assertPatchable(ctx, instance, `Cloud SQL instance ${sql.connectionName}`, [change]);
+  await setPassword(ctx, password.value);
+  // Last: the password label records a password that is really set.
+  await patchInstance(ctx, [`--update-labels=${labelsFlag({ ...labels, [PASSWORD_LABEL]: password.version })}`]);
+  return { resource, state: 'updated', changes: [change] };
 }
 
 export const sqlCreate = defineTask({
   name: 'sql:create',
-  description: 'Create the Cloud SQL PostgreSQL instance (tier by environment, SSD, backups, maintenance window, flags), its database and the postgres password',
-  deps: ['apis:enable', 'secrets:create'],
   args: { adopt: 'manage an existing instance that lacks the tool\'s labels (it is labelled, then brought in line)' },
+  description: 'Create the Cloud SQL PostgreSQL instance (tier by environment, SSD, backups, maintenance window, flags), its database and the postgres password',
+  deps: ['apis:enable'],
   inputs: { config: ({ infra, region }) => ({ sql: infra.sql, labels: infra.labels, region }) },
   check: async (ctx) => {
-    const instance = await describeInstance(ctx);
+    const instance = await ctx.rest.get('sql', `sql/v1beta4/projects/${ctx.project}/instances/${encodeURIComponent(ctx.infra.sql.instance)}`, shapes.sqlInstance);
     return instance !== null && instanceDrift(instance, ctx.infra.sql, ctx.infra.labels).changes.length === 0;
   },
   run: async (ctx) => {
@@ -269,5 +275,25 @@ export const sqlCreate = defineTask({
       user: sql.user,
       passwordSecret: sql.passwordSecret,
     };
+  },
+});
+
+export const sqlPassword = defineTask({
+  name: 'sql:password',
+  description: 'Set the postgres password of the Cloud SQL instance from its Secret Manager secret (again whenever the secret gets a new version)',
+  deps: ['sql:create', 'secrets:create'],
+  inputs: { config: ({ infra }) => ({ instance: infra.sql.instance, user: infra.sql.user, passwordSecret: infra.sql.passwordSecret }) },
+  check: async (ctx) => {
+    const { sql } = ctx.infra;
+    const [instance, latest] = await Promise.all([
+      ctx.rest.get('sql', `sql/v1beta4/projects/${ctx.project}/instances/${encodeURIComponent(sql.instance)}`, shapes.sqlInstance),
+      ctx.rest.get('secretmanager', `v1/projects/${ctx.project}/secrets/${encodeURIComponent(sql.passwordSecret)}/versions/latest`, shapes.secretVersion),
+    ]);
+    const version = latest?.name.split('/').pop();
+    return !!version && instance?.settings?.userLabels?.[PASSWORD_LABEL] === version;
+  },
+  run: async (ctx) => {
+    recordReports(ctx, [await ensurePassword(ctx)]);
+    return { instance: ctx.infra.sql.instance, user: ctx.infra.sql.user, passwordSecret: ctx.infra.sql.passwordSecret };
   },
 });

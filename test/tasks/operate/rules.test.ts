@@ -1,10 +1,10 @@
-// The pure parts of the ops tasks: du parsing, lifecycle reading, drift, scope, cost arithmetic and
+// The pure parts of the ops tasks: lifecycle reading, drift, scope, cost arithmetic and
 // formatting, cleanup type choices, cache invalidation targets. No cloud needed.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { infra as infraConfig } from '../../../tasks.config.js';
 import { resolveInfra } from '../../../lib/gcp/infra.js';
-import { lifecycleOf, parseDu, scopeOf, type ServiceDetails, type SqlDetails } from '../../../tasks/operate/discover.js';
+import { lifecycleOf, scopeOf, type ServiceDetails, type SqlDetails } from '../../../tasks/operate/discover.js';
 import { bucketDrift, roleDrift, serviceDrift, sqlDrift } from '../../../tasks/operate/drift.js';
 import { estimateCost, renderCost, sqlMonthly, type CostFacts } from '../../../tasks/operate/cost.js';
 import { formatBytes, formatMoney } from '../../../tasks/shared/format.js';
@@ -15,16 +15,6 @@ import { GcloudError } from '../../../lib/gcp/gcloud.js';
 
 const dev = resolveInfra(infraConfig, { env: 'development', project: 'p1', region: 'us-central1', vars: {} });
 const prod = resolveInfra(infraConfig, { env: 'production', project: 'p1', region: 'us-central1', vars: {} });
-
-test('du output: bucket total, object count without folder lines', () => {
-  const text = ['6            gs://b/dir/a.txt', '6            gs://b/dir/', '9437184      gs://b/big.bin', '9437190      gs://b/', ''].join('\n');
-  assert.equal(parseDu(text, 'b'), { bytes: 9437190, objects: 2 });
-  assert.equal(parseDu('', 'b'), { bytes: 0, objects: 0 });
-  // Several buckets in one du: each counts only its own lines (`b` is a prefix of `bb`).
-  assert.equal(parseDu('3  gs://bb/x\n3  gs://bb/\n7  gs://b/y\n7  gs://b/\n', 'b'), { bytes: 7, objects: 1 });
-  // Without a bucket line the object lines are summed; names with spaces survive.
-  assert.equal(parseDu('10  gs://b/x y.txt\n5  gs://b/z', 'b'), { bytes: 15, objects: 2 });
-});
 
 test('lifecycle rules read as (prefix, age) pairs and compared with the config', () => {
   const lifecycle = { rule: [{ action: { type: 'Delete' }, condition: { age: 90, matchesPrefix: ['uploads/'] } }, { action: { type: 'Delete' }, condition: { age: 30, matchesPrefix: ['temp/'] } }] };

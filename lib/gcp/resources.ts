@@ -1,0 +1,113 @@
+// The shapes of the Google Cloud REST answers the tasks read, checked at the boundary (rest.ts validates
+// every item). Only the fields a task uses are named; the rest passes through untouched. 64-bit integers
+// arrive as JSON strings, so sizes are string-or-number.
+import { z } from 'zod';
+
+const int64 = z.union([z.string(), z.number()]).optional();
+const labels = z.record(z.string(), z.string()).optional();
+
+/** Service Usage: `GET v1/projects/{p}/services?filter=state:ENABLED`. */
+export const enabledService = z.looseObject({ name: z.string().optional(), config: z.looseObject({ name: z.string().optional() }).optional(), state: z.string().optional() });
+
+/** Resource Manager: `POST v1/projects/{p}:getIamPolicy`. */
+export const iamPolicy = z.looseObject({
+  bindings: z.array(z.looseObject({ role: z.string(), members: z.array(z.string()).optional() })).optional(),
+  etag: z.string().optional(),
+});
+export type IamPolicyShape = z.infer<typeof iamPolicy>;
+
+/** Monitoring: `GET v3/projects/{p}/alertPolicies`. */
+export const alertPolicy = z.looseObject({ name: z.string().optional(), displayName: z.string().optional(), enabled: z.boolean().optional() });
+
+/** Cloud Run (Knative v1): `GET apis/serving.knative.dev/v1/namespaces/{p}/services` on the regional host. */
+const envVar = z.looseObject({
+  name: z.string(),
+  value: z.string().optional(),
+  valueFrom: z.looseObject({ secretKeyRef: z.looseObject({ name: z.string(), key: z.string().optional() }).optional() }).optional(),
+});
+export const runService = z.looseObject({
+  metadata: z.looseObject({ name: z.string(), labels, annotations: labels }),
+  spec: z
+    .looseObject({
+      template: z
+        .looseObject({
+          metadata: z.looseObject({ annotations: labels }).optional(),
+          spec: z
+            .looseObject({
+              containers: z.array(z.looseObject({ image: z.string().optional(), env: z.array(envVar).optional(), resources: z.looseObject({ limits: labels }).optional() })).optional(),
+              timeoutSeconds: int64,
+              serviceAccountName: z.string().optional(),
+            })
+            .optional(),
+        })
+        .optional(),
+    })
+    .optional(),
+  status: z
+    .looseObject({
+      url: z.string().optional(),
+      latestReadyRevisionName: z.string().optional(),
+      conditions: z.array(z.looseObject({ type: z.string(), status: z.string().optional(), message: z.string().optional() })).optional(),
+      traffic: z.array(z.looseObject({ revisionName: z.string().optional(), latestRevision: z.boolean().optional(), percent: int64 })).optional(),
+    })
+    .optional(),
+});
+export type RunService = z.infer<typeof runService>;
+
+/** GKE: `GET v1/projects/{p}/locations/-/clusters`. */
+export const cluster = z.looseObject({
+  name: z.string(),
+  location: z.string().optional(),
+  zone: z.string().optional(),
+  status: z.string().optional(),
+  currentNodeCount: int64,
+  currentMasterVersion: z.string().optional(),
+  resourceLabels: labels,
+});
+
+/** Cloud SQL Admin v1beta4: `GET sql/v1beta4/projects/{p}/instances`. */
+export const sqlInstance = z.looseObject({
+  name: z.string(),
+  region: z.string().optional(),
+  state: z.string().optional(),
+  databaseVersion: z.string().optional(),
+  connectionName: z.string().optional(),
+  settings: z
+    .looseObject({
+      tier: z.string().optional(),
+      activationPolicy: z.string().optional(),
+      availabilityType: z.string().optional(),
+      dataDiskSizeGb: int64,
+      dataDiskType: z.string().optional(),
+      storageAutoResize: z.boolean().optional(),
+      userLabels: labels,
+      databaseFlags: z.array(z.looseObject({ name: z.string(), value: z.string() })).optional(),
+      maintenanceWindow: z.looseObject({ day: z.number().optional(), hour: z.number().optional() }).optional(),
+      backupConfiguration: z.looseObject({ enabled: z.boolean().optional(), startTime: z.string().optional() }).optional(),
+    })
+    .optional(),
+});
+export type SqlInstance = z.infer<typeof sqlInstance>;
+export const sqlDatabase = z.looseObject({ name: z.string() });
+export const sqlUser = z.looseObject({ name: z.string() });
+
+/** Cloud Storage JSON v1: `GET storage/v1/b?project=` and `GET storage/v1/b/{b}/o`. */
+const lifecycleRule = z.looseObject({
+  action: z.looseObject({ type: z.string() }),
+  condition: z.looseObject({ age: z.number().optional(), matchesPrefix: z.array(z.string()).optional() }),
+});
+export const bucket = z.looseObject({ name: z.string(), location: z.string().optional(), labels, lifecycle: z.looseObject({ rule: z.array(lifecycleRule).optional() }).optional() });
+export type Bucket = z.infer<typeof bucket>;
+export const storageObject = z.looseObject({ name: z.string(), size: int64 });
+
+/** Artifact Registry v1: repositories and their Docker images. */
+export const repository = z.looseObject({ name: z.string(), format: z.string().optional(), labels, sizeBytes: int64 });
+export const dockerImage = z.looseObject({ name: z.string().optional(), uri: z.string(), tags: z.array(z.string()).optional(), imageSizeBytes: int64 });
+export type DockerImage = z.infer<typeof dockerImage>;
+
+/** Secret Manager v1: secrets and their versions. */
+export const secret = z.looseObject({ name: z.string(), labels });
+export const secretVersion = z.looseObject({ name: z.string(), state: z.string().optional() });
+
+/** IAM v1: `GET v1/projects/{p}/serviceAccounts`. */
+export const serviceAccount = z.looseObject({ email: z.string(), displayName: z.string().optional(), description: z.string().optional(), disabled: z.boolean().optional() });

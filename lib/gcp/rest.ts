@@ -1,0 +1,318 @@
+// The read-only side of Google Cloud without a Python process per query: status, list, cost, cleanup's
+// discovery and the --refresh checks ask the REST APIs directly. One access token per run (from gcloud, so
+// the user's or the sandbox's configuration decides), one keep-alive connection pool, the endpoints and
+// proxy of the same gcloud configuration the wrapper uses, pagination, retries of 429/5xx with backoff, and
+// Google's error bodies turned into the wrapper's error kinds. Mutations stay gcloud commands.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { Dispatcher } from 'undici';
+import type { z } from 'zod';
+import { redact, registerSecret } from '../engine/redact.js';
+import type { Logger } from '../engine/types.js';
+import { delay } from '../engine/wait.js';
+import { GcloudError, type Gcloud, type GcloudErrorKind } from './gcloud.js';
+
+// ---------------------------------------------------------------- the gcloud configuration
+
+/**
+ * A gcloud property (`section/name`) as gcloud resolves it: the CLOUDSDK_SECTION_NAME variable, else the
+ * active configuration's properties file in CLOUDSDK_CONFIG (reading it costs no gcloud process).
+ */
+export function gcloudProperty(env: Readonly<Record<string, string | undefined>>, section: string, name: string): string | undefined {
+  const fromEnv = env[`CLOUDSDK_${section}_${name}`.toUpperCase()];
+  if (fromEnv !== undefined && fromEnv !== '') return fromEnv;
+  return activeProperties(env)[section]?.[name];
+}
+
+const propertiesCache = new Map<string, Record<string, Record<string, string>>>();
+
+function activeProperties(env: Readonly<Record<string, string | undefined>>): Record<string, Record<string, string>> {
+  const configDir = env.CLOUDSDK_CONFIG || path.join(os.homedir(), '.config', 'gcloud');
+  const active = env.CLOUDSDK_ACTIVE_CONFIG_NAME || readText(path.join(configDir, 'active_config'))?.trim() || 'default';
+  const file = path.join(configDir, 'configurations', `config_${active}`);
+  let parsed = propertiesCache.get(file);
+  if (!parsed) {
+    parsed = parseIni(readText(file) ?? '');
+    propertiesCache.set(file, parsed);
+  }
+  return parsed;
+}
+
+function readText(file: string): string | undefined {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+/** gcloud's properties files: `[section]` headers and `name = value` lines (Python's configparser). */
+export function parseIni(text: string): Record<string, Record<string, string>> {
+  const out: Record<string, Record<string, string>> = {};
+  let section: Record<string, string> | undefined;
+  for (const raw of text.split(/\r?\n/)) {
+    const line = raw.trim();
+    if (!line || line.startsWith('#') || line.startsWith(';')) continue;
+    const header = /^\[(.+)\]$/.exec(line);
+    if (header) {
+      section = out[header[1]!.trim()] ??= {};
+      continue;
+    }
+    const eq = line.search(/[=:]/);
+    if (section && eq > 0) section[line.slice(0, eq).trim()] = line.slice(eq + 1).trim();
+  }
+  return out;
+}
+
+const truthy = (v: string | undefined) => /^(1|true|yes|on)$/i.test(v ?? '');
+
+// ---------------------------------------------------------------- endpoints
+
+/** The APIs read here: gcloud's override name, Google's host, and the base path gcloud appends to a root override. */
+const APIS = {
+  serviceusage: { host: 'serviceusage.googleapis.com', base: '' },
+  cloudresourcemanager: { host: 'cloudresourcemanager.googleapis.com', base: '' },
+  iam: { host: 'iam.googleapis.com', base: '' },
+  secretmanager: { host: 'secretmanager.googleapis.com', base: '' },
+  artifactregistry: { host: 'artifactregistry.googleapis.com', base: '' },
+  sql: { host: 'sqladmin.googleapis.com', base: '' },
+  storage: { host: 'storage.googleapis.com', base: 'storage/v1/' },
+  container: { host: 'container.googleapis.com', base: '' },
+  monitoring: { host: 'monitoring.googleapis.com', base: '' },
+  run: { host: 'run.googleapis.com', base: '' },
+} as const;
+
+export type RestApi = keyof typeof APIS;
+
+/**
+ * The base URL of an API, ending in `/`: the configuration's override (a root override gets the API's base
+ * path, any other path is used as it is, as gcloud does), else Google's endpoint. Cloud Run's Knative API
+ * lives on the regional host `<region>-<host>`, derived from either.
+ */
+export function endpointOf(env: Readonly<Record<string, string | undefined>>, api: RestApi, region?: string): string {
+  const { host, base } = APIS[api];
+  const override = gcloudProperty(env, 'api_endpoint_overrides', api);
+  let url = override ? (new URL(override).pathname === '/' ? `${override}${base}` : override) : `https://${host}/${base}`;
+  if (region) {
+    const u = new URL(url);
+    u.hostname = `${region}-${u.hostname}`;
+    url = u.toString();
+  }
+  return url.endsWith('/') ? url : `${url}/`;
+}
+
+// ---------------------------------------------------------------- errors
+
+/** Google's error body: `{"error": {"code", "message", "status", "details": [{"reason"}]}}`. */
+function toRestError(status: number, bodyText: string, command: string, project: string): GcloudError {
+  let message = `HTTP ${status}`;
+  let googleStatus = '';
+  let reasons: string[] = [];
+  try {
+    const error = JSON.parse(bodyText)?.error;
+    if (error?.message) message = String(error.message);
+    googleStatus = String(error?.status ?? '');
+    reasons = [...(error?.details ?? []), ...(error?.errors ?? [])].map((d: { reason?: string }) => String(d?.reason ?? '')).filter(Boolean);
+  } catch {
+    if (bodyText.trim()) message = bodyText.trim().split('\n')[0]!;
+  }
+  if (reasons.includes('SERVICE_DISABLED') && !/SERVICE_DISABLED|is disabled|has not been used/i.test(message)) message = `${message} (SERVICE_DISABLED)`;
+  const kind = errorKind(status, googleStatus);
+  return new GcloudError(redact(message), kind, command, null, redact(bodyText), HINTS[kind]?.(project));
+}
+
+function errorKind(status: number, googleStatus: string): GcloudErrorKind {
+  if (status === 404 || googleStatus === 'NOT_FOUND') return 'not-found';
+  if (status === 401 || googleStatus === 'UNAUTHENTICATED') return 'unauthenticated';
+  if (status === 403 || googleStatus === 'PERMISSION_DENIED') return 'permission';
+  if (status === 429 || status >= 500 || googleStatus === 'RESOURCE_EXHAUSTED' || googleStatus === 'UNAVAILABLE') return 'transient';
+  if (googleStatus === 'ALREADY_EXISTS') return 'already-exists';
+  if (status === 412 || googleStatus === 'FAILED_PRECONDITION' || googleStatus === 'ABORTED') return 'precondition';
+  if (status === 400 || googleStatus === 'INVALID_ARGUMENT') return 'invalid';
+  return 'other';
+}
+
+const HINTS: Partial<Record<GcloudErrorKind, (project: string) => string>> = {
+  permission: (p) => `Your account lacks a permission on project ${p} (or the API is disabled): check \`gcloud projects get-iam-policy ${p}\` and that the API is enabled (\`pnpm task apis:enable\`).`,
+  transient: () => 'Google Cloud answered with a temporary error after retries; run the task again in a moment.',
+  unauthenticated: () => 'Run `gcloud auth login` (and `gcloud auth application-default login`).',
+};
+
+// ---------------------------------------------------------------- the reader
+
+export interface RestCallOptions {
+  /** Query parameters. */
+  query?: Record<string, string | undefined>;
+  /** Per-call bound: the request is aborted and fails with kind 'timeout' after it. */
+  timeoutMs?: number;
+  /** A POST with this JSON body (read-only methods such as `:getIamPolicy`). */
+  body?: unknown;
+  /** Cloud Run's Knative API is regional. */
+  region?: string;
+}
+
+export interface RestReader {
+  /** One resource, validated by `schema`; null when it does not exist. */
+  get<S extends z.ZodType>(api: RestApi, relPath: string, schema: S, opts?: RestCallOptions): Promise<z.infer<S> | null>;
+  /** Every item of a paged list (`key` names the array), each validated; null when the parent does not exist. */
+  list<S extends z.ZodType>(api: RestApi, relPath: string, key: string, schema: S, opts?: RestCallOptions): Promise<z.infer<S>[] | null>;
+}
+
+/** What the REST reader shares across the tasks of a run: the connection pool, the token and the call count. */
+export interface RestSession {
+  env: Readonly<Record<string, string | undefined>>;
+  project: string;
+  stats: { requests: number; retries: number };
+  dispatcher?: Promise<Dispatcher>;
+  token?: Promise<string | null>;
+}
+
+export function createRestSession(env: Readonly<Record<string, string | undefined>>, project: string): RestSession {
+  return { env, project, stats: { requests: 0, retries: 0 } };
+}
+
+/** Closes the run's connection pool (keep-alive sockets would otherwise hold the process a few seconds). */
+export async function closeRestSession(session: RestSession): Promise<void> {
+  if (session.dispatcher) await (await session.dispatcher).close();
+}
+
+/**
+ * One keep-alive pool for the run. With a proxy in the configuration every request goes through it, as
+ * with gcloud: plain-http URLs in absolute form (the sandbox reaches its regional Cloud Run host this way),
+ * https ones through CONNECT; otherwise the standard HTTP(S)_PROXY variables apply. The configuration's CA
+ * file is trusted for TLS.
+ */
+async function makeDispatcher(env: Readonly<Record<string, string | undefined>>): Promise<Dispatcher> {
+  const { Agent, EnvHttpProxyAgent, ProxyAgent } = await import('undici');
+  const caFile = gcloudProperty(env, 'core', 'custom_ca_certs_file');
+  const tls = caFile ? { ca: fs.readFileSync(caFile, 'utf8') } : {};
+  const type = gcloudProperty(env, 'proxy', 'type');
+  const address = gcloudProperty(env, 'proxy', 'address');
+  const port = gcloudProperty(env, 'proxy', 'port');
+  if (type && address && port) {
+    if (type !== 'http') {
+      throw new GcloudError(`proxy/type ${type} is not supported for direct reads (only http)`, 'invalid', 'gcloud config get proxy/type', null, '', 'Use an http proxy in the gcloud configuration.');
+    }
+    const user = gcloudProperty(env, 'proxy', 'username');
+    const password = gcloudProperty(env, 'proxy', 'password');
+    if (password) registerSecret(password);
+    const token = user ? `Basic ${Buffer.from(`${user}:${password ?? ''}`).toString('base64')}` : undefined;
+    return new ProxyAgent({ uri: `http://${address}:${port}`, token, proxyTunnel: false, requestTls: tls, keepAliveTimeout: 10_000 });
+  }
+  return process.env.HTTPS_PROXY || process.env.HTTP_PROXY || process.env.https_proxy || process.env.http_proxy
+    ? new EnvHttpProxyAgent({ connect: tls })
+    : new Agent({ connect: tls, keepAliveTimeout: 10_000 });
+}
+
+const MAX_ATTEMPTS = 5;
+const BACKOFF_MS = [500, 1000, 2000, 4000];
+/** Network failures worth another attempt (a reset keep-alive socket, a refused connection while a server restarts). */
+const RETRYABLE_NETWORK = /ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT|UND_ERR_SOCKET|UND_ERR_CLOSED|other side closed/;
+
+/** The reader of one task: its log and abort signal, the run's shared session, the gcloud wrapper for the token. */
+export function createRestReader(session: RestSession, task: { gcloud: Gcloud; log: Logger; signal: AbortSignal }): RestReader {
+  const token = (): Promise<string | null> =>
+    (session.token ??= (async () => {
+      // With disabled credentials gcloud sends no Authorization header; neither do we.
+      if (truthy(gcloudProperty(session.env, 'auth', 'disable_credentials'))) return null;
+      const text = await task.gcloud.read<string>(['auth', 'print-access-token'], { json: false, project: false });
+      const value = String(text ?? '').trim();
+      if (!value) throw new GcloudError('gcloud printed no access token', 'unauthenticated', 'gcloud auth print-access-token', null, '', HINTS.unauthenticated!(session.project));
+      registerSecret(value);
+      return value;
+    })().catch((e: unknown) => {
+      session.token = undefined;
+      throw e;
+    }));
+
+  const request = async (api: RestApi, relPath: string, opts: RestCallOptions): Promise<unknown> => {
+    const url = new URL(relPath, endpointOf(session.env, api, opts.region));
+    for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) url.searchParams.set(k, v);
+    const method = opts.body === undefined ? 'GET' : 'POST';
+    const command = `${method} ${url.toString()}`;
+    const dispatcher = await (session.dispatcher ??= makeDispatcher(session.env));
+    const { fetch } = await import('undici');
+    const bearer = await token();
+    for (let attempt = 1; ; attempt++) {
+      session.stats.requests++;
+      task.log.debug(`$ ${command}`);
+      const deadline = opts.timeoutMs ? AbortSignal.timeout(opts.timeoutMs) : undefined;
+      const signal = deadline ? AbortSignal.any([task.signal, deadline]) : task.signal;
+      let failure: GcloudError;
+      try {
+        const res = await fetch(url, {
+          method,
+          headers: { accept: 'application/json', ...(bearer ? { authorization: `Bearer ${bearer}` } : {}), ...(opts.body === undefined ? {} : { 'content-type': 'application/json' }) },
+          body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
+          signal,
+          dispatcher,
+        });
+        const text = await res.text();
+        if (res.ok) return text.trim() ? JSON.parse(text) : {};
+        failure = toRestError(res.status, text, command, session.project);
+      } catch (e) {
+        if (task.signal.aborted) throw new GcloudError('interrupted', 'interrupted', command, null, '');
+        if (deadline?.aborted) {
+          throw new GcloudError(`no answer within ${((opts.timeoutMs ?? 0) / 1000).toFixed(0)} s`, 'timeout', command, null, '', 'The API is slow or unreachable; try again, or raise the timeout.');
+        }
+        const text = errorChain(e);
+        failure = new GcloudError(`cannot reach ${url.host}: ${text}`, RETRYABLE_NETWORK.test(text) ? 'transient' : 'other', command, null, text);
+      }
+      if (failure.kind !== 'transient' || attempt >= MAX_ATTEMPTS) throw failure;
+      session.stats.retries++;
+      const wait = BACKOFF_MS[attempt - 1]! * (0.75 + Math.random() / 2);
+      task.log.warn(`${command}: ${failure.message} — retry ${attempt}/${MAX_ATTEMPTS - 1} in ${(wait / 1000).toFixed(1)} s`);
+      await delay(wait, task.signal);
+      if (task.signal.aborted) throw new GcloudError('interrupted', 'interrupted', command, null, '');
+    }
+  };
+
+  const validate = <S extends z.ZodType>(schema: S, value: unknown, api: RestApi, relPath: string): z.infer<S> => {
+    const parsed = schema.safeParse(value);
+    if (parsed.success) return parsed.data;
+    const issue = parsed.error.issues[0];
+    throw new GcloudError(`unexpected ${api} answer for ${relPath}: ${issue?.path.join('.') || '(root)'}: ${issue?.message}`, 'other', `GET ${relPath}`, null, '');
+  };
+
+  const notFoundAsNull = async <T>(work: () => Promise<T>): Promise<T | null> => {
+    try {
+      return await work();
+    } catch (e) {
+      if (e instanceof GcloudError && e.kind === 'not-found') return null;
+      throw e;
+    }
+  };
+
+  return {
+    get: (api, relPath, schema, opts = {}) => notFoundAsNull(async () => validate(schema, await request(api, relPath, opts), api, relPath)),
+    list: (api, relPath, key, schema, opts = {}) =>
+      notFoundAsNull(async () => {
+        const items: unknown[] = [];
+        let pageToken: { name: string; value: string } | undefined;
+        // The deadline bounds the whole list, not each page.
+        const end = opts.timeoutMs ? Date.now() + opts.timeoutMs : undefined;
+        do {
+          const query = { ...opts.query, ...(pageToken ? { [pageToken.name]: pageToken.value } : {}) };
+          const timeoutMs = end === undefined ? undefined : Math.max(1, end - Date.now());
+          const page = (await request(api, relPath, { ...opts, query, timeoutMs })) as Record<string, unknown> & { nextPageToken?: string; metadata?: { continue?: string } };
+          const pageItems = page[key];
+          if (pageItems !== undefined && !Array.isArray(pageItems)) throw new GcloudError(`unexpected ${api} answer for ${relPath}: ${key} is not a list`, 'other', `GET ${relPath}`, null, '');
+          items.push(...(pageItems ?? []));
+          // Google's APIs page with nextPageToken; Cloud Run's Knative API with metadata.continue.
+          pageToken = page.nextPageToken ? { name: 'pageToken', value: page.nextPageToken } : page.metadata?.continue ? { name: 'continue', value: page.metadata.continue } : undefined;
+        } while (pageToken);
+        return items.map((item) => validate(schema, item, api, relPath));
+      }),
+  };
+}
+
+/** An error and its causes on one line (fetch wraps the socket error as `cause`). */
+function errorChain(e: unknown): string {
+  const parts: string[] = [];
+  for (let cur: unknown = e; cur && parts.length < 4; cur = (cur as { cause?: unknown }).cause) {
+    const err = cur as { message?: string; code?: string };
+    parts.push([err.code, err.message].filter(Boolean).join(' '));
+  }
+  return redact(parts.filter(Boolean).join(': ') || String(e));
+}
