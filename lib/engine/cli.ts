@@ -10,6 +10,7 @@ import { UsageError, UserError } from './errors.js';
 import { parseArgs, usage, wantsJson, type CliOptions } from './args.js';
 import { loadConfig, type LoadedConfig } from './config.js';
 import { createRuntime } from './context.js';
+import { commandFor, type CommandTarget } from './command.js';
 import { assertKnown, closure, toDot, toMermaid, topoOrder } from './graph.js';
 import { clearRecords, Fingerprinter, loadSalt, recordsDir, StateStore } from './cache.js';
 import { acquireLock, lockPath, userLockDir, type Lock } from './lock.js';
@@ -119,10 +120,13 @@ function platformInput({ config, root }: LoadedConfig, opts: CliOptions, io: Io)
 }
 
 /** `pnpm task <rest>` with every flag that decides where a run acts, so a printed hint targets the same place. */
-function commandBuilder(loaded: LoadedConfig, opts: CliOptions, env: EnvName, io: Io): (rest: string) => string {
-  const flags = [`--env=${env}`, ...Object.keys(opts.platform).filter((f) => opts.platform[f]).map((f) => `--${f}`)];
-  if (opts.config !== undefined && loaded.file !== path.resolve(io.cwd, 'tasks.config.ts')) flags.push(`--config=${opts.config}`);
-  return (rest) => `pnpm task ${rest} ${flags.join(' ')}`;
+function commandBuilder(loaded: LoadedConfig, opts: CliOptions, env: EnvName, io: Io): (task: string, taskArgs?: readonly string[]) => string {
+  const target: CommandTarget = {
+    env,
+    platformFlags: Object.keys(opts.platform).filter((f) => opts.platform[f]),
+    ...(opts.config !== undefined && loaded.file !== path.resolve(io.cwd, 'tasks.config.ts') ? { config: opts.config } : {}),
+  };
+  return (task, taskArgs) => commandFor(target, task, taskArgs);
 }
 
 function listTasks({ config }: LoadedConfig, opts: CliOptions): string {

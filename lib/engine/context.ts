@@ -21,7 +21,7 @@ export interface RuntimeSetup {
   /** Arguments after `--`, given only to the tasks named on the command line. */
   argsFor(task: string): TaskArgs;
   /** `pnpm task <rest>` with the flags that make it act where this run acts (env, config, platform flags). */
-  commandFor(rest: string): string;
+  commandFor(task: string, taskArgs?: readonly string[]): string;
 }
 
 let zxModule: Promise<typeof import('zx')> | undefined;

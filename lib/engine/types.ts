@@ -38,7 +38,7 @@ export interface PreflightContext extends FingerprintContext {
   /** The env file of this environment (`.env.<env>` in paths.envDir), to name in messages. */
   envFilePath: string;
   /** `pnpm task <rest>` with the flags that target what this run targets (for hints). */
-  commandFor(rest: string): string;
+  commandFor(task: string, taskArgs?: readonly string[]): string;
 }
 
 export interface TaskDef<Out extends Json | void = Json | void> {
@@ -155,7 +155,7 @@ export interface TaskContext {
   envFile: EnvFile;
   paths: Paths;
   /** `pnpm task <rest>` with the flags that target what this run targets (`--env`, `--config`, `--sandbox`): for next-step hints. */
-  commandFor(rest: string): string;
+  commandFor(task: string, taskArgs?: readonly string[]): string;
   /** Drop cache records (e.g. after deleting the resource they describe). */
   invalidate(taskNames: string[]): Promise<void>;
 }

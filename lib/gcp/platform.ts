@@ -71,7 +71,7 @@ export const gcpPlatform: Platform = {
           target: { project, region },
           key: project,
           paths: { appRoot: path.resolve(input.root, vars.APP_ROOT || infra?.appRoot || '.') },
-          fields: () => ({ infra: infra ?? noInfra, project, region, sandbox: !!sandbox }),
+          fields: () => ({ infra: infra ?? noInfra, project, region }),
           taskFields: (_task, { log, signal, dryRun }) => {
             const gcloud = createGcloud({ project, env: gcloudEnv, dryRun, log, signal, stats });
             return { gcloud, rest: createRestReader(rest, { gcloud, log, signal }), sandbox: sandbox && { url: sandbox.url, stateDir: sandbox.stateDir } };

@@ -10,23 +10,13 @@ export interface GcpTarget {
   region: string;
 }
 
-/** The sandbox a `--sandbox` run uses (being phased out of task code: tasks must not branch on it). */
-export interface SandboxInfo {
-  url: string;
-  stateDir: string;
-}
-
 declare module '../engine/types.js' {
   interface FingerprintContext extends GcpTarget {
     /** Every resource name, already resolved for the environment. */
     infra: ResolvedInfra;
   }
-  interface PreflightContext {
-    sandbox: boolean;
-  }
   interface TaskContext extends GcpTarget {
     infra: ResolvedInfra;
-    sandbox?: SandboxInfo;
     /** The one gcloud wrapper, bound to this task's log and abort signal. */
     gcloud: Gcloud;
     /** Read-only queries straight to the REST APIs (one token and connection pool per run). */

@@ -142,7 +142,7 @@ function deleteTask(): TaskDef<DeleteOutput> {
           ctx.log.success(`${typeTitles[type]}: ${name} does not exist in project ${ctx.project}; nothing to delete.`);
           return { type, name, deleted: false, invalidated };
         }
-        throw new UserError(`There is no ${type} named ${name} in project ${ctx.project}.`, { hint: `See what the tool manages with: ${taskCommand(runTarget(ctx), 'list')}` });
+        throw new UserError(`There is no ${type} named ${name} in project ${ctx.project}.`, { hint: `See what the tool manages with: ${taskCommand(ctx, 'list')}` });
       }
       if (resource.scope !== 'managed') throw notOurs(ctx, resource);
       const what = `${typeSingular[type]} ${name} (${describeResource(resource)})`;

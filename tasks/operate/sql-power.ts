@@ -110,7 +110,7 @@ async function waitForPolicy(ctx: TaskContext, target: 'NEVER' | 'ALWAYS'): Prom
     if (now.details.activationPolicy === target && (target === 'NEVER' || now.details.state === 'RUNNABLE')) return now;
     if (Date.now() > until)
       throw new UserError(`Cloud SQL instance ${ctx.infra.sql.instance} did not reach activation policy ${target} within ${WAIT_LIMIT_MS / 60_000} minutes (now: ${now.state}).`, {
-        hint: `Check it with ${taskCommand(runTarget(ctx), 'status')}; the change may still complete.`,
+        hint: `Check it with ${taskCommand(ctx, 'status')}; the change may still complete.`,
       });
     await new Promise((r) => setTimeout(r, POLL_MS));
   }

@@ -23,7 +23,7 @@ function table(rows: [string, string][]): string[] {
 }
 
 /** The summary text: what exists, what this run did, how to connect, what to do next. */
-export function setupSummary(ctx: Pick<TaskContext, 'infra' | 'env' | 'project' | 'region' | 'vars' | 'sandbox'> & { configArg?: string }): string {
+export function setupSummary(ctx: Pick<TaskContext, 'infra' | 'env' | 'project' | 'region' | 'vars' | 'commandFor'>): string {
   const { infra } = ctx;
   const target = runTarget(ctx);
   const command = (task: string, args: string[] = []) => taskCommand(target, task, args);

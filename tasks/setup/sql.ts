@@ -9,7 +9,7 @@ import type { ResolvedInfra } from '../../lib/gcp/infra.js';
 import { registerSecret } from '../../lib/engine/redact.js';
 import type { TaskContext } from '../../lib/engine/types.js';
 import * as shapes from '../../lib/gcp/resources.js';
-import { runTarget, taskCommand } from '../shared/hints.js';
+import { taskCommand } from '../shared/hints.js';
 import { createOrAdopt, guardOwnership, labelsFlag, missingLabels, recordReports, type Labels, type ResourceReport } from '../shared/common.js';
 
 type SqlConfig = ResolvedInfra['sql'];
@@ -128,7 +128,7 @@ async function waitUntilCreated(ctx: TaskContext, instance: SqlInstance): Promis
   const deadline = Date.now() + CREATE_TIMEOUT_MS;
   let current = instance;
   while (current.state === 'PENDING_CREATE') {
-    if (Date.now() > deadline || ctx.signal.aborted) throw new UserError(`Cloud SQL instance ${ctx.infra.sql.instance} is still being created.`, { hint: `Run the task again later (${taskCommand(runTarget(ctx), 'status')} shows its state).` });
+    if (Date.now() > deadline || ctx.signal.aborted) throw new UserError(`Cloud SQL instance ${ctx.infra.sql.instance} is still being created.`, { hint: `Run the task again later (${taskCommand(ctx, 'status')} shows its state).` });
     ctx.log.info(`instance ${ctx.infra.sql.instance} is being created (state PENDING_CREATE); waiting`);
     await new Promise((resolve) => setTimeout(resolve, 10_000));
     current = (await describeInstance(ctx)) ?? current;
@@ -223,7 +223,7 @@ function assertPatchable(ctx: TaskContext, instance: SqlInstance, resource: stri
   const stopped = instance.settings?.activationPolicy === 'NEVER';
   if (stopped || (instance.state && instance.state !== 'RUNNABLE')) {
     throw new UserError(`${resource} needs changes (${changes.join('; ')}) but is ${stopped ? 'stopped' : instance.state}. Nothing was changed.`, {
-      hint: stopped ? `Start it with: ${taskCommand(runTarget(ctx), 'sql:start')}, then run again.` : `Wait until it is RUNNABLE (${taskCommand(runTarget(ctx), 'status')}), then run again.`,
+      hint: stopped ? `Start it with: ${taskCommand(ctx, 'sql:start')}, then run again.` : `Wait until it is RUNNABLE (${taskCommand(ctx, 'status')}), then run again.`,
     });
   }
 }
@@ -241,8 +241,8 @@ async function ensurePassword(ctx: TaskContext): Promise<ResourceReport> {
     ctx.log.info(`would set the ${sql.user} password from secret ${sql.passwordSecret} once the instance and the secret exist`);
     return { resource, state: 'unchanged', changes: [] };
   }
-  if (!instance) throw new UserError(`Cloud SQL instance ${sql.instance} does not exist.`, { hint: `Create it with: ${taskCommand(runTarget(ctx), 'sql:create')}` });
-  if (!password) throw new UserError(`Secret ${sql.passwordSecret} (the ${sql.user} password) has no version.`, { hint: `Create it with: ${taskCommand(runTarget(ctx), 'secrets:create')}` });
+  if (!instance) throw new UserError(`Cloud SQL instance ${sql.instance} does not exist.`, { hint: `Create it with: ${taskCommand(ctx, 'sql:create')}` });
+  if (!password) throw new UserError(`Secret ${sql.passwordSecret} (the ${sql.user} password) has no version.`, { hint: `Create it with: ${taskCommand(ctx, 'secrets:create')}` });
   if (instance.settings?.userLabels?.[PASSWORD_LABEL] === password.version) return { resource, state: 'unchanged', changes: [] };
   const change = `${sql.user} password from secret version ${password.version}`;
   assertPatchable(ctx, instance, `Cloud SQL instance ${sql.connectionName}`, [change]);

@@ -8,7 +8,7 @@ import { UserError } from '../../lib/engine/errors.js';
 import { GcloudError, type GcloudErrorKind } from '../../lib/gcp/gcloud.js';
 import type { ResolvedInfra } from '../../lib/gcp/infra.js';
 import type { EnvName, TaskContext } from '../../lib/engine/types.js';
-import { runTarget, taskCommand } from './hints.js';
+import { taskCommand } from './hints.js';
 
 export type Labels = Record<string, string>;
 
@@ -78,7 +78,7 @@ export function guardEnvironment(infra: Pick<ResolvedInfra, 'env'>, resource: st
 // ---------------------------------------------------------------- ownership
 
 /** What a task needs to decide whether it may change an existing resource. */
-export type OwnershipContext = Pick<TaskContext, 'infra' | 'args' | 'name' | 'env' | 'sandbox' | 'log'> & { configArg?: string };
+export type OwnershipContext = Pick<TaskContext, 'infra' | 'args' | 'name' | 'env' | 'commandFor' | 'log'>;
 
 /**
  * Ownership is a label, never a name: a resource that exists without this tool's labels for this
@@ -97,7 +97,7 @@ export function guardOwnership(ctx: OwnershipContext, resource: string, labels: 
   throw new UserError(
     `${resource} exists but was not created by ${ctx.infra.managedBy} (no managed-by=${ctx.infra.managedBy} and environment=${ctx.env} labels). Nothing was changed.`,
     {
-      hint: `If ${ctx.infra.managedBy} should manage it, adopt it (it is labelled, then brought in line with the config): ${taskCommand(runTarget(ctx), ctx.name, ['--adopt'])}, `
+      hint: `If ${ctx.infra.managedBy} should manage it, adopt it (it is labelled, then brought in line with the config): ${taskCommand(ctx, ctx.name, ['--adopt'])}, `
         + `or set adopt: true for it in tasks.config.ts. Otherwise leave it alone${opts.rename ? ` and ${opts.rename}` : ''}.`,
     },
   );

@@ -12,7 +12,8 @@ import {
   missingRoles, withRoles, withTempFile,
 } from '../../../tasks/shared/common.js';
 import { gcpEnvSchema, sandboxVars } from '../../../tasks/shared/env-schema.js';
-import { runTarget, taskCommand } from '../../../tasks/shared/hints.js';
+import { taskCommand } from '../../../tasks/shared/hints.js';
+import { commandFor } from '../../../lib/engine/command.js';
 import { incompatibilities, instanceDrift, type SqlInstance } from '../../../tasks/setup/sql.js';
 
 const sandbox = { project: 'digitwin-sandbox', region: 'us-central1' };
@@ -109,7 +110,7 @@ test('environment guard: the other environment\'s resource is refused, unlabelle
 test('ownership guard: only the labels make a resource the tool\'s; adopting is explicit', () => {
   const warnings: string[] = [];
   const ctx = (args: Record<string, string | boolean> = {}, env: 'development' | 'production' = 'production') => ({
-    infra: env === 'production' ? prod : dev, env, args, name: 'secrets:create', sandbox: { url: 'http://x', stateDir: '/x' },
+    infra: env === 'production' ? prod : dev, env, args, name: 'secrets:create', commandFor: (task: string, taskArgs?: readonly string[]) => commandFor({ env, platformFlags: ['sandbox'] }, task, taskArgs),
     log: { warn: (m: string) => warnings.push(m) } as any,
   });
   guardOwnership(ctx(), 'secret database-password', prod.labels);
@@ -135,10 +136,11 @@ test('ownership guard: only the labels make a resource the tool\'s; adopting is 
 });
 
 test('hints: a next-step command repeats the run\'s --env, --sandbox and --config', () => {
-  assert.is(taskCommand(runTarget({ env: 'development', sandbox: undefined }), 'setup'), 'pnpm task setup --env=development');
-  assert.is(taskCommand(runTarget({ env: 'production', sandbox: { url: 'u', stateDir: 's' } }), 'db:migrate', ['--target=cloud']),
+  const run = (target: Parameters<typeof commandFor>[0]) => ({ commandFor: (task: string, args?: readonly string[]) => commandFor(target, task, args) });
+  assert.is(taskCommand(run({ env: 'development', platformFlags: [] }), 'setup'), 'pnpm task setup --env=development');
+  assert.is(taskCommand(run({ env: 'production', platformFlags: ['sandbox'] }), 'db:migrate', ['--target=cloud']),
     'pnpm task db:migrate --env=production --sandbox -- --target=cloud');
-  assert.is(taskCommand({ env: 'production', sandbox: false, config: 'infra/my tasks.config.ts' }, 'status'),
+  assert.is(taskCommand(run({ env: 'production', platformFlags: [], config: 'infra/my tasks.config.ts' }), 'status'),
     "pnpm task status --env=production --config='infra/my tasks.config.ts'");
 });
 
