@@ -145,7 +145,17 @@ async function createInstance(ctx: TaskContext): Promise<void> {
   await withProgress(ctx, `creating ${sql.instance}`, ctx.gcloud.mutate(['beta', 'sql', 'instances', 'create', sql.instance,
     `--database-version=${sql.databaseVersion}`, `--region=${ctx.region}`, '--edition=enterprise', f.tier, f.availability,
     `--storage-type=${sql.storageType}`, f.storageSize, f.autoIncrease, f.backup, ...f.maintenance,
-    `--database-flags=max_connections=${sql.maxConnections}`, `--labels=${labelsFlag(labels)}`], { timeoutMs: CREATE_TIMEOUT_MS }));
+    `--database-flags=max_connections=${sql.maxConnections}`, `--labels=${labelsFlag(labels)}`], { timeoutMs: CREATE_TIMEOUT_MS }))
+    .catch((error: unknown) => {
+      throw /reuse the name of the deleted instance/i.test(String((error as Error).message)) ? reservedNameError(sql.instance) : error;
+    });
+}
+
+/** Cloud SQL keeps a deleted instance's name for about a week: cleanup then setup of the same name hits it. */
+function reservedNameError(instance: string): UserError {
+  return new UserError(`Cloud SQL instance name "${instance}" belongs to an instance deleted less than a week ago: Google reserves it for about a week.`, {
+    hint: 'Give the instance another name in tasks.config.ts (sql.instance) and run setup again, or wait until the week has passed.',
+  });
 }
 
 interface SecretAccess { name?: string; payload?: { data?: string } }
@@ -155,7 +165,7 @@ interface SecretAccess { name?: string; payload?: { data?: string } }
  * "3"), in one read; registered for redaction at once. Null when the secret has no version.
  */
 async function passwordFromSecret(ctx: TaskContext): Promise<{ version: string; value: string } | null> {
-  const access = await ctx.gcloud.read<SecretAccess>(['secrets', 'versions', 'access', 'latest', `--secret=${ctx.infra.sql.passwordSecret}`]);
+  const access = await ctx.gcloud.read<SecretAccess>(['secrets', 'versions', 'access', 'latest', `--secret=${ctx.infra.sql.passwordSecret}`], { secretOutput: true });
   const version = access?.name?.split('/').pop();
   if (!version || access?.payload?.data === undefined) return null;
   const value = Buffer.from(access.payload.data, 'base64').toString('utf8');

@@ -1,7 +1,7 @@
 // The CLI as a live subprocess for tests that talk to it while it runs: wait for a line on its stderr, answer a
 // question on its stdin (kept open, unlike runCli's), send it a signal, then read how it ended.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { cliCommand, fixture, repoRoot } from '../helpers/cli.js';
+import { cliCommand, fixture, repoRoot, stateHome } from '../helpers/cli.js';
 
 export interface LiveCli {
   child: ChildProcess;
@@ -15,7 +15,7 @@ export interface LiveCli {
 export function startCli(config: string, args: string[], env: Record<string, string>): LiveCli {
   const child = spawn(cliCommand[0], [...cliCommand.slice(1), '--config', fixture(config), ...args], {
     cwd: repoRoot,
-    env: { ...process.env, CI: '1', NO_COLOR: '1', FORCE_COLOR: undefined, ...env },
+    env: { ...process.env, CI: '1', NO_COLOR: '1', FORCE_COLOR: undefined, XDG_STATE_HOME: stateHome, ...env },
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   let stdout = '';
