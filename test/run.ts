@@ -91,7 +91,16 @@ function skipsOfInstalled(output: string): string[] {
 function runFile(file: string): Promise<FileResult> {
   const started = performance.now();
   return new Promise((resolve) => {
-    const child = spawn(tsx, [file], { cwd: repo, env: { ...process.env, FORCE_COLOR: '0', [SNAPSHOT_SOCKET_ENV]: snapshotSocket }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    // Each file gets its own per-user state folder: the run lock is per user and project + environment, and
+    // files running side by side are different "users" here, not rivals for one lock.
+    const stateHome = fs.mkdtempSync(path.join(os.tmpdir(), 'gt-test-state-'));
+    const child = spawn(tsx, [file], {
+      cwd: repo,
+      env: { ...process.env, FORCE_COLOR: '0', XDG_STATE_HOME: stateHome, [SNAPSHOT_SOCKET_ENV]: snapshotSocket },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
+    child.on('close', () => fs.rmSync(stateHome, { recursive: true, force: true }));
     if (child.pid) running.add(child.pid);
     let output = '';
     child.stdout.on('data', (d) => (output += d));
