@@ -63,9 +63,9 @@ test('region, resources, scaling, timeout, service account, labels, public acces
     const service = services.get(key);
     const template = service.spec.template;
     assert.is(service.metadata.labels['cloud.googleapis.com/location'], w.sandbox.region, `${key} region`);
-    assert.equal(template.spec.containers[0].resources.limits, { cpu: '1', memory: '512Mi' }, key);
-    assert.is(template.metadata.annotations['autoscaling.knative.dev/maxScale'], '10', key);
-    assert.ok([undefined, '0'].includes(template.metadata.annotations['autoscaling.knative.dev/minScale']), `${key} min instances 0`);
+    assert.equal(template.spec.containers[0].resources.limits, { cpu: config.cpu, memory: config.memory }, key);
+    assert.is(template.metadata.annotations['autoscaling.knative.dev/maxScale'], String(config.maxInstances), key);
+    assert.is(template.metadata.annotations['autoscaling.knative.dev/minScale'] ?? '0', String(config.minInstances), `${key} min instances`);
     assert.is(template.spec.timeoutSeconds, config.timeoutSeconds, key);
     assert.is(template.spec.serviceAccountName, infra.serviceAccount.email, `${key} runs as the service account`);
     assert.is(template.spec.containers[0].ports[0].containerPort, 8080, key);
@@ -76,6 +76,9 @@ test('region, resources, scaling, timeout, service account, labels, public acces
   const ws = services.get('websocket-server');
   assert.is(ws.spec.template.metadata.annotations['run.googleapis.com/sessionAffinity'], 'true', 'websocket session affinity');
   assert.is(ws.spec.template.spec.timeoutSeconds, 3600);
+  // Long-lived connections: one instance always warm, CPU not throttled between requests.
+  assert.is(ws.spec.template.metadata.annotations['autoscaling.knative.dev/minScale'], '1');
+  assert.match(String(ws.spec.template.metadata.annotations['run.googleapis.com/cpu-throttling']), /^false$/i);
 });
 
 test('variables, secrets and Cloud SQL (properties 9, 16–18)', async () => {
