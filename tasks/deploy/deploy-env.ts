@@ -1,6 +1,6 @@
-// What a deployed service is given: its declared non-secret variables (property 16), with the values the
+// What a deployed service is given: its declared non-secret variables, with the values the
 // infra data owns (project, region, resource names, the Cloud SQL socket) taken from there, and the
-// other services' URLs (property 23). Plus the production rules (requirement 5), checked before any
+// other services' URLs. Plus the production rules, checked before any
 // gcloud call: no literal secrets, no http:// service URLs, no debug endpoints.
 import { UserError } from '../../lib/engine/errors.js';
 import type { ResolvedInfra, ResolvedService } from '../../lib/gcp/infra.js';
@@ -76,7 +76,7 @@ export function serviceEnvVars(
   return { ...vars, ...peerUrls };
 }
 
-/** `--set-secrets` value: every secret as an env variable from Secret Manager's latest version (property 17). */
+/** `--set-secrets` value: every secret as an env variable from Secret Manager's latest version. */
 export function secretsFlag(infra: ResolvedInfra): string {
   return infra.secrets.map((s) => `${s.envVar}=${s.name}:latest`).join(',');
 }

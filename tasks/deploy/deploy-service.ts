@@ -1,6 +1,6 @@
 // deploy:<service> (one service, safe rollout) and deploy:all (every service, then the inter-service URLs).
 //
-// Inter-service URLs (property 23): a Cloud Run URL exists only once its service does, so on a fresh
+// Inter-service URLs: a Cloud Run URL exists only once its service does, so on a fresh
 // project the services deployed in parallel cannot know each other's URLs. Each deploy passes the URLs
 // of the services that exist at that moment; deploy:all then compares every service's URL variables
 // with the live URLs and rolls out (same safe rollout, same image) only the services whose variables are

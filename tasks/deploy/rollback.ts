@@ -1,4 +1,4 @@
-// rollback:<service> (requirement 12.4): all traffic back to the newest healthy revision with an older
+// rollback:<service> all traffic back to the newest healthy revision with an older
 // image than the one serving now (each candidate is health-checked at a tag URL first, so a revision that
 // fails is skipped), or to a named revision (`-- --to=api-gateway-00002-abc`), or to an image tag (`-- --to=20251126-004512`:
 // that image's digest is deployed with the same safe rollout). Prints the resulting traffic split.

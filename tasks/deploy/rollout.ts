@@ -1,4 +1,4 @@
-// Safe rollout of one Cloud Run revision (requirements 4, 10, 12; properties 15–24, 34–36).
+// Safe rollout of one Cloud Run revision.
 //
 // An existing service gets the new revision with --no-traffic under the tag `candidate`; the revision is
 // health-checked at the tag's own URL and only then takes 100% of the traffic. A service's first revision

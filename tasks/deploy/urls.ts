@@ -1,4 +1,4 @@
-// urls (requirement 10.4): every service's URL, the revision serving it and its traffic split.
+// urls every service's URL, the revision serving it and its traffic split.
 import { defineTask } from '../../lib/index.js';
 import type { TaskDef } from '../../lib/engine/types.js';
 import { table } from './deploy-service.js';

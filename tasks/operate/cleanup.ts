@@ -10,7 +10,7 @@
 // Ctrl-C at a question ends the questions and the run at once (exit 130); a cancelled confirmation
 // (DELETE ALL mistyped, "nothing: quit") ends with exit 1.
 //
-// Cloud Run (property 32, "all services of the region"): when Cloud Run is chosen, every service of the
+// Cloud Run ("all services of the region"): when Cloud Run is chosen, every service of the
 // region that this tool manages for the environment is deleted, including labelled ones the config no
 // longer names; services of the region that are not the tool's are listed as left alone. Deleting another
 // team's service is exactly what the old script did wrong, so the scope rule wins over "all".
@@ -36,7 +36,7 @@ type Mode = 'all' | 'selective' | 'menu';
 const waves: ResourceType[][] = [['service', 'gke'], ['sql', 'bucket', 'registry', 'secret', 'sa']];
 /** Independent deletions run at once, up to this many. */
 const PARALLEL_DELETES = 4;
-/** Confirmed one by one with their details (requirements 7.5, 7.6). */
+/** Confirmed one by one with their details. */
 const confirmEach: ResourceType[] = ['sql', 'bucket'];
 
 const typeAliases: Record<string, ResourceType> = {

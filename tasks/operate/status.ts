@@ -1,6 +1,6 @@
 // `status`: what exists, how it differs from tasks.config.ts, and what is missing (with the task that
 // creates it). Every query runs at once with its own time limit inside an overall budget, so the report
-// always arrives (property 29) and a slow API shows as "timed out", never as "missing".
+// always arrives and a slow API shows as "timed out", never as "missing".
 import { defineTask } from '../../lib/index.js';
 import { UsageError } from '../../lib/engine/errors.js';
 import type { TaskContext, TaskDef } from '../../lib/engine/types.js';
@@ -40,7 +40,7 @@ export type StatusReport = {
   counts: Record<StatusState, number>;
 };
 
-/** Whole-report budget: property 29 says 30 s; the margin covers process start and printing. */
+/** Whole-report budget: status must answer within 30 s; the margin covers process start and printing. */
 export const STATUS_BUDGET_MS = 25_000;
 const DEFAULT_QUERY_TIMEOUT_S = 10;
 
