@@ -62,7 +62,7 @@ test('--all after typing DELETE ALL: everything managed is deleted, the rest lef
   assert.ok(after.buckets.includes(foreign.bucket), 'the Terraform state bucket is left alone');
   assert.ok(after.services.includes(foreign.service), 'another team\'s service is left alone');
   assert.match(r.stdout, new RegExp(`Left alone[^\\n]*:\\n(.*\\n)*.*bucket ${foreign.bucket}: not managed by gcp-tasks`));
-  assert.match(r.stdout, /`pnpm task setup` recreates what was deleted/);
+  assert.match(r.stdout, /`pnpm task setup --env=development --sandbox` recreates what was deleted/);
 
   // The cache claims nothing that is gone: setup runs every step again and everything is back.
   const setup = await sb.cli(['setup', '--json']);
