@@ -244,6 +244,7 @@ export class SandboxServer {
     } catch (err) {
       response = errorResponse(err);
     }
+    response = inStorageShape(rawPath, response);
     this.log({ time: new Date().toISOString(), method, host, path: rawPath, status: response.status, ...(injected ? { injected } : {}) });
     send(res, response);
   }
@@ -318,6 +319,18 @@ function parseJson(contentType: string | undefined, body: Buffer): unknown {
   } catch {
     throw new ApiError(400, 'Invalid JSON payload received.');
   }
+}
+
+/**
+ * The Cloud Storage JSON API answers errors without the gRPC-style `status` of the other APIs
+ * (`{"error": {"code": 409, "message": …, "errors": [...]}}`), so gcloud prints `HTTPError 409: …` there.
+ */
+function inStorageShape(path: string, response: SandboxResponse): SandboxResponse {
+  if (!/^\/(upload\/)?storage\/v1\//.test(path) || response.status < 400) return response;
+  const body = response.body as { error?: { status?: string; details?: unknown } } | undefined;
+  if (!body?.error || typeof body.error !== 'object') return response;
+  const { status: _status, details: _details, ...error } = body.error;
+  return { ...response, body: { error } };
 }
 
 function errorResponse(err: unknown): SandboxResponse {

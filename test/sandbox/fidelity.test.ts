@@ -1,6 +1,9 @@
 // Where a command could pass in the sandbox and fail on Google: each with raw gcloud and Google's outcome.
 // Authentication (401 without a token), projects that do not exist, unknown APIs and roles, a stopped Cloud SQL
-// instance, a password change without a password, a deleted instance's reserved name.
+// instance, a password change without a password, a deleted instance's reserved name, Cloud Storage's error shape.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { gcloudTests } from '../helpers/skip.js';
 import * as assert from 'uvu/assert';
 import { startTestSandbox, type TestSandbox } from '../helpers/sandbox.js';
@@ -67,6 +70,25 @@ test('Cloud SQL: set-password without a password is refused (with one it works);
   const again = await sb.gcloud(['sql', 'instances', 'create', INSTANCE, '--database-version=POSTGRES_15', '--tier=db-f1-micro', '--region=us-central1']);
   assert.is(again.code, 1);
   assert.match(again.stderr, "you can't reuse the name of the deleted instance until one week from the deletion date");
+});
+
+test('Cloud Storage errors come in its JSON API shape: gcloud prints HTTPError 409 and 412, as against Google', async () => {
+  await sb.ok(['storage', 'buckets', 'create', 'gs://gt-fidelity-shape', '--location=us-central1']);
+  const again = await sb.gcloud(['storage', 'buckets', 'create', 'gs://gt-fidelity-shape', '--location=us-central1']);
+  assert.is.not(again.code, 0);
+  assert.match(again.stderr, /HTTPError 409/);
+  assert.not.match(again.stderr, /CONFLICT:/);
+  const file = path.join(os.tmpdir(), `gt-fidelity-${process.pid}.txt`);
+  fs.writeFileSync(file, 'v1');
+  try {
+    await sb.ok(['storage', 'cp', file, 'gs://gt-fidelity-shape/o.txt']);
+    const stale = await sb.gcloud(['storage', 'cp', file, 'gs://gt-fidelity-shape/o.txt', '--if-generation-match=1']);
+    assert.is.not(stale.code, 0);
+    assert.match(stale.stderr, /412/);
+    assert.not.match(stale.stderr, /FAILED_PRECONDITION:/);
+  } finally {
+    fs.rmSync(file, { force: true });
+  }
 });
 
 test.run();

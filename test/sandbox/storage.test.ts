@@ -69,7 +69,7 @@ test('errors: not empty (409), exists (409), not found (404), invalid name and l
   assert.match(notEmpty.stderr, 'Bucket is not empty. To delete all objects and then delete bucket, use: gcloud storage rm -r');
   const exists = await sb.gcloud(['storage', 'buckets', 'create', `gs://${B}`, '--location=us-central1']);
   assert.is(exists.code, 1);
-  assert.match(exists.stderr, 'CONFLICT: Your previous request to create the named bucket succeeded and you already own it');
+  assert.match(exists.stderr, /HTTPError 409: Your previous request to create the named bucket succeeded and you already own it/);
   const missing = await sb.gcloud(['storage', 'buckets', 'describe', 'gs://gt-no-such-bucket']);
   assert.is(missing.code, 1);
   assert.match(missing.stderr, 'gs://gt-no-such-bucket not found: 404.');

@@ -25,6 +25,7 @@ const line = (report: CostReport, item: RegExp) => {
   if (!found) throw new Error(`no cost line ${item}: ${JSON.stringify(report.lines)}`);
   return found;
 };
+const labels = (env: string) => `app=${infra.app},environment=${env},managed-by=${infra.managedBy}`;
 const close = (a: number | null, b: number) => assert.ok(a !== null && Math.abs(a - b) < 1e-9, `${a} ≈ ${b}`);
 
 test.before(loud(async () => {
@@ -36,8 +37,9 @@ test.before(loud(async () => {
   const uploads = await Promise.all([
     sb.gcloud(['storage', 'cp', path.join(dir, 'three.bin'), 'gs://clone-voice-models-development/models/three.bin']),
     sb.gcloud(['storage', 'cp', path.join(dir, 'one.bin'), 'gs://clone-documents-development/one.bin']),
-    sb.gcloud(['sql', 'instances', 'create', 'digitwinlive-db-dev', '--database-version=POSTGRES_15', '--tier=db-f1-micro', `--region=${sb.region}`, '--storage-size=10']),
-    sb.gcloud(['sql', 'instances', 'create', 'digitwinlive-db', '--database-version=POSTGRES_15', '--tier=db-custom-1-3840', '--availability-type=REGIONAL', `--region=${sb.region}`, '--storage-size=20']),
+    // With the tool's labels: only what it manages is reported (and stopped) as its own.
+    sb.gcloud(['beta', 'sql', 'instances', 'create', 'digitwinlive-db-dev', '--database-version=POSTGRES_15', '--tier=db-f1-micro', `--region=${sb.region}`, '--storage-size=10', `--labels=${labels('development')}`]),
+    sb.gcloud(['beta', 'sql', 'instances', 'create', 'digitwinlive-db', '--database-version=POSTGRES_15', '--tier=db-custom-1-3840', '--availability-type=REGIONAL', `--region=${sb.region}`, '--storage-size=20', `--labels=${labels('production')}`]),
   ]);
   fs.rmSync(dir, { recursive: true, force: true });
   for (const u of uploads) assert.is(u.code, 0, u.stderr);

@@ -4,6 +4,7 @@ import { gcloudTests } from '../../helpers/skip.js';
 import * as assert from 'uvu/assert';
 import { expectCode, loud, startOpsSandbox, type OpsSandbox } from './harness.js';
 import type { SqlPowerOutput } from '../../../tasks/operate/sql-power.js';
+import { infra } from '../../../tasks.config.js';
 
 const test = gcloudTests('operate/sql-power tests');
 
@@ -26,7 +27,9 @@ test.before(loud(async () => {
   sb = await startOpsSandbox();
   expectCode(await sb.cli(['apis:enable']), 0, 'apis:enable');
   // The instance as sql:create makes it (created directly: this file tests start/stop, not setup).
-  const made = await sb.gcloud(['sql', 'instances', 'create', instance, '--database-version=POSTGRES_15', '--tier=db-f1-micro', `--region=${sb.region}`, '--storage-size=10', '--storage-type=SSD']);
+  // With the tool's labels: sql:stop and sql:start act only on an instance the tool manages.
+  const made = await sb.gcloud(['beta', 'sql', 'instances', 'create', instance, '--database-version=POSTGRES_15', '--tier=db-f1-micro', `--region=${sb.region}`, '--storage-size=10', '--storage-type=SSD',
+    `--labels=app=${infra.app},environment=development,managed-by=${infra.managedBy}`]);
   assert.is(made.code, 0, made.stderr);
 }));
 test.after(async () => {
