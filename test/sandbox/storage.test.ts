@@ -78,7 +78,7 @@ test('errors: not empty (409), exists (409), not found (404), invalid name and l
   assert.match(badLocation.stderr, "Invalid value for location: 'moon-central1'");
   const badName = await sb.gcloud(['storage', 'buckets', 'create', 'gs://Bad_Name']);
   assert.is(badName.code, 1);
-  assert.match(badName.stderr, "INVALID_ARGUMENT: Invalid bucket name: 'Bad_Name'");
+  assert.match(badName.stderr, /HTTPError 400: Invalid bucket name: 'Bad_Name'/);
   await sb.setFaults({ errors: [{ method: 'GET', path: `/storage/v1/b/${B}`, status: 403, message: 'injected 403' }] });
   const denied = await sb.gcloud(['storage', 'buckets', 'describe', `gs://${B}`]);
   await sb.setFaults({});
