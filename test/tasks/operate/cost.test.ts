@@ -64,7 +64,8 @@ test('storage from the actual bucket sizes, Cloud SQL by tier, secrets by versio
   const expected = prices.sqlTierMonthly['db-f1-micro'] + 10 * prices.sqlStorageGbMonthSsd + (4 / 1024) * prices.storageGbMonth + 3 * prices.secretVersionMonth;
   close(report.total, expected);
   assert.match(text, /Total\s+estimate\s+\$9\.55/);
-  assert.match(text, /min instances 0/);
+  // websocket-server keeps one instance warm (long-lived connections): billed all the time, and said so.
+  assert.match(text, /websocket-server\S* keeps 1 instance\(s\) warm/);
   assert.match(text, /about \$25\.00\/month saved/);
   assert.match(text, `list prices of ${prices.takenOn}`);
   assert.match(text, 'https://console.cloud.google.com/billing/linkedaccount?project=digitwin-sandbox');
