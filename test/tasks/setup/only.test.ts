@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { gcloudTests } from '../../helpers/skip.js';
 import * as assert from 'uvu/assert';
+import { PASSWORD_LABEL } from '../../../tasks/setup/sql.js';
 import { isMutating, out, setupSandbox, show, summary, type SetupSandbox } from './helpers.js';
 
 const test = gcloudTests('setup/only tests');
@@ -49,6 +50,11 @@ const checks: [string, () => Promise<void>][] = [
     for (const x of s.infra().secrets) assert.is((await s.json<any[]>(['secrets', 'versions', 'list', x.name])).length, 1);
   }],
   ['sql:create', async () => void (await s.json(['sql', 'databases', 'describe', s.infra().sql.database, `--instance=${s.infra().sql.instance}`]))],
+  // The password follows its secret: the instance records which secret version it was set from.
+  ['sql:password', async () => {
+    const instance = await s.json<any>(['sql', 'instances', 'describe', s.infra().sql.instance]);
+    assert.ok(instance.settings?.userLabels?.[PASSWORD_LABEL], 'the password label records the secret version set');
+  }],
 ];
 
 for (const [name, exists] of checks) {
