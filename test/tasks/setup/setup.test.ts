@@ -32,7 +32,7 @@ test('a fresh setup creates everything and keeps the bindings it did not make', 
   assert.is(r.code, 0, show(r));
   const run = summary(r);
   assert.equal(run.tasks.map((t) => [t.name, t.status]).sort(), [
-    ['apis:enable', 'ran'], ['buckets:create', 'ran'], ['iam:create', 'ran'], ['registry:create', 'ran'], ['secrets:create', 'ran'], ['setup', 'ran'], ['sql:create', 'ran'],
+    ['apis:enable', 'ran'], ['buckets:create', 'ran'], ['iam:create', 'ran'], ['registry:create', 'ran'], ['secrets:create', 'ran'], ['setup', 'ran'], ['sql:create', 'ran'], ['sql:password', 'ran'],
   ]);
   console.log(`  measured: fresh setup made ${run.gcloud.calls} gcloud calls`);
   freshOutput = out(r);
@@ -153,9 +153,11 @@ test('secrets never appear in the output, the logs, the cache records, or on a c
     for (const v of values) assert.not.ok(text.includes(v), `${f.name} contains a secret`);
   }
   // The task logs record every gcloud command line: no password flag and no value among them.
-  const sqlLog = fs.readFileSync(path.join(stateDir, 'logs', 'sql:create.log'), 'utf8');
+  const sqlLog = fs.readFileSync(path.join(stateDir, 'logs', 'sql:password.log'), 'utf8');
   assert.match(sqlLog, /set-password .*--prompt-for-password/);
-  assert.not.match(sqlLog, /--password=|--root-password/);
+  for (const log of ['sql:create.log', 'sql:password.log']) {
+    assert.not.match(fs.readFileSync(path.join(stateDir, 'logs', log), 'utf8'), /--password=|--root-password/);
+  }
 });
 
 test('the summary names what was created, the connection details and the next steps', () => {
