@@ -3,8 +3,8 @@
 // what was deleted.
 import { gcloudTests } from '../../../helpers/skip.js';
 import * as assert from 'uvu/assert';
-import { expectCode, loud, startOpsSandbox, type OpsSandbox } from '../harness.js';
-import { assertFull, existingNames, fillProject, foreign, managed } from './helpers.js';
+import { expectCode, loud, type OpsSandbox } from '../harness.js';
+import { existingNames, fillProject, foreign, managed, startFullProject } from './helpers.js';
 
 const test = gcloudTests('operate/cleanup/delete-all tests');
 
@@ -12,9 +12,7 @@ let sb: OpsSandbox;
 const P = 'digitwin-sandbox';
 
 test.before(loud(async () => {
-  sb = await startOpsSandbox({ snapshot: 'setup' });
-  await fillProject(sb);
-  assertFull(await existingNames(sb));
+  sb = await startFullProject();
 }));
 test.after(async () => {
   await sb?.stop();

@@ -3,8 +3,8 @@
 // the exit code is non-zero, and a second run finishes the job once the cause is gone.
 import { gcloudTests } from '../../../helpers/skip.js';
 import * as assert from 'uvu/assert';
-import { expectCode, loud, startOpsSandbox, type OpsSandbox } from '../harness.js';
-import { assertFull, existingNames, fillProject, foreign, managed } from './helpers.js';
+import { expectCode, loud, type OpsSandbox } from '../harness.js';
+import { existingNames, foreign, managed, startFullProject } from './helpers.js';
 
 const test = gcloudTests('operate/cleanup/failures tests');
 
@@ -13,9 +13,7 @@ const badBucket = managed.buckets[2];
 const badSecret = managed.secrets[1];
 
 test.before(loud(async () => {
-  sb = await startOpsSandbox({ snapshot: 'setup' });
-  await fillProject(sb);
-  assertFull(await existingNames(sb));
+  sb = await startFullProject();
 }));
 test.after(async () => {
   await sb?.stop();

@@ -2,7 +2,7 @@
 // and resources that are not the tool's (a Terraform state bucket, another team's service), which must
 // survive every cleanup. Plus readers that ask gcloud what exists.
 import * as assert from 'uvu/assert';
-import { expectCode, type OpsSandbox } from '../harness.js';
+import { expectCode, startOpsSandbox, type OpsSandbox } from '../harness.js';
 
 export const managed = {
   buckets: ['clone-voice-models-development', 'clone-face-models-development', 'clone-documents-development', 'clone-uploads-development'],
@@ -57,4 +57,12 @@ export async function existingNames(sb: OpsSandbox): Promise<Existing> {
 export function assertFull(e: Existing): void {
   for (const [key, names] of Object.entries(managed)) for (const n of names) assert.ok((e as any)[key].includes(n), `${n} exists`);
   assert.ok(e.buckets.includes(foreign.bucket) && e.services.includes(foreign.service), 'foreign resources exist');
+}
+
+/** A sandbox copied from the post-setup snapshot, filled with every resource type, checked full. */
+export async function startFullProject(): Promise<OpsSandbox> {
+  const sb = await startOpsSandbox({ snapshot: 'setup' });
+  await fillProject(sb);
+  assertFull(await existingNames(sb));
+  return sb;
 }
