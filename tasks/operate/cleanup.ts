@@ -27,7 +27,7 @@ import { plural } from '../shared/format.js';
 import { Deadline, describeFailure, probe, type Probe } from '../shared/query.js';
 import { affectedTasks, deleteResource, describeResource } from './resource.js';
 import { answerOrStop } from '../shared/common.js';
-import { runTarget, taskCommand, type RunTarget } from '../shared/hints.js';
+import { taskCommand, type RunTarget } from '../shared/hints.js';
 import { cleanupProgress, type CleanupProgress } from './cleanup-progress.js';
 
 type Mode = 'all' | 'selective' | 'menu';
@@ -91,7 +91,7 @@ async function cleanup(ctx: TaskContext): Promise<CleanupOutput> {
   const mode = parseMode(ctx);
   const planOnly = ctx.dryRun || ctx.args['dry-run'] === true;
   const disableApis = ctx.args['disable-apis'] === true;
-  const target = runTarget(ctx);
+  const target: RunTarget = ctx;
   if (!planOnly && !ctx.prompt.isTTY) {
     if (!mode || !ctx.prompt.yes)
       throw new UsageError(
@@ -361,7 +361,7 @@ async function disableTheApis(ctx: TaskContext, apis: string[], out: CleanupOutp
 
 /** Prints the summary (the records were dropped as each deletion started) and fails when anything failed or was not discovered. */
 async function finish(ctx: TaskContext, out: CleanupOutput, progress: CleanupProgress): Promise<CleanupOutput> {
-  const target = runTarget(ctx);
+  const target: RunTarget = ctx;
   if (!out.dryRun) await progress.clear();
   ctx.log.output(renderSummary(out, target));
   const problems = [

@@ -9,7 +9,7 @@ import { configuredNames, discover, typeSingular, typeTitles, type Resource, typ
 import { formatBytes, plural } from '../shared/format.js';
 import { Deadline, describeFailure } from '../shared/query.js';
 import { answerOrStop } from '../shared/common.js';
-import { runTarget, taskCommand } from '../shared/hints.js';
+import { taskCommand, type RunTarget } from '../shared/hints.js';
 
 /** The details a person needs to decide whether to delete it. */
 export function describeResource(r: Resource): string {
@@ -162,7 +162,7 @@ function deleteTask(): TaskDef<DeleteOutput> {
 
 /** Why resource:delete leaves a resource alone: only what carries the tool's labels for this environment is deleted. */
 function notOurs(ctx: TaskContext, r: Resource): UserError {
-  const target = runTarget(ctx);
+  const target: RunTarget = ctx;
   if (r.scope === 'other-environment')
     return new UserError(`${r.name} belongs to the ${r.labels.environment} environment; this ${ctx.env} run will not delete it.`, { hint: `Run with --env=${r.labels.environment}.` });
   if (r.scope === 'unlabelled') {

@@ -5,7 +5,7 @@ import { defineTask } from '../../lib/index.js';
 import { UserError } from '../../lib/engine/errors.js';
 import type { TaskContext, TaskDef } from '../../lib/engine/types.js';
 import { answerOrStop, guardEnvironment, isOwned } from '../shared/common.js';
-import { runTarget, taskCommand } from '../shared/hints.js';
+import { taskCommand, type RunTarget } from '../shared/hints.js';
 import { sqlMonthly } from './cost.js';
 import { sqlResource, type Resource } from './discover.js';
 import { formatMoney } from '../shared/format.js';
@@ -43,7 +43,7 @@ function sqlPowerTask(action: 'start' | 'stop'): TaskDef<SqlPowerOutput> {
     destructive: action === 'stop',
     run: async (ctx) => {
       const sql = ctx.infra.sql;
-      const here = runTarget(ctx);
+      const here: RunTarget = ctx;
       const before = await readSqlInstance(ctx);
       if (!before) throw new UserError(`Cloud SQL instance ${sql.instance} does not exist in project ${ctx.project}.`, { hint: `Create it with: ${taskCommand(here, 'sql:create')}` });
       guardEnvironment(ctx.infra, `Cloud SQL instance ${sql.instance}`, before.labels);

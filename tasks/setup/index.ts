@@ -7,7 +7,7 @@ import type { TaskContext, TaskDef } from '../../lib/engine/types.js';
 import { apisEnable } from './apis.js';
 import { bucketsCreate } from './buckets.js';
 import { recordedReports } from '../shared/common.js';
-import { runTarget, taskCommand } from '../shared/hints.js';
+import { taskCommand, type RunTarget } from '../shared/hints.js';
 import { iamCreate } from './iam.js';
 import { registryCreate } from './registry.js';
 import { secretsCreate } from './secrets.js';
@@ -25,7 +25,7 @@ function table(rows: [string, string][]): string[] {
 /** The summary text: what exists, what this run did, how to connect, what to do next. */
 export function setupSummary(ctx: Pick<TaskContext, 'infra' | 'env' | 'project' | 'region' | 'vars' | 'commandFor'>): string {
   const { infra } = ctx;
-  const target = runTarget(ctx);
+  const target: RunTarget = ctx;
   const command = (task: string, args: string[] = []) => taskCommand(target, task, args);
   const journal = recordedReports(ctx);
   const lines = [`${infra.app} (${ctx.env}) in project ${ctx.project}, region ${ctx.region}`, '', 'Resources:'];

@@ -5,8 +5,6 @@ import type { TaskContext } from '../../lib/engine/types.js';
 /** What a hint needs of the run. */
 export type RunTarget = Pick<TaskContext, 'commandFor'>;
 
-export const runTarget = (ctx: RunTarget): RunTarget => ({ commandFor: ctx.commandFor });
-
 /** `pnpm task TASK --env=… [--sandbox] [--config=…] [-- ARGS]`: a command that targets what this run targeted. */
 export function taskCommand(target: RunTarget, task: string, taskArgs: string[] = []): string {
   return target.commandFor(task, taskArgs);
