@@ -1,7 +1,6 @@
 // What the engine asks of the world its tasks act on (a cloud, a cluster, nothing at all). The engine plans,
 // fingerprints, locks and runs; a platform says where state and env files live, which target a run acts on,
 // and which fields its tasks find in their context. The CLI is given one platform by its entry point.
-import * as path from 'node:path';
 import type { ConfigDef, EnvName, Json, Logger, TaskDef } from './types.js';
 
 /** A boolean command-line flag the platform adds (e.g. `--sandbox`). */
@@ -78,20 +77,3 @@ export interface Platform {
   /** Prepares a run: may start helpers (e.g. a local emulator), closed by `close()`. */
   open(input: PlatformInput): Promise<PlatformSession>;
 }
-
-/** A platform for configs that act on nothing but the local machine. */
-export const localPlatform: Platform = {
-  flags: [],
-  // Nothing is shared beyond the folder: its locks live with its state.
-  locations: ({ root, processEnv }) => {
-    const stateDir = path.resolve(root, processEnv.GCP_TASKS_STATE_DIR || '.task-state');
-    return { stateDir, envDir: root, lockDir: path.join(stateDir, 'locks') };
-  },
-  async open(input) {
-    return {
-      locations: this.locations(input),
-      start: async () => ({ target: {}, key: 'local', fields: () => ({}), taskFields: () => ({}), beforeRun: async () => {}, report: () => ({ json: {} }) }),
-      close: async () => {},
-    };
-  },
-};
