@@ -2,7 +2,6 @@
 // (--help, --version, --list, --graph, --clear-cache) or plan and run: env → platform → checks → lock → run →
 // summary. Expected failures are UserErrors (message + hint, no stack); exit codes 0/1/2, and 130/129/143 when
 // Ctrl-C, SIGHUP or SIGTERM stopped the run.
-import { setMaxListeners } from 'node:events';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { EnvName, TaskArgs, TaskDef } from './types.js';
@@ -21,7 +20,7 @@ import { createGithubRenderer, writeStepSummary } from './github.js';
 import { runPreflights } from './preflight.js';
 import { loadEnv } from './env.js';
 import type { Platform, PlatformInput } from './platform.js';
-import { trapInterrupts, type Interrupts } from './interrupt.js';
+import { allowManyListeners, trapInterrupts, type Interrupts } from './interrupt.js';
 import { killGroupsOnExit, killRunningGroups } from './processes.js';
 import { watchStalls, type Stalls } from './stall.js';
 
@@ -199,7 +198,7 @@ async function run(loaded: LoadedConfig, opts: CliOptions, argv: readonly string
   let renderer: Renderer | undefined;
   const { interrupts } = watch;
   interrupts.runStarted((text) => (renderer ? renderer.note(text) : io.stderr.write(`${text}\n`)));
-  setMaxListeners(0, interrupts.signal); // every running command listens for the abort
+  allowManyListeners(interrupts.signal);
   watch.stage = 'preparing the run';
 
   let lock: Lock | undefined;

@@ -4,6 +4,8 @@
 // started there is nothing to stop cleanly, so the first signal exits at once. The exit code follows the
 // shell's convention, 128 + the signal's number: 130 Ctrl-C, 129 SIGHUP, 143 SIGTERM. listr2's own handler
 // would exit 127: we own these signals.
+import { setMaxListeners } from 'node:events';
+
 const EXIT_CODES = { SIGINT: 130, SIGHUP: 129, SIGTERM: 143 } as const;
 type StopSignal = keyof typeof EXIT_CODES;
 
@@ -48,3 +50,11 @@ export function trapInterrupts(io: { stderr: NodeJS.WritableStream; stdout: Node
 }
 
 const describe = (signal: StopSignal) => (signal === 'SIGINT' ? 'Interrupted' : `Interrupted by ${signal}`);
+
+/**
+ * Lets every running command of a run listen to one abort signal without a leak warning. A finite cap, not 0
+ * ("unlimited"): Node 20's getMaxListeners throws on an AbortSignal whose cap is 0, and fetch calls it.
+ */
+export function allowManyListeners(signal: AbortSignal): void {
+  setMaxListeners(10_000, signal);
+}

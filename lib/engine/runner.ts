@@ -8,13 +8,13 @@
 // nothing unfinished is recorded (not even a task that returned after the abort: it may have stopped halfway).
 // A task whose promise can never settle is failed when the process runs out of things to wait on (stall.ts).
 // Every observable step is an event; only renderers print.
-import { setMaxListeners } from 'node:events';
 import pLimit from 'p-limit';
 import type { FingerprintContext, Json, TaskContext, TaskDef } from './types.js';
 import { UserError } from './errors.js';
 import { criticalPath, type TaskGraph } from './graph.js';
 import { staleReason, type Fingerprint, type Fingerprinter, type StateStore, type TaskRecord } from './cache.js';
 import { logFilePath, TaskLog, type LogLevel } from './logger.js';
+import { allowManyListeners } from './interrupt.js';
 import { describeError } from './render.js';
 import type { Stalls } from './stall.js';
 
@@ -125,7 +125,7 @@ export async function runPlan(opts: RunOptions): Promise<RunSummary> {
   const emit = opts.onEvent ?? (() => {});
   const limit = pLimit(Math.max(1, opts.concurrency));
   const controller = new AbortController();
-  setMaxListeners(0, controller.signal); // one listener per running command of every task
+  allowManyListeners(controller.signal);
   const inPlan = new Set(opts.order);
   const outside = await outsideDepOutputs(opts);
   const results = new Map<string, Promise<TaskResult>>();

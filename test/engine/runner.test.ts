@@ -1,9 +1,12 @@
 // The executor: start order, the concurrency limit, failure modes and abort, all asserted from runner
 // events. Tasks are held by deferred promises the test releases; nothing waits on a timer.
 import * as fs from 'node:fs';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { fetch as undiciFetch } from 'undici';
 import { UserError } from '../../lib/engine/errors.js';
 import { StateStore, recordsDir } from '../../lib/engine/cache.js';
 import { failures } from '../../lib/engine/render.js';
@@ -274,6 +277,25 @@ test('outputs that are not JSON fail the task with a clear message', async () =>
   });
   assert.is(outcome.byName.get('bad')!.status, 'failed');
   assert.match(String((outcome.byName.get('bad')!.error as Error).message), 'not plain JSON');
+  t.cleanup();
+});
+
+test('a task can hand its abort signal to fetch (undici checks the signal\'s listener cap)', async () => {
+  const t = tempDir();
+  const server = http.createServer((_req, res) => res.end('pong'));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  const outcome = await runTasks({
+    root: t.dir,
+    stateDir: t.stateDir,
+    tasks: [task('ping', [], async (ctx) => {
+      const res = await undiciFetch(`http://127.0.0.1:${port}/`, { signal: ctx.signal });
+      return { body: await res.text() };
+    })],
+  });
+  server.close();
+  assert.is(outcome.byName.get('ping')!.status, 'ran', String(outcome.byName.get('ping')!.error));
+  assert.equal(outcome.byName.get('ping')!.outputs, { body: 'pong' });
   t.cleanup();
 });
 

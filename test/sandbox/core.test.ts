@@ -69,9 +69,16 @@ test('errors have the Google shape; bad JSON and bad project ids are 400', async
   const missing = await sb.fetch('/storage/v1/b/no-such-bucket-here');
   assert.is(missing.status, 404);
   const err = (await missing.json()).error;
+  // Cloud Storage's JSON API: code, message and errors[].reason, no status field.
   assert.is(err.code, 404);
-  assert.is(err.status, 'NOT_FOUND');
+  assert.is(err.status, undefined);
   assert.is(err.errors[0].reason, 'notFound');
+  // The other APIs: code, message and a canonical status (here: Secret Manager is not enabled yet).
+  const disabledApi = await sb.fetch('/v1/projects/digitwin-sandbox/secrets/no-such-secret');
+  assert.is(disabledApi.status, 403);
+  const disabledErr = (await disabledApi.json()).error;
+  assert.is(disabledErr.code, 403);
+  assert.is(disabledErr.status, 'PERMISSION_DENIED');
   const badJson = await sb.fetch('/v1/projects/digitwin-sandbox/services:batchEnable', { method: 'POST', body: '{nope', headers: json });
   assert.is(badJson.status, 400);
   const badProject = await sb.fetch('/v1/projects/Bad_Project/services');

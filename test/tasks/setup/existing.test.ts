@@ -51,7 +51,8 @@ test('hand-made resources are refused, then adopted with -- --adopt and brought 
   const refused = await s.task(['setup', '--json'], { env: { SECRET_VALUE_DATABASE_PASSWORD: suppliedPassword } });
   assert.is(refused.code, 1, show(refused));
   const failed = Object.fromEntries(summary(refused).tasks.filter((t) => t.status === 'failed').map((t) => [t.name, t.error ?? '']));
-  assert.equal(Object.keys(failed).sort(), ['buckets:create', 'iam:create', 'registry:create'], show(refused));
+  assert.equal(Object.keys(failed).sort(), ['buckets:create', 'iam:create', 'registry:create', 'sql:create'], show(refused));
+  assert.match(failed['sql:create'], new RegExp(`Cloud SQL instance \\S*${sql.instance} exists but was not created by gcp-tasks`));
   assert.match(failed['registry:create'], new RegExp(`registry \\S*${registry.name} exists but was not created by gcp-tasks`));
   assert.match(failed['buckets:create'], new RegExp(`bucket ${documents} exists but was not created by gcp-tasks`));
   assert.match(failed['buckets:create'], new RegExp(`bucket ${voice} exists but was not created by gcp-tasks`));
