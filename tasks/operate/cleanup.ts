@@ -388,5 +388,9 @@ export function renderSummary(out: CleanupOutput, target: RunTarget): string {
   ];
   if (!out.deleted.length && !out.failed.length && !out.interrupted.length && !out.dryRun) lines.push('Nothing was deleted.');
   if (out.deleted.length || out.interrupted.length) lines.push(`\`${taskCommand(target, 'setup')}\` recreates what was deleted (its cache entries were dropped).`);
+  // Google holds a deleted Cloud SQL instance's name for about a week: setup cannot reuse it before then.
+  for (const e of out.deleted.filter((d) => d.type === 'sql')) {
+    lines.push(`Cloud SQL keeps the name ${e.name} reserved for about a week: until then sql:create fails with it (set another sql.instance in tasks.config.ts to recreate it sooner).`);
+  }
   return lines.join('\n');
 }
