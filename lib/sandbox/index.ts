@@ -85,7 +85,7 @@ export async function startSandbox(opts: SandboxOptions): Promise<SandboxHandle>
     tls: { key: certs.key, cert: certs.cert },
   });
   const { port, url } = await server.start();
-  fs.writeFileSync(path.join(stateDir, LAST_PORT_FILE), String(port));
+  writeFileAtomic.sync(path.join(stateDir, LAST_PORT_FILE), String(port));
   let gcloudEnv: Record<string, string>;
   try {
     gcloudEnv = await gcloudEnvFor(port, stateDir);
