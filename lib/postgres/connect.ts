@@ -13,7 +13,8 @@ import { UserError } from '../engine/errors.js';
 import { registerSecret } from '../engine/redact.js';
 import type { TaskContext } from '../engine/types.js';
 import { databaseUrl, type PgTarget } from './client.js';
-import { freePort, isPortOpen, pollUntil } from './net.js';
+import { freePort, isPortOpen } from './net.js';
+import { pollUntil } from '../engine/wait.js';
 
 export type CloudSqlRoute = 'proxy' | 'direct';
 
