@@ -4,6 +4,7 @@
 // state file when it stops (SIGTERM/SIGINT from db:stop).
 import fs from 'node:fs';
 import path from 'node:path';
+import writeFileAtomic from 'write-file-atomic';
 import { parseArgs } from 'node:util';
 import { startEmbeddedPostgres } from '../postgres/embedded.js';
 import { localDbUrl, type LocalDbState } from '../postgres/local.js';
@@ -46,10 +47,8 @@ const state: LocalDbState = {
   logFile: values['log-file'] ?? '',
   startedAt: stamp(),
 };
-const tmp = `${stateFile}.${process.pid}.tmp`;
 fs.mkdirSync(path.dirname(stateFile), { recursive: true });
-fs.writeFileSync(tmp, JSON.stringify(state, null, 2) + '\n');
-fs.renameSync(tmp, stateFile);
+writeFileAtomic.sync(stateFile, JSON.stringify(state, null, 2) + '\n');
 console.log(`${stamp()} ready: ${state.url}`);
 
 let stopping = false;

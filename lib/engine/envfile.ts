@@ -4,7 +4,7 @@
 // way dotenv reads it: a line inside another key's multi-line quoted value is never taken for a key, and
 // of a key defined twice the last one (the one dotenv uses) is updated.
 import { promises as fs } from 'node:fs';
-import path from 'node:path';
+import writeFileAtomic from 'write-file-atomic';
 import { scanEnvLines } from './env.js';
 import type { EnvFile } from './types.js';
 
@@ -25,10 +25,8 @@ export function createEnvFile(filePath: string): EnvFile {
 
 async function update(filePath: string, entries: Record<string, string>): Promise<void> {
   let text = '';
-  let mode = 0o644;
   try {
     text = await fs.readFile(filePath, 'utf8');
-    mode = (await fs.stat(filePath)).mode & 0o777;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   }
@@ -41,15 +39,7 @@ async function update(filePath: string, entries: Record<string, string>): Promis
     if (!at) lines.push(line);
     else lines.splice(at.first, at.last - at.first + 1, (/^\s*export\s+/.test(lines[at.first]) ? 'export ' : '') + line);
   }
-  const tmp = path.join(path.dirname(filePath), `.${path.basename(filePath)}.${process.pid}.tmp`);
-  const handle = await fs.open(tmp, 'w', mode);
-  try {
-    await handle.writeFile(lines.join(eol) + eol);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  await fs.rename(tmp, filePath);
+  await writeFileAtomic(filePath, lines.join(eol) + eol); // keeps the file's mode
 }
 
 /** Quotes a value only when dotenv would otherwise change it, with a quote style dotenv reads back verbatim. */

@@ -9,6 +9,7 @@ import { access, constants } from 'node:fs/promises';
 import { activeAccountFromFiles } from './gcloud-files.js';
 import path from 'node:path';
 import type { ProcessOutput } from 'zx';
+import type { z } from 'zod';
 import { UserError } from '../engine/errors.js';
 import { groupSpawner } from '../engine/processes.js';
 import { redact, registerSecret } from '../engine/redact.js';
@@ -56,10 +57,13 @@ export interface GcloudCallOptions {
 
 export interface Gcloud {
   /**
-   * A read-only call (runs in dry-run too). Resolves to parsed JSON (stdout text with {json:false}),
-   * `null` when gcloud says the resource is not found, `undefined` when gcloud printed nothing.
+   * A read-only call (runs in dry-run too). Resolves to the parsed JSON checked against `schema` (stdout
+   * text with {json:false} and a string schema), or `null` when gcloud says the resource is not found or
+   * printed nothing. An answer of another shape fails with a GcloudError naming the first mismatch.
    */
-  read<T = any>(args: string[], opts?: GcloudCallOptions): Promise<T | null>;
+  read<S extends z.ZodType>(schema: S, args: string[], opts?: GcloudCallOptions): Promise<z.output<S> | null>;
+  /** The same without a schema: the answer is unchecked (callers not yet given a schema name T themselves). */
+  read<T = unknown>(args: string[], opts?: GcloudCallOptions): Promise<T | null>;
   /**
    * A mutating call. In dry-run it is logged as `would run: gcloud …` and resolves to undefined.
    * Throws GcloudError (kind 'already-exists', 'permission', …) on failure.
@@ -111,7 +115,7 @@ const MAX_ATTEMPTS = 5;
 const BACKOFF_MS = [500, 1000, 2000, 4000];
 
 export function createGcloud(setup: GcloudSetup): Gcloud {
-  const call = async (args: string[], opts: GcloudCallOptions, mutating: boolean): Promise<any> => {
+  const call = async (args: string[], opts: GcloudCallOptions, mutating: boolean, schema?: z.ZodType): Promise<any> => {
     const fullArgs = buildArgs(args, opts, setup.project);
     const command = redact(['gcloud', ...fullArgs].map(shellQuote).join(' '));
     if (opts.secret && opts.stdin) registerSecret(opts.stdin);
@@ -127,7 +131,8 @@ export function createGcloud(setup: GcloudSetup): Gcloud {
       const output = await spawnGcloud(fullArgs, opts, setup, command);
       if (output.exitCode === 0) {
         if (opts.secretOutput) registerSecretOutput(output.stdout);
-        return parseStdout(output.stdout, opts);
+        const value = parseStdout(output.stdout, opts);
+        return schema ? checked(schema, value, command) : value;
       }
       const error = toError(output, command, setup.project);
       if (error.kind === 'not-found' && !mutating) return null;
@@ -138,8 +143,12 @@ export function createGcloud(setup: GcloudSetup): Gcloud {
       await delay(wait, setup.signal);
     }
   };
+  function read(schemaOrArgs: z.ZodType | string[], argsOrOpts?: string[] | GcloudCallOptions, opts?: GcloudCallOptions) {
+    const [schema, args, options] = Array.isArray(schemaOrArgs) ? [undefined, schemaOrArgs, argsOrOpts as GcloudCallOptions | undefined] : [schemaOrArgs, argsOrOpts as string[], opts];
+    return call(args, options ?? {}, false, schema).then((value) => value ?? null);
+  }
   return {
-    read: (args, opts = {}) => call(args, opts, false),
+    read: read as Gcloud['read'],
     mutate: (args, opts = {}) => call(args, opts, true),
     get calls() {
       return setup.stats.calls;
@@ -148,6 +157,15 @@ export function createGcloud(setup: GcloudSetup): Gcloud {
       return setup.stats.retries;
     },
   };
+}
+
+/** The answer as the schema types it; another shape is an error naming the first mismatch (never the value: it may be a secret). */
+function checked(schema: z.ZodType, value: unknown, command: string): unknown {
+  if (value === undefined) return undefined;
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  throw new GcloudError(`unexpected answer: ${issue?.path.join('.') || '(root)'}: ${issue?.message}`, 'other', command, 0, '');
 }
 
 function buildArgs(args: string[], opts: GcloudCallOptions, project: string): string[] {

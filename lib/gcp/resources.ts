@@ -1,6 +1,7 @@
-// The shapes of the Google Cloud REST answers the tasks read, checked at the boundary (rest.ts validates
-// every item). Only the fields a task uses are named; the rest passes through untouched. 64-bit integers
-// arrive as JSON strings, so sizes are string-or-number.
+// The shapes of the Google Cloud answers the tasks read, checked at the boundary: rest.ts validates every
+// item, gcloud.read its JSON output (mostly the REST resource itself; gcloud's own list formats are marked).
+// Only the fields a task uses are named; the rest passes through untouched. 64-bit integers arrive as JSON
+// strings, so sizes are string-or-number.
 import { z } from 'zod';
 
 const int64 = z.union([z.string(), z.number()]).optional();
@@ -72,6 +73,7 @@ export const sqlInstance = z.looseObject({
   state: z.string().optional(),
   databaseVersion: z.string().optional(),
   connectionName: z.string().optional(),
+  ipAddresses: z.array(z.looseObject({ type: z.string().optional(), ipAddress: z.string().optional() })).optional(),
   settings: z
     .looseObject({
       tier: z.string().optional(),
@@ -84,6 +86,7 @@ export const sqlInstance = z.looseObject({
       databaseFlags: z.array(z.looseObject({ name: z.string(), value: z.string() })).optional(),
       maintenanceWindow: z.looseObject({ day: z.number().optional(), hour: z.number().optional() }).optional(),
       backupConfiguration: z.looseObject({ enabled: z.boolean().optional(), startTime: z.string().optional() }).optional(),
+      ipConfiguration: z.looseObject({ requireSsl: z.boolean().optional(), sslMode: z.string().optional() }).optional(),
     })
     .optional(),
 });
@@ -96,7 +99,13 @@ const lifecycleRule = z.looseObject({
   action: z.looseObject({ type: z.string() }),
   condition: z.looseObject({ age: z.number().optional(), matchesPrefix: z.array(z.string()).optional() }),
 });
-export const bucket = z.looseObject({ name: z.string(), location: z.string().optional(), labels, lifecycle: z.looseObject({ rule: z.array(lifecycleRule).optional() }).optional() });
+export const bucket = z.looseObject({
+  name: z.string(),
+  location: z.string().optional(),
+  labels,
+  lifecycle: z.looseObject({ rule: z.array(lifecycleRule).optional() }).optional(),
+  iamConfiguration: z.looseObject({ uniformBucketLevelAccess: z.looseObject({ enabled: z.boolean().optional() }).optional() }).optional(),
+});
 export type Bucket = z.infer<typeof bucket>;
 export const storageObject = z.looseObject({ name: z.string(), size: int64 });
 
@@ -104,10 +113,28 @@ export const storageObject = z.looseObject({ name: z.string(), size: int64 });
 export const repository = z.looseObject({ name: z.string(), format: z.string().optional(), labels, sizeBytes: int64 });
 export const dockerImage = z.looseObject({ name: z.string().optional(), uri: z.string(), tags: z.array(z.string()).optional(), imageSizeBytes: int64 });
 export type DockerImage = z.infer<typeof dockerImage>;
+/** gcloud's own listing (`artifacts docker images list --include-tags`): tags are a list or a comma-separated string, by version. */
+export const dockerImageListing = z.looseObject({ package: z.string().optional(), version: z.string().optional(), tags: z.union([z.array(z.string()), z.string()]).optional() });
+export type DockerImageListing = z.infer<typeof dockerImageListing>;
 
 /** Secret Manager v1: secrets and their versions. */
 export const secret = z.looseObject({ name: z.string(), labels });
 export const secretVersion = z.looseObject({ name: z.string(), state: z.string().optional() });
+/** `secrets versions access`: the version's name and its payload, base64. */
+export const secretAccess = z.looseObject({ name: z.string().optional(), payload: z.looseObject({ data: z.string().optional() }).optional() });
+
+/** Cloud Build v1: a build (`builds describe`). */
+export const build = z.looseObject({
+  id: z.string(),
+  status: z.string().optional(),
+  statusDetail: z.string().optional(),
+  failureInfo: z.looseObject({ type: z.string().optional(), detail: z.string().optional() }).optional(),
+  logsBucket: z.string().optional(),
+  logUrl: z.string().optional(),
+  results: z.looseObject({ images: z.array(z.looseObject({ name: z.string().optional(), digest: z.string().optional() })).optional() }).optional(),
+  steps: z.array(z.looseObject({ status: z.string().optional() })).optional(),
+});
+export type Build = z.infer<typeof build>;
 
 /** IAM v1: `GET v1/projects/{p}/serviceAccounts`. */
 export const serviceAccount = z.looseObject({ email: z.string(), displayName: z.string().optional(), description: z.string().optional(), disabled: z.boolean().optional() });

@@ -13,7 +13,9 @@ import { UserError } from '../engine/errors.js';
 import { registerSecret } from '../engine/redact.js';
 import type { TaskContext } from '../engine/types.js';
 import { databaseUrl, type PgTarget } from './client.js';
-import { freePort, isPortOpen, pollUntil } from './net.js';
+import { freePort, isPortOpen } from './net.js';
+import { pollUntil } from '../engine/wait.js';
+import { sqlInstance, type SqlInstance } from '../gcp/resources.js';
 
 export type CloudSqlRoute = 'proxy' | 'direct';
 
@@ -33,16 +35,10 @@ const POSTGRES_PORT = 5432;
 const DIRECT_PROBE_TIMEOUT_MS = 3000;
 const PROXY_READY_TIMEOUT_MS = 30_000;
 
-interface SqlInstance {
-  state?: string;
-  settings?: { activationPolicy?: string; ipConfiguration?: { requireSsl?: boolean; sslMode?: string } };
-  ipAddresses?: { type?: string; ipAddress?: string }[];
-}
-
 /** Describes the instance and fails with a clear error when it is missing, stopped or not ready. */
 export async function runnableInstance(ctx: TaskContext): Promise<SqlInstance> {
   const { instance } = ctx.infra.sql;
-  const described = await ctx.gcloud.read<SqlInstance>(['sql', 'instances', 'describe', instance]);
+  const described = await ctx.gcloud.read(sqlInstance, ['sql', 'instances', 'describe', instance]);
   if (!described)
     throw new UserError(`Cloud SQL instance "${instance}" does not exist in project ${ctx.project}.`, { hint: 'Create it with: pnpm task sql:create' });
   if (described.settings?.activationPolicy === 'NEVER')

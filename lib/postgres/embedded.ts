@@ -1,8 +1,9 @@
 // An embedded PostgreSQL server with pgvector: PGlite (PostgreSQL compiled to WASM, data kept in a folder)
 // served over the PostgreSQL wire protocol by @electric-sql/pglite-socket, behind a small front that does
-// what pglite-socket does not: password authentication (md5), the user/database check and a connection limit.
+// what pglite-socket does not: password authentication (SCRAM-SHA-256, as Cloud SQL for PostgreSQL 15+), the
+// user/database check and a connection limit.
 //
-//   client ──TCP host:port──▶ front (startup, md5 password, checks) ──unix socket──▶ PGLiteSocketServer ──▶ PGlite
+//   client ──TCP host:port──▶ front (startup, SCRAM, checks) ──unix socket──▶ PGLiteSocketServer ──▶ PGlite
 //
 // After a successful handshake the front replays the client's startup message to PGlite (which answers
 // AuthenticationOk, ParameterStatus…, ReadyForQuery) and then just pipes bytes both ways. The inner unix socket
@@ -11,7 +12,7 @@
 // PGlite is a single database: it ignores the user and database named in the startup message (every session is
 // `postgres` in database `postgres`). The front therefore decides which database names are accepted (`database`,
 // `postgres`, and whatever `acceptDatabase` allows); all of them reach the same data.
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -19,6 +20,7 @@ import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { vector } from '@electric-sql/pglite-pgvector';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
+import { SCRAM_MECHANISM, ScramExchange, ScramProtocolError, isScramVerifier, scramVerifier } from './scram.js';
 
 export interface EmbeddedPostgresOptions {
   /** Address to listen on (a loopback address: 127.0.0.1, 127.0.0.10, …). */
@@ -28,8 +30,8 @@ export interface EmbeddedPostgresOptions {
   /** Folder holding the database files (created when missing). */
   dataDir: string;
   /**
-   * Password clients must give (md5 authentication). Either the password itself or, as in PostgreSQL's
-   * `CREATE ROLE … PASSWORD 'md5…'`, its hash `'md5' + md5(password + user)`. Omitted = no password (trust).
+   * Password clients must give (SCRAM-SHA-256). Either the password itself or, as in PostgreSQL's
+   * `CREATE ROLE … PASSWORD 'SCRAM-SHA-256$…'`, its verifier (scramVerifier). Omitted = no password (trust).
    */
   password?: string;
   /** The one user accepted (default `postgres`). */
@@ -63,16 +65,17 @@ export class PortInUseError extends Error {
   }
 }
 
-/** PostgreSQL's stored form of an md5 password: 'md5' + md5(password + user). */
-export function md5PasswordHash(password: string, user: string): string {
-  return isMd5Hash(password) ? password : 'md5' + md5hex(password + user);
-}
+/** The verifier kept for a password (a verifier given instead stays as it is). */
+const verifierOf = (password: string | undefined) => (password === undefined || isScramVerifier(password) ? password : scramVerifier(password));
 
 export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Promise<EmbeddedPostgres> {
   const user = opts.user ?? 'postgres';
   const database = opts.database ?? 'postgres';
   const maxConnections = opts.maxConnections ?? 20;
-  let passwordHash = opts.password === undefined ? undefined : md5PasswordHash(opts.password, user);
+  let verifier = verifierOf(opts.password);
+  // Another user name goes through the same exchange against a verifier nobody knows the password of, and
+  // fails like a wrong password, as PostgreSQL does (a client cannot tell which user names exist).
+  const unknownUserVerifier = scramVerifier(randomBytes(24).toString('hex'));
 
   const clients = new Set<net.Socket>();
   let inner: { socketPath: string; db: PGlite; server: PGLiteSocketServer } | undefined;
@@ -88,7 +91,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
     socket.on('error', () => socket.destroy());
     handshake(socket, {
       user,
-      passwordHash: () => passwordHash,
+      verifier: (name) => (verifier === undefined ? undefined : name === user ? verifier : unknownUserVerifier),
       acceptDatabase: (name) => name === database || name === 'postgres' || (opts.acceptDatabase?.(name) ?? false),
       connectInner: async () => {
         await ready;
@@ -134,13 +137,13 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
     return stopping;
   };
 
-  const auth = opts.password !== undefined && !isMd5Hash(opts.password) ? `${encodeURIComponent(user)}:${encodeURIComponent(opts.password)}@` : `${encodeURIComponent(user)}@`;
+  const auth = opts.password !== undefined && !isScramVerifier(opts.password) ? `${encodeURIComponent(user)}:${encodeURIComponent(opts.password)}@` : `${encodeURIComponent(user)}@`;
   return {
     host: opts.host,
     port,
     url: `postgres://${auth}${opts.host}:${port}/${encodeURIComponent(database)}`,
     setPassword(password) {
-      passwordHash = password === undefined ? undefined : md5PasswordHash(password, user);
+      verifier = verifierOf(password);
     },
     stop,
   };
@@ -164,16 +167,23 @@ const CANCEL_REQUEST = 80877102;
 
 interface HandshakeOptions {
   user: string;
-  passwordHash: () => string | undefined;
+  /** The verifier a user must match; undefined = no password asked (trust). */
+  verifier: (user: string) => string | undefined;
   acceptDatabase: (name: string) => boolean;
   connectInner: () => Promise<net.Socket>;
 }
+
+// Authentication request codes of the 'R' message.
+const AUTH_SASL = 10;
+const AUTH_SASL_CONTINUE = 11;
+const AUTH_SASL_FINAL = 12;
 
 /** Reads the startup packet, authenticates, then hands the connection over to PGlite. */
 function handshake(socket: net.Socket, opts: HandshakeOptions): void {
   let buffered = Buffer.alloc(0);
   let startup: { raw: Buffer; params: Record<string, string> } | undefined;
-  let salt: Buffer | undefined;
+  let exchange: ScramExchange | undefined;
+  let mechanismChosen = false;
   let done = false;
 
   const fail = (code: string, message: string) => {
@@ -205,6 +215,25 @@ function handshake(socket: net.Socket, opts: HandshakeOptions): void {
     socket.resume();
   };
 
+  /** One SASL message from the client ('p'): the initial response naming the mechanism, then the final one. */
+  const onSaslMessage = (scram: ScramExchange, body: Buffer, user: string): void => {
+    if (!mechanismChosen) {
+      const nul = body.indexOf(0);
+      const mechanism = body.subarray(0, nul).toString('utf8');
+      if (nul < 0 || body.length < nul + 5) return fail('08P01', 'malformed SASLInitialResponse message');
+      if (mechanism !== SCRAM_MECHANISM) return fail('08P01', 'client selected an invalid SASL authentication mechanism');
+      mechanismChosen = true;
+      const length = body.readInt32BE(nul + 1);
+      const serverFirst = scram.serverFirstMessage(body.subarray(nul + 5, nul + 5 + Math.max(length, 0)).toString('utf8'));
+      socket.write(message('R', Buffer.concat([int32(AUTH_SASL_CONTINUE), Buffer.from(serverFirst)])));
+      return;
+    }
+    const serverFinal = scram.serverFinalMessage(body.toString('utf8'));
+    if (serverFinal === undefined) return fail('28P01', `password authentication failed for user "${user}"`);
+    socket.write(message('R', Buffer.concat([int32(AUTH_SASL_FINAL), Buffer.from(serverFinal)])));
+    void admit();
+  };
+
   const onData = (chunk: Buffer) => {
     if (done) return;
     buffered = Buffer.concat([buffered, chunk]);
@@ -229,31 +258,31 @@ function handshake(socket: net.Socket, opts: HandshakeOptions): void {
         if (code !== PROTOCOL_V3) return fail('0A000', `unsupported frontend protocol ${code >> 16}.${code & 0xffff}: server supports 3.0`);
         startup = { raw: Buffer.from(packet), params: parseStartupParams(packet.subarray(8)) };
         const user = startup.params.user ?? '';
-        const hash = opts.passwordHash();
-        if (hash === undefined) {
+        const verifier = opts.verifier(user);
+        if (verifier === undefined) {
           if (user !== opts.user) return fail('28000', `role "${user}" does not exist`);
           void admit();
           return;
         }
-        salt = randomBytes(4);
-        socket.write(message('R', Buffer.concat([int32(5), salt]))); // AuthenticationMD5Password
+        exchange = new ScramExchange(verifier);
+        socket.write(message('R', Buffer.concat([int32(AUTH_SASL), Buffer.from(`${SCRAM_MECHANISM}\0\0`)])));
         continue;
       }
-      // Waiting for the PasswordMessage ('p').
+      // Waiting for the client's SASL messages ('p').
       if (buffered.length < 5) return;
       const length = buffered.readInt32BE(1);
+      if (length < 4 || length > 10_000) return fail('08P01', 'invalid message length');
       if (buffered.length < 1 + length) return;
-      const type = String.fromCharCode(buffered[0]);
+      const type = String.fromCharCode(buffered[0]!);
       const body = buffered.subarray(5, 1 + length);
       buffered = buffered.subarray(1 + length);
-      const user = startup.params.user ?? '';
-      if (type !== 'p') return fail('08P01', `expected password response, got message type ${type}`);
-      const given = body.toString('utf8').replace(/\0$/, '');
-      const hash = opts.passwordHash();
-      const expected = hash === undefined ? undefined : 'md5' + md5hex(Buffer.concat([Buffer.from(hash.slice(3)), salt!]));
-      if (user !== opts.user || given !== expected) return fail('28P01', `password authentication failed for user "${user}"`);
-      void admit();
-      return;
+      if (type !== 'p') return fail('08P01', `expected SASL response, got message type ${type}`);
+      try {
+        onSaslMessage(exchange!, body, startup.params.user ?? '');
+      } catch (error) {
+        if (!(error instanceof ScramProtocolError)) throw error;
+        return fail('08P01', error.message);
+      }
     }
   };
   socket.on('data', onData);
@@ -280,12 +309,4 @@ function int32(n: number): Buffer {
   const b = Buffer.alloc(4);
   b.writeInt32BE(n);
   return b;
-}
-
-function md5hex(data: string | Buffer): string {
-  return createHash('md5').update(data).digest('hex');
-}
-
-function isMd5Hash(value: string): boolean {
-  return /^md5[0-9a-f]{32}$/.test(value);
 }

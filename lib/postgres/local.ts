@@ -11,7 +11,8 @@ import { UserError } from '../engine/errors.js';
 import { isSecretKey } from '../engine/redact.js';
 import type { Paths } from '../engine/types.js';
 import { databaseUrl } from './client.js';
-import { isPortOpen, pollUntil } from './net.js';
+import { isPortOpen } from './net.js';
+import { pollUntil } from '../engine/wait.js';
 import { isAlive } from '../engine/processes.js';
 
 export interface LocalDbState {

@@ -1,4 +1,4 @@
-// Small TCP helpers shared by the database tasks: is something listening, a free port, bounded polling.
+// Small TCP helpers shared by the database tasks: is something listening, a free port.
 import net from 'node:net';
 
 /** True when a TCP connection to host:port is accepted within timeoutMs. */
@@ -27,20 +27,3 @@ export function freePort(host = '127.0.0.1'): Promise<number> {
   });
 }
 
-/**
- * Polls `condition` every intervalMs until it returns a value other than undefined/false, or fails after
- * timeoutMs with `onTimeout()`'s error. Used instead of fixed sleeps when waiting for a process.
- */
-export async function pollUntil<T>(
-  condition: () => Promise<T | undefined | false> | T | undefined | false,
-  opts: { timeoutMs: number; intervalMs?: number; onTimeout: () => Error; signal?: AbortSignal },
-): Promise<T> {
-  const deadline = Date.now() + opts.timeoutMs;
-  for (;;) {
-    opts.signal?.throwIfAborted();
-    const value = await condition();
-    if (value !== undefined && value !== false) return value as T;
-    if (Date.now() > deadline) throw opts.onTimeout();
-    await new Promise((r) => setTimeout(r, opts.intervalMs ?? 100));
-  }
-}

@@ -1,126 +1,99 @@
 // A local certificate authority and a certificate for *.googleapis.com, so the sandbox can terminate the TLS
-// of the one URL gcloud does not let us override: the Cloud Build log object on https://storage.googleapis.com
-// (reference §9). gcloud trusts the CA through CLOUDSDK_CORE_CUSTOM_CA_CERTS_FILE. Node has no certificate
-// builder, so the X.509 structures are DER-encoded here (ECDSA P-256, SHA-256).
+// of the one URL gcloud does not let us override: the Cloud Build log object on https://storage.googleapis.com.
+// gcloud trusts the CA through its core/custom_ca_certs_file property. The certificates are made once per
+// state folder by the `openssl` command; the CA's private key is thrown away once it has signed the server
+// certificate, so nothing else can ever be made that gcloud would trust.
+import { execFileSync } from 'node:child_process';
+import { X509Certificate, createPrivateKey, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { createHash, createPrivateKey, generateKeyPairSync, randomBytes, sign, type KeyObject } from 'node:crypto';
 
 export interface SandboxCerts {
-  /** PEM file of the CA, for CLOUDSDK_CORE_CUSTOM_CA_CERTS_FILE. */
+  /** PEM file of the CA, for gcloud's core/custom_ca_certs_file. */
   caFile: string;
   key: string;
   cert: string;
 }
 
+const CA_NAME = 'gcp-tasks sandbox CA';
+const SERVER_NAME = 'storage.googleapis.com';
 const HOSTS = ['*.googleapis.com', 'storage.googleapis.com', 'googleapis.com'];
+const VALID_DAYS = 3650;
 
-// ------------------------------------------------------------------------------------------------ DER
+// Everything openssl needs comes from this file, so the machine's own openssl.cnf plays no part.
+const OPENSSL_CONFIG = `
+[req]
+distinguished_name = dn
+prompt = no
+[dn]
+[ca]
+basicConstraints = critical, CA:TRUE
+keyUsage = critical, digitalSignature, keyCertSign, cRLSign
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid:always
+[server]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = serverAuth
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid:always
+subjectAltName = ${HOSTS.map((h) => `DNS:${h}`).join(', ')}
+`;
 
-function tlv(tag: number, content: Buffer): Buffer {
-  const n = content.length;
-  let len: Buffer;
-  if (n < 0x80) len = Buffer.from([n]);
-  else {
-    const bytes: number[] = [];
-    for (let v = n; v > 0; v >>= 8) bytes.unshift(v & 0xff);
-    len = Buffer.from([0x80 | bytes.length, ...bytes]);
+const EC_KEY = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+
+function openssl(args: string[], cwd: string): void {
+  try {
+    execFileSync('openssl', args, { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
+  } catch (error) {
+    const err = error as NodeJS.ErrnoException & { stderr?: Buffer };
+    if (err.code === 'ENOENT') throw new Error('The sandbox needs the openssl command to make its TLS certificate: install OpenSSL (e.g. apt-get install openssl) and start it again.');
+    throw new Error(`openssl ${args[0]} failed while making the sandbox's TLS certificate: ${err.stderr?.toString().trim() || err.message}`);
   }
-  return Buffer.concat([Buffer.from([tag]), len, content]);
-}
-const seq = (...items: Buffer[]) => tlv(0x30, Buffer.concat(items));
-const set = (...items: Buffer[]) => tlv(0x31, Buffer.concat(items));
-const explicit = (n: number, content: Buffer) => tlv(0xa0 + n, content);
-const octets = (b: Buffer) => tlv(0x04, b);
-const bits = (b: Buffer, unused = 0) => tlv(0x03, Buffer.concat([Buffer.from([unused]), b]));
-const bool = (v: boolean) => tlv(0x01, Buffer.from([v ? 0xff : 0]));
-const utf8 = (s: string) => tlv(0x0c, Buffer.from(s, 'utf8'));
-
-function integer(b: Buffer): Buffer {
-  return tlv(0x02, b[0]! & 0x80 ? Buffer.concat([Buffer.from([0]), b]) : b);
 }
 
-function oid(dotted: string): Buffer {
-  const [a, b, ...rest] = dotted.split('.').map(Number);
-  const out = [a! * 40 + b!];
-  for (const v of rest) {
-    const chunk: number[] = [v & 0x7f];
-    for (let x = v >>> 7; x > 0; x >>>= 7) chunk.unshift((x & 0x7f) | 0x80);
-    out.push(...chunk);
+/** Makes ca.pem, key.pem and cert.pem in `dir` (the CA key is left out). */
+function generate(dir: string): void {
+  const config = path.join(dir, 'openssl.cnf');
+  fs.writeFileSync(config, OPENSSL_CONFIG);
+  const days = String(VALID_DAYS);
+  openssl(['req', '-x509', ...EC_KEY, '-keyout', 'ca-key.pem', '-out', 'ca.pem', '-subj', `/CN=${CA_NAME}`, '-days', days, '-config', config, '-extensions', 'ca'], dir);
+  openssl(['req', '-new', ...EC_KEY, '-keyout', 'key.pem', '-out', 'server.csr', '-subj', `/CN=${SERVER_NAME}`, '-config', config], dir);
+  const serial = `0x${randomBytes(16).toString('hex')}`;
+  openssl(['x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca-key.pem', '-set_serial', serial, '-days', days, '-sha256', '-extfile', config, '-extensions', 'server', '-out', 'cert.pem'], dir);
+  for (const scratch of ['ca-key.pem', 'server.csr', 'openssl.cnf']) fs.rmSync(path.join(dir, scratch));
+  fs.chmodSync(path.join(dir, 'key.pem'), 0o600);
+}
+
+/** The certificates in `dir`, checked to belong together (a damaged or mixed-up folder is an error, not a TLS failure later). */
+function load(dir: string): SandboxCerts {
+  const caFile = path.join(dir, 'ca.pem');
+  try {
+    const key = fs.readFileSync(path.join(dir, 'key.pem'), 'utf8');
+    const cert = fs.readFileSync(path.join(dir, 'cert.pem'), 'utf8');
+    const server = new X509Certificate(cert);
+    const ca = new X509Certificate(fs.readFileSync(caFile));
+    if (!server.checkPrivateKey(createPrivateKey(key)) || !server.verify(ca.publicKey)) throw new Error('the key, certificate and CA do not belong together');
+    return { caFile, key, cert };
+  } catch (error) {
+    throw new Error(`The sandbox's TLS files in ${dir} are damaged (${(error as Error).message}): delete that folder and start the sandbox again.`);
   }
-  return tlv(0x06, Buffer.from(out));
 }
 
-function utcTime(d: Date): Buffer {
-  const p = (n: number) => String(n).padStart(2, '0');
-  const s = `${p(d.getUTCFullYear() % 100)}${p(d.getUTCMonth() + 1)}${p(d.getUTCDate())}${p(d.getUTCHours())}${p(d.getUTCMinutes())}${p(d.getUTCSeconds())}Z`;
-  return tlv(0x17, Buffer.from(s, 'ascii'));
-}
-
-const name = (cn: string) => seq(set(seq(oid('2.5.4.3'), utf8(cn))));
-const ECDSA_SHA256 = seq(oid('1.2.840.10045.4.3.2'));
-const extension = (id: string, value: Buffer, critical = false) => seq(oid(id), ...(critical ? [bool(true)] : []), octets(value));
-
-function keyId(spki: Buffer): Buffer {
-  return createHash('sha1').update(spki).digest();
-}
-
-function certificate(opts: { subject: string; issuer: string; spki: Buffer; issuerSpki: Buffer; signer: KeyObject; ca: boolean; hosts?: string[] }): string {
-  const serial = randomBytes(16);
-  serial[0]! &= 0x7f;
-  const now = Date.now();
-  const extensions = [
-    extension('2.5.29.19', opts.ca ? seq(bool(true)) : seq(), true),
-    // keyUsage: CA = digitalSignature + keyCertSign + cRLSign; leaf = digitalSignature.
-    extension('2.5.29.15', opts.ca ? bits(Buffer.from([0x86]), 1) : bits(Buffer.from([0x80]), 7), true),
-    extension('2.5.29.14', octets(keyId(opts.spki))),
-    extension('2.5.29.35', seq(tlv(0x80, keyId(opts.issuerSpki)))),
-  ];
-  if (opts.hosts) {
-    extensions.push(extension('2.5.29.37', seq(oid('1.3.6.1.5.5.7.3.1'))));
-    extensions.push(extension('2.5.29.17', seq(...opts.hosts.map((h) => tlv(0x82, Buffer.from(h, 'ascii'))))));
-  }
-  const tbs = seq(
-    explicit(0, integer(Buffer.from([2]))),
-    integer(serial),
-    ECDSA_SHA256,
-    name(opts.issuer),
-    seq(utcTime(new Date(now - 86_400_000)), utcTime(new Date(now + 10 * 365 * 86_400_000))),
-    name(opts.subject),
-    opts.spki,
-    explicit(3, seq(...extensions)),
-  );
-  const der = seq(tbs, ECDSA_SHA256, bits(sign('sha256', tbs, opts.signer)));
-  const b64 = der.toString('base64').replace(/(.{64})/g, '$1\n').trimEnd();
-  return `-----BEGIN CERTIFICATE-----\n${b64}\n-----END CERTIFICATE-----\n`;
-}
-
-function generate(): { caPem: string; key: string; cert: string } {
-  const ca = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
-  const leaf = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
-  const caSpki = ca.publicKey.export({ type: 'spki', format: 'der' });
-  const leafSpki = leaf.publicKey.export({ type: 'spki', format: 'der' });
-  const caPem = certificate({ subject: 'gcp-tasks sandbox CA', issuer: 'gcp-tasks sandbox CA', spki: caSpki, issuerSpki: caSpki, signer: ca.privateKey, ca: true });
-  const cert = certificate({ subject: 'storage.googleapis.com', issuer: 'gcp-tasks sandbox CA', spki: leafSpki, issuerSpki: caSpki, signer: ca.privateKey, ca: false, hosts: HOSTS });
-  return { caPem, key: leaf.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string, cert };
-}
-
-/** The sandbox's certificates, created once per state folder (kept in `<stateDir>/tls/`). */
+/** The sandbox's certificates, made once per state folder (kept in `<stateDir>/tls/`). */
 export function sandboxCerts(stateDir: string): SandboxCerts {
   const dir = path.join(stateDir, 'tls');
-  const caFile = path.join(dir, 'ca.pem');
-  const keyFile = path.join(dir, 'key.pem');
-  const certFile = path.join(dir, 'cert.pem');
-  if (fs.existsSync(caFile) && fs.existsSync(keyFile) && fs.existsSync(certFile)) {
-    const key = fs.readFileSync(keyFile, 'utf8');
-    createPrivateKey(key); // throws on a damaged file rather than failing later inside TLS
-    return { caFile, key, cert: fs.readFileSync(certFile, 'utf8') };
+  if (fs.existsSync(dir)) return load(dir);
+  fs.mkdirSync(stateDir, { recursive: true });
+  const staging = fs.mkdtempSync(path.join(stateDir, 'tls-staging-'));
+  try {
+    generate(staging);
+    // The folder appears whole or not at all; when another process got there first, its certificates win.
+    fs.renameSync(staging, dir);
+  } catch (error) {
+    if (!['EEXIST', 'ENOTEMPTY'].includes((error as NodeJS.ErrnoException).code ?? '')) throw error;
+  } finally {
+    fs.rmSync(staging, { recursive: true, force: true });
   }
-  const { caPem, key, cert } = generate();
-  fs.mkdirSync(dir, { recursive: true });
-  for (const [file, content, mode] of [[keyFile, key, 0o600], [certFile, cert, 0o644], [caFile, caPem, 0o644]] as const) {
-    fs.writeFileSync(`${file}.tmp`, content, { mode });
-    fs.renameSync(`${file}.tmp`, file);
-  }
-  return { caFile, key, cert };
+  return load(dir);
 }

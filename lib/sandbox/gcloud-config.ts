@@ -12,6 +12,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import writeFileAtomic from 'write-file-atomic';
 import { sandboxCerts } from './certs.js';
 
 /** The account the sandbox's configuration is logged in as (the owner of the sandbox's project). */
@@ -67,9 +68,7 @@ function writeIfChanged(file: string, text: string): void {
     // absent: written below
   }
   fs.mkdirSync(path.dirname(file), { recursive: true });
-  const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  fs.writeFileSync(tmp, text);
-  fs.renameSync(tmp, file); // gcloud processes running meanwhile read the old or the new file, never half of one
+  writeFileAtomic.sync(file, text); // gcloud processes running meanwhile read the old or the new file, never half of one
 }
 
 /** Writes the configuration's properties (the port may have changed since the last start). */

@@ -1,6 +1,7 @@
 // CONTRACT (implementation: sandbox owner). Starting, finding and stopping the sandbox.
 import fs from 'node:fs';
 import path from 'node:path';
+import writeFileAtomic from 'write-file-atomic';
 import { apiModules } from './apis/index.js';
 import { sandboxCerts } from './certs.js';
 import { sandboxConfiguration } from './gcloud-config.js';
@@ -84,7 +85,7 @@ export async function startSandbox(opts: SandboxOptions): Promise<SandboxHandle>
     tls: { key: certs.key, cert: certs.cert },
   });
   const { port, url } = await server.start();
-  fs.writeFileSync(path.join(stateDir, LAST_PORT_FILE), String(port));
+  writeFileAtomic.sync(path.join(stateDir, LAST_PORT_FILE), String(port));
   let gcloudEnv: Record<string, string>;
   try {
     gcloudEnv = await gcloudEnvFor(port, stateDir);
@@ -156,8 +157,7 @@ export async function connectOrStartSandbox(opts: SandboxOptions): Promise<Sandb
 export function writeSandboxInfo(handle: Pick<SandboxHandle, 'stateDir' | 'port' | 'url'>, pid = process.pid): void {
   const file = path.join(handle.stateDir, SANDBOX_INFO_FILE);
   const info: SandboxInfoFile = { pid, port: handle.port, url: handle.url };
-  fs.writeFileSync(`${file}.tmp`, JSON.stringify(info));
-  fs.renameSync(`${file}.tmp`, file);
+  writeFileAtomic.sync(file, JSON.stringify(info));
 }
 
 /** Removes the announcement, if it is this process's. */

@@ -13,6 +13,7 @@ import { seededRandom } from './random.js';
 import { Router } from './router.js';
 import { StateStore } from './state.js';
 import type { ApiContext, ApiModule, LatencyKind, ProjectState, SandboxRequest, SandboxResponse } from './types.js';
+import { delay } from '../engine/wait.js';
 
 /**
  * Simulated duration of each operation kind at scale 1, in ms: roughly what Google takes.
@@ -71,8 +72,6 @@ export function projectNumberOf(projectId: string): string {
   return String(100_000_000_000 + n);
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 export class SandboxServer {
   readonly store: StateStore;
   readonly faults: FaultInjector;
@@ -81,6 +80,8 @@ export class SandboxServer {
   private readonly server: http.Server;
   private readonly router: Router;
   private readonly sockets = new Set<Socket>();
+  /** Aborted by stop(): requests held for simulated latency end at once and change nothing. */
+  private readonly stopping = new AbortController();
   private random: () => number;
   private baseUrl = '';
 
@@ -176,6 +177,7 @@ export class SandboxServer {
   }
 
   async stop(): Promise<void> {
+    this.stopping.abort();
     await new Promise<void>((resolve) => {
       this.server.close(() => resolve());
       for (const s of this.sockets) s.destroy();
@@ -218,7 +220,7 @@ export class SandboxServer {
         const extraDelay = faulty ? this.faults.delayFor(method, rawPath) : 0;
         if (fault) {
           injected = true;
-          if (extraDelay) await sleep(extraDelay);
+          if (extraDelay) await delay(extraDelay, this.stopping.signal);
           response = { status: fault.status, body: errorBody(fault.status, fault.message) };
         } else if (!match.route) {
           const what = match.pathKnown ? 'method' : 'request';
@@ -226,7 +228,8 @@ export class SandboxServer {
         } else {
           const kind = match.route.latency ?? (method === 'GET' ? 'read' : 'write');
           const held = (HELD.has(kind) ? this.ctx.latency(kind) : 0) + extraDelay;
-          if (held) await sleep(held);
+          if (held) await delay(held, this.stopping.signal);
+          if (this.stopping.signal.aborted) return void res.destroy();
           settleDueOperations(this.ctx);
           const request: SandboxRequest = {
             method,

@@ -1,6 +1,7 @@
 // The sandbox's state on disk: one JSON file written atomically (tmp + rename, debounced) and a blob folder.
 import fs from 'node:fs';
 import path from 'node:path';
+import writeFileAtomic from 'write-file-atomic';
 import type { SandboxState } from './types.js';
 
 export const STATE_FILE = 'state.json';
@@ -43,9 +44,7 @@ export class StateStore {
   flush(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    const tmp = `${this.file}.${process.pid}.tmp`;
-    fs.writeFileSync(tmp, JSON.stringify(this.state));
-    fs.renameSync(tmp, this.file);
+    writeFileAtomic.sync(this.file, JSON.stringify(this.state));
   }
 
   /** Forgets every resource and every blob. */

@@ -8,6 +8,8 @@ import path from 'node:path';
 import { UserError } from '../../lib/engine/errors.js';
 import type { ResolvedService } from '../../lib/gcp/infra.js';
 import type { TaskContext } from '../../lib/engine/types.js';
+import { z } from 'zod';
+import * as shapes from '../../lib/gcp/resources.js';
 import { withTempFile } from '../shared/common.js';
 import { backoff, delay } from '../../lib/engine/wait.js';
 
@@ -46,16 +48,6 @@ async function withStagedUpload<T>(contextDir: string, files: string[], fn: (dir
   }
 }
 
-interface Build {
-  id: string;
-  status?: string;
-  statusDetail?: string;
-  failureInfo?: { type?: string; detail?: string };
-  logsBucket?: string;
-  logUrl?: string;
-  results?: { images?: { name?: string; digest?: string }[] };
-  steps?: { status?: string }[];
-}
 
 /** `20251126-004512`: sortable, unique per service and second, valid as a Docker tag. */
 export function timestampTag(date = new Date()): string {
@@ -98,11 +90,11 @@ export async function runCloudBuild(ctx: TaskContext, req: BuildRequest): Promis
   return digestOf(ctx, req, build);
 }
 
-async function waitForBuild(ctx: TaskContext, id: string): Promise<Build> {
+async function waitForBuild(ctx: TaskContext, id: string): Promise<shapes.Build> {
   const deadline = Date.now() + (BUILD_TIMEOUT_S + 120) * 1000;
   let last = '';
   for (let i = 0; ; i++) {
-    const build = await ctx.gcloud.read<Build>(['builds', 'describe', id]);
+    const build = await ctx.gcloud.read(shapes.build, ['builds', 'describe', id]);
     if (!build) throw new UserError(`Cloud Build lost track of build ${id}.`, { hint: `Check \`gcloud builds describe ${id} --project=${ctx.project}\`.` });
     const status = build.status ?? 'STATUS_UNKNOWN';
     const steps = build.steps?.length ? ` (step ${Math.max(1, build.steps.filter((s) => s.status === 'SUCCESS').length + 1)}/${build.steps.length})` : '';
@@ -117,11 +109,11 @@ async function waitForBuild(ctx: TaskContext, id: string): Promise<Build> {
 }
 
 /** The build's log object (`log-<id>.txt` in its logs bucket), or undefined when it cannot be read. */
-async function fetchLog(ctx: TaskContext, build: Build): Promise<string | undefined> {
+async function fetchLog(ctx: TaskContext, build: shapes.Build): Promise<string | undefined> {
   if (!build.logsBucket) return undefined;
   const bucket = build.logsBucket.replace(/^gs:\/\//, '').replace(/\/$/, '');
   try {
-    const text = await ctx.gcloud.read<string>(['storage', 'cat', `gs://${bucket}/log-${build.id}.txt`], { json: false });
+    const text = await ctx.gcloud.read(z.string(), ['storage', 'cat', `gs://${bucket}/log-${build.id}.txt`], { json: false });
     return text ?? undefined;
   } catch (error) {
     ctx.log.warn(`could not read the log of build ${build.id}: ${(error as Error).message}`);
@@ -129,7 +121,7 @@ async function fetchLog(ctx: TaskContext, build: Build): Promise<string | undefi
   }
 }
 
-function buildFailure(ctx: TaskContext, service: ResolvedService, build: Build, log: string | undefined): UserError {
+function buildFailure(ctx: TaskContext, service: ResolvedService, build: shapes.Build, log: string | undefined): UserError {
   const reason = build.failureInfo?.detail || build.statusDetail || 'no reason given';
   const tail = log ? log.trimEnd().split('\n').slice(-LOG_TAIL_LINES).map((l) => `    ${l}`).join('\n') : '';
   return new UserError(
@@ -141,7 +133,7 @@ function buildFailure(ctx: TaskContext, service: ResolvedService, build: Build, 
 }
 
 /** The digest of the image just pushed: from the build's results, else from the registry by its timestamp tag. */
-async function digestOf(ctx: TaskContext, req: BuildRequest, build: Build): Promise<string> {
+async function digestOf(ctx: TaskContext, req: BuildRequest, build: shapes.Build): Promise<string> {
   const tagged = `${req.service.image}:${req.tag}`;
   const fromBuild = build.results?.images?.find((i) => i.name === tagged || i.name === `${req.service.image}:latest`)?.digest;
   if (fromBuild) return `${req.service.image}@${fromBuild}`;
@@ -154,20 +146,15 @@ async function digestOf(ctx: TaskContext, req: BuildRequest, build: Build): Prom
   return `${req.service.image}@${image.version}`;
 }
 
-export interface RegistryImage {
-  package?: string;
-  version?: string;
-  tags?: string[] | string;
-}
 
 /** The images of one service (`REGION-docker.pkg.dev/P/REPO/SERVICE`), listed through their repository. */
-export async function imagesOf(ctx: TaskContext, imagePath: string): Promise<RegistryImage[]> {
+export async function imagesOf(ctx: TaskContext, imagePath: string): Promise<shapes.DockerImageListing[]> {
   const repository = imagePath.slice(0, imagePath.lastIndexOf('/'));
-  const images = (await ctx.gcloud.read<RegistryImage[]>(['artifacts', 'docker', 'images', 'list', repository, '--include-tags'])) ?? [];
+  const images = (await ctx.gcloud.read(shapes.dockerImageListing.array(), ['artifacts', 'docker', 'images', 'list', repository, '--include-tags'])) ?? [];
   return images.filter((i) => i.package === imagePath);
 }
 
 /** gcloud prints tags as a list (JSON) or a comma-separated string, depending on the version. */
-export function tagsOf(image: RegistryImage): string[] {
+export function tagsOf(image: shapes.DockerImageListing): string[] {
   return Array.isArray(image.tags) ? image.tags : (image.tags ?? '').split(',').map((t) => t.trim()).filter(Boolean);
 }

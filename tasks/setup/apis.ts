@@ -4,11 +4,9 @@ import * as shapes from '../../lib/gcp/resources.js';
 import type { TaskContext } from '../../lib/engine/types.js';
 import { recordReports } from '../shared/common.js';
 
-interface EnabledService { name?: string; config?: { name?: string } }
-
 /** The required APIs that are not enabled yet (one read). */
 export async function missingApis(ctx: Pick<TaskContext, 'gcloud' | 'infra'>): Promise<string[]> {
-  const enabled = (await ctx.gcloud.read<EnabledService[]>(['services', 'list', '--enabled'])) ?? [];
+  const enabled = (await ctx.gcloud.read(shapes.enabledService.array(), ['services', 'list', '--enabled'])) ?? [];
   const names = new Set(enabled.map((s) => s.config?.name ?? s.name?.split('/').pop() ?? ''));
   return ctx.infra.apis.filter((api) => !names.has(api));
 }

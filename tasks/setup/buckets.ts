@@ -6,18 +6,10 @@ import { defineTask } from '../../lib/index.js';
 import * as shapes from '../../lib/gcp/resources.js';
 import type { ResolvedInfra } from '../../lib/gcp/infra.js';
 import type { TaskContext } from '../../lib/engine/types.js';
-import { createOrAdopt, doneCreating, forEachResource, guardOwnership, isGcloudError, markCreating, wasCreating, labelsFlag, missingLabels, recordReports, withTempFile, type Labels, type ResourceReport } from '../shared/common.js';
+import { createOrAdopt, doneCreating, forEachResource, guardOwnership, isGcloudError, markCreating, wasCreating, labelsFlag, missingLabels, recordReports, withTempFile, type ResourceReport } from '../shared/common.js';
 
 type Bucket = ResolvedInfra['buckets'][number];
 interface LifecycleRule { action: { type: string; [k: string]: unknown }; condition: Record<string, unknown> }
-/** The bucket resource as the JSON API returns it (`describe --raw`). */
-interface BucketResource {
-  name: string;
-  location?: string;
-  labels?: Labels;
-  lifecycle?: { rule?: LifecycleRule[] };
-  iamConfiguration?: { uniformBucketLevelAccess?: { enabled?: boolean } };
-}
 
 /** The lifecycle configuration the config asks for: delete objects under each prefix after N days. */
 export function lifecycleConfig(bucket: Pick<Bucket, 'lifecycle'>): { rule: LifecycleRule[] } {
@@ -41,15 +33,15 @@ function rulesKey(rules: LifecycleRule[] | undefined): string {
   return JSON.stringify((rules ?? []).map((r) => JSON.stringify(canonical(r))).sort());
 }
 
-export function lifecycleMatches(actual: BucketResource['lifecycle'], bucket: Pick<Bucket, 'lifecycle'>): boolean {
+export function lifecycleMatches(actual: shapes.Bucket['lifecycle'], bucket: Pick<Bucket, 'lifecycle'>): boolean {
   return rulesKey(actual?.rule) === rulesKey(lifecycleConfig(bucket).rule);
 }
 
 const url = (name: string) => `gs://${name}`;
 
-async function describeBucket(ctx: TaskContext, bucket: Bucket): Promise<BucketResource | null> {
+async function describeBucket(ctx: TaskContext, bucket: Bucket): Promise<shapes.Bucket | null> {
   try {
-    return await ctx.gcloud.read<BucketResource>(['storage', 'buckets', 'describe', url(bucket.name), '--raw']);
+    return await ctx.gcloud.read(shapes.bucket, ['storage', 'buckets', 'describe', url(bucket.name), '--raw']);
   } catch (error) {
     if (!isGcloudError(error, 'permission')) throw error;
     throw new UserError(`no permission to read bucket ${bucket.name}: ${error.message}`, {

@@ -11,13 +11,12 @@ import {
   withTempFile, type IamPolicy, type ResourceReport,
 } from '../shared/common.js';
 
-interface ServiceAccount { email?: string; displayName?: string; description?: string }
 
 async function ensureServiceAccount(ctx: TaskContext): Promise<ResourceReport> {
   const sa = ctx.infra.serviceAccount;
   const resource = `service account ${sa.email}`;
   const description = labelsAsDescription(ctx.infra.labels);
-  const describe = () => ctx.gcloud.read<ServiceAccount>(['iam', 'service-accounts', 'describe', sa.email]);
+  const describe = () => ctx.gcloud.read(shapes.serviceAccount, ['iam', 'service-accounts', 'describe', sa.email]);
   let existing = await describe();
   if (!existing) {
     existing = await createOrAdopt(resource, () => ctx.gcloud.mutate(['iam', 'service-accounts', 'create', sa.name, `--display-name=${sa.displayName}`, `--description=${description}`]), describe);
@@ -39,7 +38,7 @@ async function ensureServiceAccount(ctx: TaskContext): Promise<ResourceReport> {
 }
 
 async function projectPolicy(ctx: TaskContext): Promise<IamPolicy | null> {
-  return ctx.gcloud.read<IamPolicy>(['projects', 'get-iam-policy', ctx.project], { project: false });
+  return ctx.gcloud.read(shapes.iamPolicy, ['projects', 'get-iam-policy', ctx.project], { project: false });
 }
 
 // Retries of the policy write: an etag conflict (somebody changed the policy since it was read) is

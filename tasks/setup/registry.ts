@@ -7,15 +7,13 @@ import { UserError } from '../../lib/engine/errors.js';
 import { defineTask } from '../../lib/index.js';
 import * as shapes from '../../lib/gcp/resources.js';
 import type { TaskContext } from '../../lib/engine/types.js';
-import { createOrAdopt, guardOwnership, labelsFlag, missingLabels, recordReports, type Labels, type ResourceReport } from '../shared/common.js';
-
-interface Repository { name?: string; format?: string; labels?: Labels }
+import { createOrAdopt, guardOwnership, labelsFlag, missingLabels, recordReports, type ResourceReport } from '../shared/common.js';
 
 async function ensureRepository(ctx: TaskContext): Promise<ResourceReport> {
   const { registry, labels } = ctx.infra;
   const resource = `registry ${registry.path}`;
   const where = [registry.name, `--location=${registry.location}`];
-  const describe = () => ctx.gcloud.read<Repository>(['artifacts', 'repositories', 'describe', ...where]);
+  const describe = () => ctx.gcloud.read(shapes.repository, ['artifacts', 'repositories', 'describe', ...where]);
   let repo = await describe();
   if (!repo) {
     repo = await createOrAdopt(resource, () => ctx.gcloud.mutate(['artifacts', 'repositories', 'create', ...where, `--repository-format=${registry.format}`,

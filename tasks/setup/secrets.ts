@@ -8,13 +8,11 @@ import type { ResolvedInfra } from '../../lib/gcp/infra.js';
 import type { TaskContext } from '../../lib/engine/types.js';
 import {
   createOrAdopt, forEachResource, generateSecret, guardOwnership, hasBinding, labelsFlag, missingLabels, recordReports, serviceAccountMember, suppliedSecretVar,
-  type IamPolicy, type Labels, type ResourceReport,
+  type ResourceReport,
 } from '../shared/common.js';
 
 type Secret = ResolvedInfra['secrets'][number];
 type FirstVersion = 'generated' | 'supplied';
-interface SecretResource { name?: string; labels?: Labels }
-interface SecretVersion { name?: string; state?: string }
 
 const ACCESSOR = 'roles/secretmanager.secretAccessor';
 
@@ -30,18 +28,18 @@ async function grantAccessor(ctx: TaskContext, secret: Secret): Promise<void> {
 }
 
 async function accessorGranted(ctx: TaskContext, secret: Secret): Promise<boolean> {
-  const policy = await ctx.gcloud.read<IamPolicy>(['secrets', 'get-iam-policy', secret.name]);
+  const policy = await ctx.gcloud.read(shapes.iamPolicy, ['secrets', 'get-iam-policy', secret.name]);
   return hasBinding(policy, ACCESSOR, serviceAccountMember(ctx.infra.serviceAccount.email));
 }
 
 async function hasEnabledVersion(ctx: TaskContext, secret: Secret): Promise<boolean> {
-  const versions = (await ctx.gcloud.read<SecretVersion[]>(['secrets', 'versions', 'list', secret.name])) ?? [];
+  const versions = (await ctx.gcloud.read(shapes.secretVersion.array(), ['secrets', 'versions', 'list', secret.name])) ?? [];
   return versions.some((v) => v.state === 'ENABLED');
 }
 
 async function ensureSecret(ctx: TaskContext, secret: Secret): Promise<ResourceReport> {
   const resource = `secret ${secret.name}`;
-  const describe = () => ctx.gcloud.read<SecretResource>(['secrets', 'describe', secret.name]);
+  const describe = () => ctx.gcloud.read(shapes.secret, ['secrets', 'describe', secret.name]);
   let existing = await describe();
   if (!existing) {
     const { value, source } = firstValue(ctx, secret);

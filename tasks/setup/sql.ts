@@ -9,30 +9,13 @@ import type { ResolvedInfra } from '../../lib/gcp/infra.js';
 import { registerSecret } from '../../lib/engine/redact.js';
 import type { TaskContext } from '../../lib/engine/types.js';
 import * as shapes from '../../lib/gcp/resources.js';
+import { delay } from '../../lib/engine/wait.js';
 import { taskCommand } from '../shared/hints.js';
 import { createOrAdopt, guardOwnership, labelsFlag, missingLabels, recordReports, type Labels, type ResourceReport } from '../shared/common.js';
 
 type SqlConfig = ResolvedInfra['sql'];
 
-export interface SqlInstance {
-  name?: string;
-  state?: string;
-  region?: string;
-  databaseVersion?: string;
-  connectionName?: string;
-  settings?: {
-    tier?: string;
-    activationPolicy?: string;
-    availabilityType?: string;
-    dataDiskType?: string;
-    dataDiskSizeGb?: string | number;
-    storageAutoResize?: boolean;
-    backupConfiguration?: { enabled?: boolean; startTime?: string };
-    maintenanceWindow?: { day?: number; hour?: number };
-    databaseFlags?: { name: string; value: string }[];
-    userLabels?: Labels;
-  };
-}
+export type SqlInstance = shapes.SqlInstance;
 
 const weekdays = ['MON', 'TUE', 'WED', 'THU', 'FRI', 'SAT', 'SUN'] as const;
 /** Cloud SQL numbers maintenance days 1 (Monday) … 7 (Sunday). */
@@ -121,7 +104,7 @@ async function withProgress<T>(ctx: TaskContext, what: string, work: Promise<T>)
   }
 }
 
-const describeInstance = (ctx: TaskContext) => ctx.gcloud.read<SqlInstance>(['sql', 'instances', 'describe', ctx.infra.sql.instance]);
+const describeInstance = (ctx: TaskContext) => ctx.gcloud.read(shapes.sqlInstance, ['sql', 'instances', 'describe', ctx.infra.sql.instance]);
 
 /** An instance still being created (e.g. by an interrupted run) is waited for, with a bound. */
 async function waitUntilCreated(ctx: TaskContext, instance: SqlInstance): Promise<SqlInstance> {
@@ -130,7 +113,7 @@ async function waitUntilCreated(ctx: TaskContext, instance: SqlInstance): Promis
   while (current.state === 'PENDING_CREATE') {
     if (Date.now() > deadline || ctx.signal.aborted) throw new UserError(`Cloud SQL instance ${ctx.infra.sql.instance} is still being created.`, { hint: `Run the task again later (${taskCommand(ctx, 'status')} shows its state).` });
     ctx.log.info(`instance ${ctx.infra.sql.instance} is being created (state PENDING_CREATE); waiting`);
-    await new Promise((resolve) => setTimeout(resolve, 10_000));
+    await delay(10_000, ctx.signal);
     current = (await describeInstance(ctx)) ?? current;
   }
   return current;
@@ -158,14 +141,12 @@ function reservedNameError(instance: string): UserError {
   });
 }
 
-interface SecretAccess { name?: string; payload?: { data?: string } }
-
 /**
  * The postgres password: the latest version of the password secret, with its number (`…/versions/3` →
  * "3"), in one read; registered for redaction at once. Null when the secret has no version.
  */
 async function passwordFromSecret(ctx: TaskContext): Promise<{ version: string; value: string } | null> {
-  const access = await ctx.gcloud.read<SecretAccess>(['secrets', 'versions', 'access', 'latest', `--secret=${ctx.infra.sql.passwordSecret}`], { secretOutput: true });
+  const access = await ctx.gcloud.read(shapes.secretAccess, ['secrets', 'versions', 'access', 'latest', `--secret=${ctx.infra.sql.passwordSecret}`], { secretOutput: true });
   const version = access?.name?.split('/').pop();
   if (!version || access?.payload?.data === undefined) return null;
   const value = Buffer.from(access.payload.data, 'base64').toString('utf8');
@@ -189,9 +170,9 @@ async function ensureDatabase(ctx: TaskContext, fresh: boolean): Promise<Resourc
   const { sql } = ctx.infra;
   const resource = `database ${sql.database}`;
   const where = [sql.database, `--instance=${sql.instance}`];
-  if (!fresh && (await ctx.gcloud.read(['sql', 'databases', 'describe', ...where]))) return { resource, state: 'unchanged', changes: [] };
+  if (!fresh && (await ctx.gcloud.read(shapes.sqlDatabase, ['sql', 'databases', 'describe', ...where]))) return { resource, state: 'unchanged', changes: [] };
   const adopted = await createOrAdopt(resource, () => ctx.gcloud.mutate(['sql', 'databases', 'create', ...where], { timeoutMs: PATCH_TIMEOUT_MS }),
-    () => ctx.gcloud.read(['sql', 'databases', 'describe', ...where]));
+    () => ctx.gcloud.read(shapes.sqlDatabase, ['sql', 'databases', 'describe', ...where]));
   if (adopted) return { resource, state: 'unchanged', changes: [] };
   ctx.log.success(`created ${resource}`);
   return { resource, state: 'created', changes: [] };

@@ -1,12 +1,13 @@
 // The gcloud wrapper with the real gcloud: a call past its bound fails as "timeout" (never "not found")
 // and leaves no gcloud process behind; errors are classified from what gcloud prints; dry-run runs no
-// mutating call; a secret on stdin never reaches the recorded command line.
+// mutating call; a secret on stdin never reaches the recorded command line; read checks the answer's shape.
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { gcloudTests } from '../helpers/skip.js';
 import * as assert from 'uvu/assert';
+import { z } from 'zod';
 import { classify, createGcloud, type GcloudStats } from '../../lib/gcp/gcloud.js';
 import type { Logger } from '../../lib/engine/types.js';
 import { processesWithEnv } from '../helpers/processes.js';
@@ -84,6 +85,26 @@ test('Cloud Storage errors in the JSON API\'s shape (gcloud prints HTTPError <co
     ['ERROR: (gcloud.projects.describe) [alice@example.com] does not have permission to access projects instance [other-project-xyz] (or it may not exist): The caller does not have permission', 'permission'],
   ];
   for (const [stderr, kind] of cases) assert.is(classify(stderr, 1), kind, stderr);
+});
+
+test('read with a schema returns the checked answer; an answer of another shape is an error naming the field', async () => {
+  const config = fs.mkdtempSync(path.join(os.tmpdir(), 'gt-gcloud-'));
+  try {
+    const stats: GcloudStats = { calls: 0, retries: 0, commands: [] };
+    const gcloud = createGcloud({
+      project: 'demo-project', env: { CLOUDSDK_CONFIG: config, CLOUDSDK_CORE_PROJECT: 'demo-project' }, dryRun: false, log, signal: new AbortController().signal, stats,
+      ensureLoggedIn: async () => {}, // `config list` needs no login
+    });
+    const shape = (project: z.ZodType) => z.looseObject({ core: z.looseObject({ project }) });
+    const answer = await gcloud.read(shape(z.string()), ['config', 'list'], { project: false });
+    assert.is(answer?.core.project, 'demo-project');
+    const error = await gcloud.read(shape(z.number()), ['config', 'list'], { project: false }).then(() => null, (e) => e);
+    assert.is(error?.kind, 'other');
+    assert.match(String(error?.message), /^unexpected answer: core\.project: .*expected number/);
+    assert.is(error?.command, 'gcloud config list --format=json --quiet');
+  } finally {
+    fs.rmSync(config, { recursive: true, force: true });
+  }
 });
 
 test.run();

@@ -9,7 +9,8 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { testsNeeding } from '../helpers/skip.js';
-import { PortInUseError, md5PasswordHash, startEmbeddedPostgres, type EmbeddedPostgres } from '../../lib/postgres/embedded.js';
+import { PortInUseError, startEmbeddedPostgres, type EmbeddedPostgres } from '../../lib/postgres/embedded.js';
+import { scramVerifier } from '../../lib/postgres/scram.js';
 
 const PASSWORD = 'correct horse battery';
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'gt-'));
@@ -106,8 +107,32 @@ test('an unknown database is refused', async () => {
   assert.is(err?.message, 'database "nope" does not exist');
 });
 
-test('setPassword: the new password works, the old one no longer does (md5 hash form accepted)', async () => {
-  server.setPassword(md5PasswordHash('second', 'postgres'));
+test('the server asks for SCRAM-SHA-256, as Cloud SQL for PostgreSQL 15+ does (not md5)', async () => {
+  const request = await new Promise<Buffer>((resolve, reject) => {
+    const socket = net.connect(server.port, server.host, () => {
+      const params = Buffer.from('user\0postgres\0database\0app\0\0');
+      const startup = Buffer.alloc(8);
+      startup.writeInt32BE(8 + params.length, 0);
+      startup.writeInt32BE(196608, 4);
+      socket.write(Buffer.concat([startup, params]));
+    });
+    socket.once('data', (d) => (socket.destroy(), resolve(d)));
+    socket.on('error', reject);
+  });
+  assert.is(String.fromCharCode(request[0]!), 'R', 'an authentication request');
+  assert.is(request.readInt32BE(5), 10, 'AuthenticationSASL');
+  assert.is(request.subarray(9).toString(), 'SCRAM-SHA-256\0\0');
+});
+
+test('a user other than postgres is refused like a wrong password (no hint which users exist)', async () => {
+  const c = new pg.Client({ host: server.host, port: server.port, user: 'admin', password: PASSWORD, database: 'app' });
+  const err = await c.connect().then(() => null, (e: any) => e);
+  assert.is(err?.message, 'password authentication failed for user "admin"');
+  assert.is(err?.code, '28P01');
+});
+
+test('setPassword: the new password works, the old one no longer does (SCRAM verifier form accepted)', async () => {
+  server.setPassword(scramVerifier('second'));
   const old = client();
   assert.is(await old.connect().then(() => 'connected', (e: Error) => e.message), 'password authentication failed for user "postgres"');
   const c = client('second');

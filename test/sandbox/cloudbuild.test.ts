@@ -1,12 +1,13 @@
 // Cloud Build in the sandbox through the real gcloud: builds from an uploaded source directory, Dockerfile
 // checks that fail a build with the reason in its log, images pushed to Artifact Registry with tags and a
-// digest derived from the source.
+// digest derived from the source, and the log tailed over TLS from the hard-wired storage.googleapis.com.
 import { gcloudTests } from '../helpers/skip.js';
 import * as assert from 'uvu/assert';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startTestSandbox, type TestSandbox } from '../helpers/sandbox.js';
+import { sandboxCerts } from '../../lib/sandbox/certs.js';
 
 const test = gcloudTests('Cloud Build sandbox tests');
 let sandbox: TestSandbox;
@@ -81,6 +82,7 @@ test.before(async () => {
   write('good-v2.yaml', config('app/Dockerfile', 'v2'));
   write('bad.yaml', config('app/Dockerfile.bad', 'bad'));
   write('missing.yaml', config('app/nope/Dockerfile', 'missing'));
+  write('tailed.yaml', `${config('app/Dockerfile.bad', 'tailed')}options:\n  logging: GCS_ONLY\n`);
   const enable = await gcloud(['services', 'enable', 'cloudbuild.googleapis.com', 'artifactregistry.googleapis.com']);
   assert.is(enable.code, 0, enable.stderr);
   const repo = await gcloud(['artifacts', 'repositories', 'create', 'digitwinlive', '--repository-format=docker', '--location=us-central1']);
@@ -140,6 +142,18 @@ test('a Dockerfile missing from the source fails the build (describe shows FAILU
   const list = await gcloud(['builds', 'list', '--format=value(status)']);
   assert.is(list.code, 0, list.stderr);
   assert.equal(list.stdout.trim().split('\n'), ['FAILURE', 'FAILURE', 'SUCCESS', 'SUCCESS', 'SUCCESS']);
+});
+
+test('with Cloud Storage logging gcloud tails the log from https://storage.googleapis.com, trusting the sandbox CA', async () => {
+  // The CA goes in through the environment here because this machine's environment already sets that
+  // variable, and gcloud lets it override the configuration's core/custom_ca_certs_file.
+  const out = await sandbox.gcloud(['builds', 'submit', `--config=${path.join(src, 'tailed.yaml')}`, src], { env: { CLOUDSDK_CORE_CUSTOM_CA_CERTS_FILE: sandboxCerts(sandbox.dir).caFile } });
+  assert.is(out.code, 1, out.stderr);
+  assert.not.match(out.stderr, 'CERTIFICATE_VERIFY_FAILED');
+  assert.match(out.stdout, 'REMOTE BUILD OUTPUT');
+  assert.match(out.stdout, 'Step #0: dockerfile parse error on line 2: unknown instruction: FROBNICATE');
+  const tailed = (await sandbox.requests()).filter((r) => r.host === 'storage.googleapis.com' && r.method === 'GET');
+  assert.ok(tailed.some((r) => r.status === 206), 'the log object was read over TLS with Range');
 });
 
 test.run();

@@ -196,7 +196,7 @@ test('state persists across a restart (atomic JSON file) and a running sandbox i
     assert.is(found.owned, false);
     assert.is(found.url, first.url);
     await first.stop();
-    assert.equal(fs.readdirSync(dir).filter((f) => f.endsWith('.tmp')), [], 'no temporary file left behind');
+    assert.equal(fs.readdirSync(dir).filter((f) => /\.(tmp|\d+)$/.test(f)), [], 'no temporary file left behind');
     // sandbox.json now names a stopped sandbox: a new one is started (owned) on the same state.
     const second = await connectOrStartSandbox({ stateDir: dir, latencyScale: 0 });
     try {

@@ -5,7 +5,7 @@
 // derived from the sandbox folder; an address whose port 5432 is taken by another program is skipped, and an
 // instance whose address got taken while it was stopped moves), reported as the PRIMARY address. Its data lives in
 // `<stateDir>/sql/<project>/<instance>`. The `postgres` password set through the API (rootPassword on insert,
-// users update) is the one the server accepts; only its md5 hash is kept in the state. `patch` to NEVER
+// users update) is the one the server accepts (SCRAM-SHA-256); only its SCRAM verifier is kept in the state. `patch` to NEVER
 // really stops the server, ALWAYS brings it back with its data, delete removes server and data, and a
 // restarted sandbox brings back the servers of its running instances.
 //
@@ -20,7 +20,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
 import { ApiError, findOperation, invalidArgument, isRegion, isZone, notFound, ok, onOperationDone, paginate, startOperation, timestamp, validateLabels, type OperationRecord } from '../google.js';
-import { PortInUseError, md5PasswordHash, startEmbeddedPostgres, type EmbeddedPostgres } from '../../postgres/embedded.js';
+import { PortInUseError, startEmbeddedPostgres, type EmbeddedPostgres } from '../../postgres/embedded.js';
+import { isScramVerifier, scramVerifier } from '../../postgres/scram.js';
 import { requireApi } from './serviceusage.js';
 import type { ApiContext, ApiModule, LatencyKind, ProjectState, Route, SandboxRequest } from '../types.js';
 
@@ -41,7 +42,7 @@ interface InstanceRecord {
   settings: Record<string, any>;
   /** Loopback address of the embedded server (127.0.0.x). */
   ipAddress: string;
-  /** md5 hash ('md5…') of each user's password; absent = no password set yet (nobody can log in). */
+  /** SCRAM-SHA-256 verifier of each user's password; absent = no password set yet (nobody can log in). */
   users: Record<string, { passwordHash?: string }>;
   databases: Record<string, { charset: string; collation: string }>;
 }
@@ -146,8 +147,7 @@ async function startServer(ctx: ApiContext, projectId: string, name: string, onL
         port: POSTGRES_PORT,
         dataDir: dataDirOf(ctx, projectId, name),
         user: ROOT_USER,
-        // No password set yet: an unguessable one, so nobody can log in (as on Google).
-        password: inst.users[ROOT_USER]?.passwordHash ?? md5PasswordHash(randomBytes(24).toString('hex'), ROOT_USER),
+        password: loginVerifier(inst.users[ROOT_USER]?.passwordHash),
         acceptDatabase: (db) => Boolean(liveInstance(ctx, projectId, name)?.databases[db]),
         maxConnections: maxConnectionsOf(inst),
         onListening,
@@ -168,6 +168,14 @@ async function startServer(ctx: ApiContext, projectId: string, name: string, onL
       ctx.save();
     }
   }
+}
+
+/**
+ * The verifier the server checks: the stored one, else one of an unguessable password so nobody can log in
+ * (no password set yet, as on Google, or a hash kept by an older sandbox that used md5).
+ */
+function loginVerifier(stored: string | undefined): string {
+  return stored !== undefined && isScramVerifier(stored) ? stored : scramVerifier(randomBytes(24).toString('hex'));
 }
 
 async function stopServer(ctx: ApiContext, projectId: string, name: string): Promise<void> {
@@ -405,7 +413,7 @@ function insertInstance(req: SandboxRequest, ctx: ApiContext) {
     state: 'PENDING_CREATE',
     createTime: ctx.now(),
     ipAddress: freeAddress(ctx, new Set()),
-    users: { [ROOT_USER]: rootPassword ? { passwordHash: md5PasswordHash(rootPassword, ROOT_USER) } : {} },
+    users: { [ROOT_USER]: rootPassword ? { passwordHash: scramVerifier(rootPassword) } : {} },
     databases: { postgres: { charset: 'UTF8', collation: 'en_US.UTF8' } },
     settings: normaliseSettings(settings, databaseVersion, gceZone),
   };
@@ -639,7 +647,7 @@ function updateUser(req: SandboxRequest, ctx: ApiContext) {
   if (typeof password !== 'string' || password === '') throw invalidArgument(`Invalid request: a password is required to update user ${name}.`);
   checkIdle(ctx, project, inst.name);
   // Only the hash goes into the state (and into the operation's data).
-  const passwordHash = md5PasswordHash(password, name);
+  const passwordHash = scramVerifier(password);
   return operation(ctx, project, inst.name, 'UPDATE_USER', 'write', { user: name, passwordHash }).response;
 }
 
@@ -672,7 +680,7 @@ onOperationDone('sql.UPDATE_USER', (ctx, op) => {
   const inst = instanceOf(ctx, op);
   if (!inst || op.data.passwordHash === undefined) return;
   inst.users[op.data.user] = { passwordHash: op.data.passwordHash };
-  runtimeOf(ctx).servers.get(keyOf(op.projectId, inst.name))?.setPassword(op.data.passwordHash);
+  runtimeOf(ctx).servers.get(keyOf(op.projectId, inst.name))?.setPassword(loginVerifier(op.data.passwordHash));
 });
 
 // ------------------------------------------------------------------------------------------ the module

@@ -5,6 +5,7 @@
 // reached through the sandbox's TLS-terminating proxy).
 import fs from 'node:fs';
 import path from 'node:path';
+import writeFileAtomic from 'write-file-atomic';
 import {
   ApiError, base64Etag, crc32cBase64, failedPrecondition, hexId, invalidArgument, isRegion, md5Base64, sameEtag, validateLabels, notFound, ok, paginate, timestamp,
 } from '../google.js';
@@ -159,8 +160,7 @@ function putObject(ctx: ApiContext, bucket: BucketRecord, name: string, data: Bu
   const blob = `${hexId(ctx, 16)}-${generation}`;
   const file = blobFile(ctx, blob);
   fs.mkdirSync(path.dirname(file), { recursive: true });
-  fs.writeFileSync(`${file}.tmp`, data);
-  fs.renameSync(`${file}.tmp`, file);
+  writeFileAtomic.sync(file, data);
   removeBlob(ctx, bucket.objects[name]);
   const now = ctx.now();
   const record: ObjectRecord = {

@@ -244,6 +244,7 @@ test('lifecycle: the config as rules with matchesPrefix; comparison ignores orde
 
 function instanceAsConfigured(sql = dev.sql): SqlInstance {
   return {
+    name: sql.instance,
     databaseVersion: sql.databaseVersion,
     region: 'us-central1',
     state: 'RUNNABLE',
