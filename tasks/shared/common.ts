@@ -159,6 +159,14 @@ export function withRoles(policy: IamPolicy, roles: string[], member: string): I
   return { ...policy, bindings };
 }
 
+/** The policy without the members `drop` matches (a binding left with no member goes too); everything else kept. */
+export function withoutMembers(policy: IamPolicy, drop: (member: string) => boolean): IamPolicy {
+  const bindings = (policy.bindings ?? [])
+    .map((b) => ({ ...b, members: (b.members ?? []).filter((m) => !drop(m)) }))
+    .filter((b) => b.members.length > 0);
+  return { ...policy, bindings };
+}
+
 /** The roles of `roles` that the policy does not yet grant to `member`, in the given order. */
 export function missingRoles(policy: IamPolicy | null | undefined, roles: string[], member: string): string[] {
   return roles.filter((role) => !hasBinding(policy, role, member));
