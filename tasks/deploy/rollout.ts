@@ -56,7 +56,11 @@ export async function rollOut(ctx: TaskContext, service: ResolvedService, image:
   const services = live ?? (await listServices(ctx));
   const before = services.get(service.name) ?? null;
   // A service of this name that the tool did not deploy (made by hand, another team's) is never replaced unless adopted.
-  if (before) guardOwnership(ctx, `Cloud Run service ${service.name}`, before.metadata.labels, { adoptInConfig: false, rename: 'give the service another name in tasks.config.ts' });
+  if (before) guardOwnership(ctx, `Cloud Run service ${service.name}`, before.metadata.labels, {
+    adoptInConfig: false,
+    adoptingTask: `deploy:${service.key}`,
+    rename: 'give the service another name in tasks.config.ts',
+  });
   const env = serviceEnvVars(ctx, service, peerUrlVars(ctx.infra, service, services));
   let after: RunService | undefined | null;
   try {
