@@ -53,7 +53,8 @@ for (let trial = 1; trial <= TRIALS; trial++) {
     await p.sandbox.fetch('/__sandbox/requests', { method: 'DELETE' });
     await p.sandbox.setFaults({ slow: [{ method: 'DELETE', path: `/b/${bucket}`, ms: SLOW_MS }] });
     const args = op === 'cleanup' ? ['cleanup', '--yes', '--', '--all'] : ['resource:delete', '--yes', '--', '--type=bucket', `--name=${bucket}`];
-    const child = spawn(cliCommand[0], [...cliCommand.slice(1), ...args, '--sandbox', '--env', p.env], {
+    // The CLI's flags go before the task arguments (everything after `--` is the task's).
+    const child = spawn(cliCommand[0], [...cliCommand.slice(1), '--sandbox', '--env', p.env, ...args], {
       env: { ...process.env, CI: '1', GCP_TASKS_SANDBOX_DIR: p.sandbox.dir },
       stdio: ['ignore', 'ignore', 'pipe'],
       detached: true, // its own process group, as a shell job: Ctrl-C reaches the whole group
@@ -64,7 +65,11 @@ for (let trial = 1; trial <= TRIALS; trial++) {
     let recordsBefore: Set<string>;
     try {
       // `storage rm -r` ends with the bucket's managed folders listing, then sends the DELETE the slow rule holds.
-      await waitFor(`the last listing before the DELETE of ${bucket}`, async () => (await requests()).some((r) => r.method === 'GET' && r.path.includes(`/b/${bucket}/managedFolders`)), 120_000)
+      const listed = async () => {
+        if (child.exitCode !== null || child.signalCode !== null) throw new Error(`the run ended (exit ${child.exitCode}) before the DELETE of ${bucket}`);
+        return (await requests()).some((r) => r.method === 'GET' && r.path.includes(`/b/${bucket}/managedFolders`));
+      };
+      await waitFor(`the last listing before the DELETE of ${bucket}`, listed, 120_000)
         .catch(async (e) => {
           const seen = (await requests()).map((r) => `${r.method} ${r.path}`).join('\n');
           throw new Error(`${(e as Error).message}\nrequests:\n${seen}\nstderr:\n${stderr.slice(-3000)}`);
@@ -79,8 +84,11 @@ for (let trial = 1; trial <= TRIALS; trial++) {
       await waitFor('the run\'s processes are gone', () => processesWithEnv(p.sandbox.dir).length === 0, 90_000);
       // The interrupt landed mid-operation: the sandbox had received the DELETE before the signal (it holds
       // it SLOW_MS before answering) and answered it after.
-      const deleted = (await requests()).find((r) => r.method === 'DELETE' && r.path.endsWith(`/b/${bucket}`));
-      assert.ok(deleted, `the DELETE of ${bucket} never reached the sandbox\n${stderr.slice(-2000)}`);
+      // The sandbox logs a request when it answers: the held DELETE shows up once its SLOW_MS are over.
+      const deleteOf = async () => (await requests()).find((r) => r.method === 'DELETE' && r.path.endsWith(`/b/${bucket}`));
+      await waitFor(`the answer to the DELETE of ${bucket}`, async () => !!(await deleteOf()), SLOW_MS + 15_000)
+        .catch((e) => { throw new Error(`${(e as Error).message}: it never reached the sandbox\n${stderr.slice(-2000)}`); });
+      const deleted = await deleteOf();
       const answeredAt = Date.parse(deleted!.time);
       assert.ok(answeredAt >= sentAt, `the DELETE was answered ${sentAt - answeredAt} ms before the signal`);
       assert.ok(answeredAt - SLOW_MS <= sentAt, `the DELETE arrived ${answeredAt - SLOW_MS - sentAt} ms after the signal`);
