@@ -210,7 +210,7 @@ async function run(loaded: LoadedConfig, opts: CliOptions, argv: readonly string
     const { stateDir, envDir, lockDir = userLockDir(io.env) } = session.locations;
     // A plan made only of local tasks (db:local) needs neither the platform nor the env validation.
     const allLocal = planned.every((t) => (typeof t.local === 'function' ? t.local(argsFor(t.name), env) : !!t.local));
-    const { vars } = loadEnv({
+    const { vars, sources } = loadEnv({
       dir: envDir,
       env,
       processEnv: io.env,
@@ -223,6 +223,7 @@ async function run(loaded: LoadedConfig, opts: CliOptions, argv: readonly string
     const runtime = createRuntime({
       env,
       vars,
+      envSources: sources,
       paths: { root, envDir, stateDir, ...target.paths },
       dryRun: opts.dryRun,
       verbose: opts.verbose,

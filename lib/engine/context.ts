@@ -12,6 +12,8 @@ import type { TaskRuntime } from './runner.js';
 export interface RuntimeSetup {
   env: EnvName;
   vars: Readonly<Record<string, string>>;
+  /** Where each value of `vars` came from (loadEnv's sources), for messages that name the file to fix. */
+  envSources?: Readonly<Record<string, string>>;
   /** The engine's paths, and any the platform adds. */
   paths: { root: string; envDir: string; stateDir: string; [extra: string]: string };
   dryRun: boolean;
@@ -51,7 +53,7 @@ export function createRuntime(setup: RuntimeSetup): CliRuntime {
     fingerprintContext,
 
     preflightContext(task: TaskDef<any>): PreflightContext {
-      return { ...fingerprintContext(task), envFilePath: envFile.path, commandFor: setup.commandFor } as PreflightContext;
+      return { ...fingerprintContext(task), envFilePath: envFile.path, envSources: setup.envSources ?? {}, commandFor: setup.commandFor } as PreflightContext;
     },
 
     async context(task, { deps, log, signal, invalidate }): Promise<TaskContext> {

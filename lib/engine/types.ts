@@ -37,6 +37,8 @@ export interface FingerprintContext {
 export interface PreflightContext extends FingerprintContext {
   /** The env file of this environment (`.env.<env>` in paths.envDir), to name in messages. */
   envFilePath: string;
+  /** Where each value of `vars` came from: an env file's name (`.env.production.local`), `the environment`, or the platform. */
+  envSources: Readonly<Record<string, string>>;
   /** `pnpm task <rest>` with the flags that target what this run targets (for hints). */
   commandFor(task: string, taskArgs?: readonly string[]): string;
 }

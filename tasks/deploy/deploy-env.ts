@@ -2,6 +2,7 @@
 // infra data owns (project, region, resource names, the Cloud SQL socket) taken from there, and the
 // other services' URLs. Plus the production rules, checked before any
 // gcloud call: no literal secrets, no http:// service URLs, no debug endpoints.
+import path from 'node:path';
 import { UserError } from '../../lib/engine/errors.js';
 import type { ResolvedInfra, ResolvedService } from '../../lib/gcp/infra.js';
 import type { PreflightContext, TaskContext } from '../../lib/engine/types.js';
@@ -15,33 +16,52 @@ const PLACEHOLDER = /^\$\{SECRET_[A-Z0-9_]+\}$/;
  */
 const LOCAL_ONLY_URL = /^(https?|wss?):\/\/(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?(\/|$)/i;
 
-/** Every reason the values of a production run must not reach production, each naming the key to fix. */
-export function productionEnvProblems(vars: Readonly<Record<string, string>>, infra: ResolvedInfra): string[] {
-  const problems: string[] = [];
+/** One reason a production value must not be deployed, and the key that holds it. */
+interface ProductionProblem { key: string; text: string }
+
+function productionProblems(vars: Readonly<Record<string, string>>, infra: ResolvedInfra): ProductionProblem[] {
+  const problems: ProductionProblem[] = [];
   for (const secret of infra.secrets) {
     const value = vars[secret.envVar];
     if (value !== undefined && value !== '' && !PLACEHOLDER.test(value)) {
-      problems.push(`${secret.envVar} holds a literal value: write \${SECRET_${secret.envVar}} (Secret Manager's ${secret.name} provides it) or remove the line`);
+      problems.push({ key: secret.envVar, text: `${secret.envVar} holds a literal value: write \${SECRET_${secret.envVar}} (Secret Manager's ${secret.name} provides it) or remove the line` });
     }
   }
   for (const service of infra.services) {
     // Schemes and hosts are case-insensitive, and surrounding spaces do not stop a URL parser: check as a client reads it.
     const url = vars[service.urlEnvVar]?.trim();
     if (url && /^(http|ws):\/\//i.test(url) && !LOCAL_ONLY_URL.test(url)) {
-      problems.push(`${service.urlEnvVar} is ${url}: production services are reached over ${service.urlScheme}:// (deploy writes the right URL; remove the line or fix it)`);
+      problems.push({ key: service.urlEnvVar, text: `${service.urlEnvVar} is ${url}: production services are reached over ${service.urlScheme}:// (deploy writes the right URL; remove the line or fix it)` });
     }
   }
-  if (vars.ENABLE_DEBUG_ENDPOINTS === 'true') problems.push('ENABLE_DEBUG_ENDPOINTS is true: debug endpoints stay off in production (set it to false)');
+  if (vars.ENABLE_DEBUG_ENDPOINTS === 'true') problems.push({ key: 'ENABLE_DEBUG_ENDPOINTS', text: 'ENABLE_DEBUG_ENDPOINTS is true: debug endpoints stay off in production (set it to false)' });
   return problems;
 }
+
+/**
+ * Every reason the values of a production run must not reach production, each naming the key to fix and,
+ * when `sources` knows it, where the value is set (`.env`, `.env.production.local`, the environment).
+ */
+export function productionEnvProblems(vars: Readonly<Record<string, string>>, infra: ResolvedInfra, sources: Readonly<Record<string, string>> = {}): string[] {
+  return productionProblems(vars, infra).map((p) => describeProblem(p, sources));
+}
+
+const describeProblem = (p: ProductionProblem, sources: Readonly<Record<string, string>>) => (sources[p.key] ? `${p.text} [set in ${sources[p.key]}]` : p.text);
 
 /** Preflight of build and deploy tasks: throws one UserError listing every production problem (nothing for development). */
 export function assertDeployableEnv(ctx: PreflightContext): void {
   if (ctx.env !== 'production') return;
-  const problems = productionEnvProblems(ctx.vars, ctx.infra);
+  const problems = productionProblems(ctx.vars, ctx.infra);
   if (!problems.length) return;
-  throw new UserError(`The production settings are not safe to deploy (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n${problems.map((p) => `  ${p}`).join('\n')}`, {
-    hint: `Fix them in ${ctx.envFilePath} (or the shell environment, which wins over the file); nothing was deployed.`,
+  // Name the places that hold the values (a literal secret may sit in .env or .env.production.local, not in .env.production).
+  const holders = [...new Set(problems.map((p) => ctx.envSources[p.key]).filter((s): s is string => !!s))];
+  const files = holders.filter((h) => h.startsWith('.env'));
+  const where = holders.length
+    ? [...(files.length ? [`${files.join(', ')} (in ${path.dirname(ctx.envFilePath)})`] : []), ...holders.filter((h) => !h.startsWith('.env'))].join(' and ')
+    : `${ctx.envFilePath} (or the shell environment, which wins over the file)`;
+  const lines = problems.map((p) => `  ${describeProblem(p, ctx.envSources)}`);
+  throw new UserError(`The production settings are not safe to deploy (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n${lines.join('\n')}`, {
+    hint: `Fix them in ${where}; nothing was deployed.`,
   });
 }
 

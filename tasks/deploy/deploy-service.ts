@@ -61,6 +61,7 @@ export function deployTask(config: ServiceConfig, infra: InfraConfig): TaskDef<D
     name: `deploy:${key}`,
     description: `Deploy ${key} to Cloud Run (pinned digest, health-checked before it takes traffic)`,
     deps: deployDeps(config),
+    args: { adopt: 'redeploy an existing service of this name that lacks the tool\'s labels (it is labelled, then managed)' },
     inputs: { env: envKeys, config: (fx) => deploySettings(fx, key) },
     // With --refresh: redeploy when the live service is gone, not ready, or runs another image.
     async check(ctx) {

@@ -8,7 +8,7 @@
 import { UserError } from '../../lib/engine/errors.js';
 import type { ResolvedInfra, ResolvedService } from '../../lib/gcp/infra.js';
 import type { TaskContext } from '../../lib/engine/types.js';
-import { guardEnvironment, labelsFlag } from '../shared/common.js';
+import { guardOwnership, labelsFlag } from '../shared/common.js';
 import { dictFlag, serviceEnvVars } from './deploy-env.js';
 import { envPlaceholders, secretMounts, secretsFlagValue } from './env-secrets.js';
 import { checkHealth, describeHealth, healthHeaders } from './health.js';
@@ -55,7 +55,12 @@ export function peerUrlVars(infra: ResolvedInfra, service: ResolvedService, live
 export async function rollOut(ctx: TaskContext, service: ResolvedService, image: string, live?: Map<string, RunService>): Promise<DeployResult | undefined> {
   const services = live ?? (await listServices(ctx));
   const before = services.get(service.name) ?? null;
-  guardEnvironment(ctx.infra, `Cloud Run service ${service.name}`, before?.metadata.labels);
+  // A service of this name that the tool did not deploy (made by hand, another team's) is never replaced unless adopted.
+  if (before) guardOwnership(ctx, `Cloud Run service ${service.name}`, before.metadata.labels, {
+    adoptInConfig: false,
+    adoptingTask: `deploy:${service.key}`,
+    rename: 'give the service another name in tasks.config.ts',
+  });
   const env = serviceEnvVars(ctx, service, peerUrlVars(ctx.infra, service, services));
   let after: RunService | undefined | null;
   try {

@@ -156,7 +156,7 @@ async function cleanup(ctx: TaskContext): Promise<CleanupOutput> {
         selected.push(r);
       }
     }
-    const disable = apis.length > 0 && (await answerOrStop(ctx.signal, ctx.prompt.confirm(`Also disable ${plural(apis.length, 'API')} in project ${ctx.project} (${apis.join(', ')})? Other tools in the project may need them.`)));
+    const disable = apis.length > 0 && (await answerOrStop(ctx.signal, ctx.prompt.confirm(`Also disable ${plural(apis.length, 'API')} in project ${ctx.project} (${apis.join(', ')})? APIs that depend on them are disabled too; other tools in the project may need them.`)));
     if (apis.length && !disable) out.skipped.push({ type: 'api', name: apis.join(','), reason: 'you answered no' });
 
     await deleteInWaves(ctx, selected, out, progress);
@@ -352,7 +352,9 @@ async function forget(ctx: TaskContext, out: CleanupOutput, tasks: string[]): Pr
 async function disableTheApis(ctx: TaskContext, apis: string[], out: CleanupOutput): Promise<void> {
   await forget(ctx, out, ['apis:enable']);
   try {
-    await ctx.gcloud.mutate(['services', 'disable', ...apis], { json: false });
+    // Without --force Google refuses to disable an API used in the last 30 days or enabled in the last 3,
+    // which is every API a project that just ran this tool has; it also disables the APIs that depend on them.
+    await ctx.gcloud.mutate(['services', 'disable', ...apis, '--force'], { json: false });
     out.apisDisabled.push(...apis);
   } catch (e) {
     out.failed.push({ type: 'api', name: apis.join(','), reason: e instanceof Error ? e.message.split('\n')[0]! : String(e) });

@@ -8,7 +8,7 @@ import type { TaskArgs, TaskContext, TaskDef } from '../../lib/engine/types.js';
 import { configuredNames, discover, typeSingular, typeTitles, type Resource, type ResourceType } from './discover.js';
 import { formatBytes, plural } from '../shared/format.js';
 import { Deadline, describeFailure } from '../shared/query.js';
-import { answerOrStop } from '../shared/common.js';
+import { answerOrStop, isGcloudError, serviceAccountMember, withoutMembers, withTempFile, type IamPolicy } from '../shared/common.js';
 import { taskCommand, type RunTarget } from '../shared/hints.js';
 
 /** The details a person needs to decide whether to delete it. */
@@ -56,6 +56,27 @@ export async function deleteResource(ctx: TaskContext, r: Resource): Promise<voi
     sa: ['iam', 'service-accounts', 'delete', r.name],
   };
   await ctx.gcloud.mutate(args[r.type], { json: false });
+  if (r.type === 'sa') await dropAccountBindings(ctx, r.name);
+}
+
+/**
+ * The project policy keeps a deleted account's roles as `deleted:serviceAccount:EMAIL?uid=…` members
+ * forever (a new account of the same email does not inherit them): they are the deleted account's
+ * leftovers, so they go with it, in one etag-guarded write (read again when someone else wrote first).
+ */
+async function dropAccountBindings(ctx: TaskContext, email: string): Promise<void> {
+  const ofAccount = (m: string) => m === serviceAccountMember(email) || m.startsWith(`deleted:${serviceAccountMember(email)}?uid=`);
+  for (let attempt = 1; ; attempt++) {
+    const policy = (await ctx.gcloud.read<IamPolicy>(['projects', 'get-iam-policy', ctx.project], { project: false })) ?? {};
+    if (!(policy.bindings ?? []).some((b) => (b.members ?? []).some(ofAccount))) return;
+    try {
+      await withTempFile('policy.json', JSON.stringify(withoutMembers(policy, ofAccount)), (file) =>
+        ctx.gcloud.mutate(['projects', 'set-iam-policy', ctx.project, file], { project: false }));
+      return;
+    } catch (error) {
+      if (!isGcloudError(error, 'precondition') || attempt === 3 || ctx.signal.aborted) throw error;
+    }
+  }
 }
 
 /**

@@ -15,7 +15,7 @@ import { bucketDrift, roleDrift, serviceDrift, sqlDrift } from './drift.js';
 import { columns, formatBytes, plural } from '../shared/format.js';
 import { Deadline, describeFailure, probe, type Probe } from '../shared/query.js';
 
-export type StatusState = 'ok' | 'missing' | 'drift' | 'stopped' | 'not-ready' | 'extra' | 'timed-out' | 'error';
+export type StatusState = 'ok' | 'missing' | 'not-managed' | 'drift' | 'stopped' | 'not-ready' | 'extra' | 'timed-out' | 'error';
 
 export type StatusItem = {
   section: string;
@@ -91,7 +91,7 @@ export async function collectStatus(ctx: TaskContext, deadline: Deadline): Promi
     localDbItem(localDb),
   ];
   const counts = Object.fromEntries(
-    (['ok', 'missing', 'drift', 'stopped', 'not-ready', 'extra', 'timed-out', 'error'] as StatusState[]).map((s) => [s, items.filter((i) => i.state === s).length]),
+    (['ok', 'missing', 'not-managed', 'drift', 'stopped', 'not-ready', 'extra', 'timed-out', 'error'] as StatusState[]).map((s) => [s, items.filter((i) => i.state === s).length]),
   ) as Record<StatusState, number>;
   return { project: ctx.project, region: ctx.region, env: ctx.env, elapsedMs: Date.now() - started, items, counts };
 }
@@ -108,6 +108,7 @@ const unknownItem = (section: string, name: string, p: Probe<unknown>): StatusIt
 
 /**
  * The configured names of one type matched against what was found: found → `present(resource)`,
+ * found without the tool's labels → not managed (someone else made it: adopt it or leave it alone),
  * absent → missing with `fix`, query failed → timed out / error. Managed resources the config does not
  * name are listed as extra (left over from an older config, or created by hand with the labels).
  */
@@ -124,7 +125,10 @@ function matchConfigured<T extends ResourceType>(
   const resources = found.value as Resource<T>[];
   const configured = names.map((name) => {
     const resource = resources.find((r) => r.name === name && r.scope === 'managed');
-    return resource ? present(resource) : item(section, name, 'missing', '', { fix: fix(name) });
+    if (resource) return present(resource);
+    if (resources.some((r) => r.name === name && r.scope === 'unlabelled'))
+      return item(section, name, 'not-managed', `not managed (no labels): ${ctx.infra.managedBy} did not create it and leaves it alone`, { fix: `${fix(name)} -- --adopt (to manage it), or give the config another name` });
+    return item(section, name, 'missing', '', { fix: fix(name) });
   });
   const extra = resources
     .filter((r) => r.scope === 'managed' && !names.includes(r.name))
@@ -258,7 +262,7 @@ function localDbItem(db: Probe<LocalDbStatus>): StatusItem {
 // ---------------------------------------------------------------- rendering
 
 const marks: Record<StatusState, string> = {
-  ok: '✔', missing: '✗', drift: '~', stopped: '■', 'not-ready': '!', extra: '+', 'timed-out': '⏱', error: '!',
+  ok: '✔', missing: '✗', 'not-managed': '?', drift: '~', stopped: '■', 'not-ready': '!', extra: '+', 'timed-out': '⏱', error: '!',
 };
 
 export function renderStatus(report: StatusReport): string {

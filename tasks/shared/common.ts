@@ -86,8 +86,15 @@ export type OwnershipContext = Pick<TaskContext, 'infra' | 'args' | 'name' | 'en
  * env override names it. It is never changed unless the user adopts it (`-- --adopt`, or `adopt: true`
  * for it in tasks.config.ts); the caller then labels it and manages it like its own.
  * Call it before any change; it throws a UserError naming the resource when the resource is not the tool's.
+ * `adoptInConfig: false` for resource kinds tasks.config.ts has no `adopt` setting for (Cloud Run services);
+ * `adoptingTask` when the task that adopts is not the one running (a rollback adopts through its deploy).
  */
-export function guardOwnership(ctx: OwnershipContext, resource: string, labels: Labels | null | undefined, opts: { adopt?: boolean; rename?: string } = {}): void {
+export function guardOwnership(
+  ctx: OwnershipContext,
+  resource: string,
+  labels: Labels | null | undefined,
+  opts: { adopt?: boolean; rename?: string; adoptInConfig?: boolean; adoptingTask?: string } = {},
+): void {
   guardEnvironment(ctx.infra, resource, labels);
   if (isOwned(labels, ctx.infra)) return;
   if (opts.adopt || ctx.args.adopt === true) {
@@ -97,8 +104,8 @@ export function guardOwnership(ctx: OwnershipContext, resource: string, labels: 
   throw new UserError(
     `${resource} exists but was not created by ${ctx.infra.managedBy} (no managed-by=${ctx.infra.managedBy} and environment=${ctx.env} labels). Nothing was changed.`,
     {
-      hint: `If ${ctx.infra.managedBy} should manage it, adopt it (it is labelled, then brought in line with the config): ${taskCommand(ctx, ctx.name, ['--adopt'])}, `
-        + `or set adopt: true for it in tasks.config.ts. Otherwise leave it alone${opts.rename ? ` and ${opts.rename}` : ''}.`,
+      hint: `If ${ctx.infra.managedBy} should manage it, adopt it (it is labelled, then brought in line with the config): ${taskCommand(ctx, opts.adoptingTask ?? ctx.name, ['--adopt'])}`
+        + `${opts.adoptInConfig === false ? '.' : ', or set adopt: true for it in tasks.config.ts.'} Otherwise leave it alone${opts.rename ? ` and ${opts.rename}` : ''}.`,
     },
   );
 }
@@ -150,6 +157,14 @@ export function withRoles(policy: IamPolicy, roles: string[], member: string): I
     if (!binding) bindings.push({ role, members: [member] });
     else if (!binding.members.includes(member)) binding.members.push(member);
   }
+  return { ...policy, bindings };
+}
+
+/** The policy without the members `drop` matches (a binding left with no member goes too); everything else kept. */
+export function withoutMembers(policy: IamPolicy, drop: (member: string) => boolean): IamPolicy {
+  const bindings = (policy.bindings ?? [])
+    .map((b) => ({ ...b, members: (b.members ?? []).filter((m) => !drop(m)) }))
+    .filter((b) => b.members.length > 0);
   return { ...policy, bindings };
 }
 

@@ -93,6 +93,9 @@ const cases: Case[] = [
   { name: 'env: unknown region (no sandbox)', args: ['setup'], env: { GCP_PROJECT_ID: 'my-project-123', GCP_REGION: 'mars-north1' }, code: 1, says: /GCP_REGION: must be a Google Cloud region/ },
   // Production rules for deploys.
   { name: 'production: literal JWT secret in the env file', args: ['deploy:api-gateway', '--sandbox', '--env', 'production'], envFiles: prod('JWT_SECRET=a-literal-secret-value-123\n'), code: 1, says: /JWT_SECRET/ },
+  // The message names the file that holds the value (here the shared .env and the local override), never the value.
+  { name: 'production: literal secret in .env names .env', args: ['deploy:api-gateway', '--sandbox', '--env', 'production'], envFiles: { '.env': 'JWT_SECRET=a-literal-secret-in-dotenv-456\n' }, code: 1, says: /JWT_SECRET holds a literal value[^\n]*\[set in \.env\][\s\S]*Fix them in \.env \(in /, neverShows: 'a-literal-secret-in-dotenv-456' },
+  { name: 'production: literal secret in .env.production.local names it', args: ['deploy:api-gateway', '--sandbox', '--env', 'production'], envFiles: { '.env.production.local': 'REFRESH_SECRET=a-literal-refresh-value-789\n' }, code: 1, says: /\[set in \.env\.production\.local\][\s\S]*Fix them in \.env\.production\.local \(in /, neverShows: 'a-literal-refresh-value-789' },
   { name: 'production: debug endpoints on', args: ['deploy:api-gateway', '--sandbox', '--env', 'production'], envFiles: prod('ENABLE_DEBUG_ENDPOINTS=true\n'), code: 1, says: /ENABLE_DEBUG_ENDPOINTS/ },
   { name: 'production: http:// service URL', args: ['deploy:api-gateway', '--sandbox', '--env', 'production'], envFiles: prod('FACE_PROCESSING_URL=http://face.example\n'), code: 1, says: /FACE_PROCESSING_URL/ },
   // Schemes are case-insensitive and a URL is read trimmed: none of these slips past the https/wss rule.

@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { lintEnvText } from '../../lib/engine/env.js';
 import { runCli, type CliOptions, type CliResult } from '../helpers/cli.js';
 import { startTestSandbox, type TestSandbox } from '../helpers/sandbox.js';
+import type { SnapshotKind } from '../helpers/snapshot.js';
 
 export type Env = 'development' | 'production';
 
@@ -21,9 +22,10 @@ export interface Project {
   stop(): Promise<void>;
 }
 
-export async function sandboxProject(opts: { env?: Env; seed?: number } = {}): Promise<Project> {
+/** A sandboxed project: empty, or a copy of a set-up (or deployed) development project (test/helpers/snapshot.ts). */
+export async function sandboxProject(opts: { env?: Env; seed?: number; snapshot?: SnapshotKind } = {}): Promise<Project> {
   const env = opts.env ?? 'production';
-  const sandbox = await startTestSandbox({ latencyScale: 0, seed: opts.seed });
+  const sandbox = await startTestSandbox({ latencyScale: 0, seed: opts.seed, snapshot: opts.snapshot });
   const recordsDir = () => path.join(sandbox.dir, 'task-state', 'records', `${sandbox.handle.project}.${env}`);
   return {
     sandbox,

@@ -1,6 +1,8 @@
 // With known secret values in play (supplied for the three secrets), no log file, cache file, summary,
 // error message or gcloud argument list — as recorded by the wrapper and as seen in the process table
-// while the run goes on — contains them.
+// while the run goes on — contains them, plain or base64 (the form gcloud prints a secret's payload in).
+// gcloud's own configuration folder is searched too: gcloud copies the output of every command into its
+// log files there (logs/**).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { gcloudTests } from '../helpers/skip.js';
@@ -57,18 +59,23 @@ test('supplied secret values appear nowhere but in the (fake) cloud', async () =
     assert.is(failing.code, 1);
     assert.ok(deniedAccess, 'the 403 on the secret access was injected');
 
+    const gcloudConfig = p.sandbox.handle.gcloudEnv.CLOUDSDK_CONFIG!;
+    const gcloudLogs = filesUnder(path.join(gcloudConfig, 'logs'));
+    assert.ok(gcloudLogs.length > 0, `gcloud wrote no log files under ${gcloudConfig}: the search below would look at nothing`);
     const places: [string, string][] = [
       ['deploy stdout', deploy.stdout], ['deploy stderr', deploy.stderr],
       ['failing stdout', failing.stdout], ['failing stderr', failing.stderr],
-      ...filesUnder(path.join(p.sandbox.dir, 'task-state')).map((f): [string, string] => [f, fs.readFileSync(f, 'utf8')]),
+      ...[...filesUnder(path.join(p.sandbox.dir, 'task-state')), ...filesUnder(gcloudConfig)].map((f): [string, string] => [f, fs.readFileSync(f, 'latin1')]),
     ];
-    const leaks = places.flatMap(([where, text]) => Object.entries(SECRETS).filter(([, v]) => text.includes(v)).map(([k]) => `${k} in ${where}`));
+    // Unpadded, so a value inside a longer padded text still matches; URL-safe base64 too.
+    const forms = Object.entries(SECRETS).flatMap(([k, v]) => [[k, v], [`${k} (base64)`, Buffer.from(v).toString('base64').replace(/=+$/, '')], [`${k} (base64url)`, Buffer.from(v).toString('base64url')]]);
+    const leaks = places.flatMap(([where, text]) => forms.filter(([, v]) => text.includes(v)).map(([k]) => `${k} in ${where}`));
     assert.equal(leaks, []);
     assert.equal([...seen], [], 'a secret was visible in the process table');
     // The values did reach the cloud (the secrets hold them), so the check above looked at real traffic.
     const access = await p.sandbox.gcloud(['secrets', 'versions', 'access', 'latest', '--secret=jwt-secret']);
     assert.is(access.stdout, SECRETS.SECRET_VALUE_JWT_SECRET);
-    console.log(`  process table sampled ${samples} times; ${places.length} outputs and state files checked`);
+    console.log(`  process table sampled ${samples} times; ${places.length} outputs, state and gcloud files checked (${gcloudLogs.length} gcloud logs)`);
   } finally {
     sampling = false;
     await p.stop();

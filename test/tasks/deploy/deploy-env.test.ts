@@ -96,7 +96,7 @@ test('loopback service URLs (the sandbox\'s Cloud Run URLs) pass on their addres
 
 test('the production check throws one UserError listing everything, and development is not checked', () => {
   // The preflight context of a production run outside the sandbox (paths and args are not read).
-  const preflight = (vars: Record<string, string>) => ({ ...ctx(vars), sandbox: false, envFilePath: '/somewhere/.env.production' }) as unknown as PreflightContext;
+  const preflight = (vars: Record<string, string>) => ({ ...ctx(vars), sandbox: false, envFilePath: '/somewhere/.env.production', envSources: {} }) as unknown as PreflightContext;
   try {
     assertDeployableEnv(preflight({ JWT_SECRET: 'x', ENABLE_DEBUG_ENDPOINTS: 'true' }));
     assert.unreachable('should have thrown');
@@ -106,6 +106,23 @@ test('the production check throws one UserError listing everything, and developm
     assert.match((error as { hint: string }).hint, /\/somewhere\/.env.production/);
   }
   assertDeployableEnv({ ...preflight({ JWT_SECRET: 'x' }), env: 'development' });
+});
+
+test('the production check names the file that holds each value, never the value', () => {
+  const vars = { JWT_SECRET: 'literal-jwt-value-42', ENABLE_DEBUG_ENDPOINTS: 'true', API_GATEWAY_URL: 'http://api.example.com' };
+  const envSources = { JWT_SECRET: '.env', ENABLE_DEBUG_ENDPOINTS: '.env.production.local', API_GATEWAY_URL: 'the environment' };
+  const preflight = { ...ctx(vars), envFilePath: '/app/.env.production', envSources } as unknown as PreflightContext;
+  try {
+    assertDeployableEnv(preflight);
+    assert.unreachable('should have thrown');
+  } catch (error) {
+    const { message, hint } = error as { message: string; hint: string };
+    assert.match(message, 'JWT_SECRET holds a literal value: write ${SECRET_JWT_SECRET} (Secret Manager\'s jwt-secret provides it) or remove the line [set in .env]');
+    assert.match(message, 'ENABLE_DEBUG_ENDPOINTS is true: debug endpoints stay off in production (set it to false) [set in .env.production.local]');
+    assert.match(message, '[set in the environment]');
+    assert.is(hint, 'Fix them in .env, .env.production.local (in /app) and the environment; nothing was deployed.');
+    assert.not.match(`${message}${hint}`, 'literal-jwt-value-42');
+  }
 });
 
 test.run();

@@ -1,7 +1,8 @@
 // Ownership is a label, never a name. A bucket made by hand (with an object in it) and another team's
-// production secret `database-password` (no labels) survive setup, buckets:create with a name override,
-// cleanup --all --yes, its dry run and resource:delete: each refusal names the resource, changes nothing
-// and offers -- --adopt. Adopted, they are labelled and then behave like the tool's own.
+// production secret `database-password` (no labels) survive setup and buckets:create with a name override,
+// setup --env=production, cleanup --all --yes, its dry run and resource:delete: each refusal names the
+// resource, changes nothing and offers -- --adopt; status shows them as not managed. Adopted, they are
+// labelled and then behave like the tool's own.
 import { writeFileSync } from 'node:fs';
 import { gcloudTests } from '../../helpers/skip.js';
 import * as assert from 'uvu/assert';
@@ -64,6 +65,18 @@ test('buckets:create with a name override refuses a hand-made bucket, names it a
   await assertUntouched();
 });
 
+test('setup with the name override refuses the hand-made bucket the same way, before changing it', async () => {
+  await s.clearRequests();
+  const r = await s.task(['setup', '--json'], { env: override });
+  assert.is(r.code, 1, show(r));
+  const failed = summary(r).tasks.find((t) => t.name === 'buckets:create')!;
+  assert.is(failed.status, 'failed');
+  assert.match(failed.error!, `bucket ${bucket} exists but was not created by gcp-tasks`);
+  assert.match(out(r), /pnpm task buckets:create --env=development --sandbox -- --adopt/);
+  await assertNoWrites();
+  await assertUntouched();
+});
+
 test('setup --env=production refuses the other team\'s database-password secret and changes nothing of it', async () => {
   await s.clearRequests();
   const r = await s.task(['setup', '--env=production', '--json']);
@@ -109,6 +122,25 @@ test('resource:delete refuses both, with and without the override', async () => 
   assert.match(out(named), `${secret} is not managed (no labels)`);
   assert.match(out(named), /pnpm task secrets:create --env=production --sandbox -- --adopt/);
   await assertNoWrites();
+  await assertUntouched();
+});
+
+test('status shows each as not managed (no labels) with the adopt command, neither missing nor ok', async () => {
+  const reportOf = (r: Awaited<ReturnType<typeof s.task>>) =>
+    (summary(r).tasks.find((t) => t.name === 'status') as unknown as { outputs: { items: { name: string; state: string; summary: string; fix: string | null }[] } }).outputs.items;
+  for (const [args, env, name, task] of [
+    [['status', '--json'], override, bucket, 'buckets:create'],
+    [['status', '--env=production', '--json'], undefined, secret, 'secrets:create'],
+  ] as [string[], Record<string, string> | undefined, string, string][]) {
+    const r = await s.task(args, { env });
+    assert.is(r.code, 0, show(r));
+    const item = reportOf(r).find((i) => i.name === name);
+    assert.ok(item, `status lists ${name}`);
+    assert.is(item!.state, 'not-managed', JSON.stringify(item));
+    assert.match(item!.summary, 'not managed (no labels)');
+    assert.match(item!.fix ?? '', `pnpm task ${task} -- --adopt`);
+    assert.match(r.stderr, new RegExp(`\\? ${name}\\s+NOT-MANAGED\\s+not managed \\(no labels\\)`));
+  }
   await assertUntouched();
 });
 

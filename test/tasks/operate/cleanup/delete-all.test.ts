@@ -1,12 +1,15 @@
 // cleanup deleting for real: --selective with buckets confirmed one by one, then DELETE ALL typed exactly
-// (everything the tool manages goes, the foreign bucket and service stay), then setup recreating exactly
-// what was deleted.
+// (everything the tool manages goes, the deleted service account's policy bindings with it, the foreign
+// bucket and service stay), then setup recreating exactly what was deleted.
 import { gcloudTests } from '../../../helpers/skip.js';
 import * as assert from 'uvu/assert';
 import { expectCode, loud, type OpsSandbox } from '../harness.js';
 import { existingNames, fillProject, foreign, managed, startFullProject } from './helpers.js';
 
 const test = gcloudTests('operate/cleanup/delete-all tests');
+// setup recreates the Cloud SQL instance cleanup deleted, under the same name: Google reserves a deleted
+// instance's name for a week (the sandbox too, by default); here the in-process sandbox frees it at once.
+process.env.SANDBOX_SQL_NAME_RESERVED_SECONDS = '0';
 
 let sb: OpsSandbox;
 const P = 'digitwin-sandbox';
@@ -61,6 +64,10 @@ test('--all after typing DELETE ALL: everything managed is deleted, the rest lef
   assert.ok(after.services.includes(foreign.service), 'another team\'s service is left alone');
   assert.match(r.stdout, new RegExp(`Left alone[^\\n]*:\\n(.*\\n)*.*bucket ${foreign.bucket}: not managed by gcp-tasks`));
   assert.match(r.stdout, /`pnpm task setup --env=development --sandbox` recreates what was deleted/);
+  // The project policy keeps a deleted account's roles as `deleted:serviceAccount:…?uid=…`: they go with it.
+  const policy = await sb.gcloudJson<{ bindings?: { members?: string[] }[] }>(['projects', 'get-iam-policy', P]);
+  const leftovers = (policy.bindings ?? []).flatMap((b) => b.members ?? []).filter((m) => m.includes(`${managed.sas[0]}@`));
+  assert.equal(leftovers, [], 'no binding of the deleted service account is left in the project policy');
 
   // The cache claims nothing that is gone: setup runs every step again and everything is back, except the
   // Cloud SQL instance: Google keeps a deleted instance's name for about a week, and sql:create says so.
