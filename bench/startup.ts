@@ -1,8 +1,8 @@
 // Start-up benchmark: what `pnpm task` costs when there is nothing to do. Against a standalone-style sandbox
 // (found through its sandbox.json) that already holds a deployed project: --version, --help, --list, a
 // --dry-run and a fully cached deploy:all, each the median of several runs (wall and CPU seconds, since
-// the machine may be shared), with a breakdown: node + TypeScript hooks, CLI modules, config load, cache
-// check (the runner's own time), the rest (sandbox connect, env, summary). Then a DAG of sleeping tasks
+// the machine may be shared), with a breakdown: process start (node alone), CLI modules (the compiled tree's
+// check included), config load, cache check (the runner's own time), the rest (sandbox connect, env, render). Then a DAG of sleeping tasks
 // through the CLI: the runner's wall against the critical path of the sleeps, and the first task's
 // overhead over its own sleep. Run alone: node_modules/.bin/tsx bench/startup.ts
 import { spawnSync } from 'node:child_process';
@@ -73,7 +73,7 @@ export const startupBench: BenchSection = {
       const cold = await runCli(['deploy:all', '--sandbox', '--json'], { env, timeoutMs: 1_800_000 });
       if (cold.code !== 0) throw new Error(`deploy:all failed (${cold.code}): ${cold.stderr.slice(-3000)}`);
 
-      const bare = measure([process.execPath, '--import', cliCommand[2], '-e', '0']);
+      const bare = measure([process.execPath, '-e', '0']);
       const version = measure(task('--version'));
       const help = measure(task('--help'));
       const list = measure(task('--list'), env);
@@ -88,11 +88,11 @@ export const startupBench: BenchSection = {
         { metric: 'cached deploy:all --sandbox: CPU, node entry', value: cached.cpu, unit: 's' },
         { metric: 'cached deploy:all: gcloud calls', value: summary.gcloud.calls, unit: 'calls', target: 0 },
         { metric: `cached deploy:all: tasks not cached${notCached.length ? ` (${notCached.join(', ')})` : ''}`, value: notCached.length, unit: 'tasks', target: 0 },
-        { metric: '  breakdown: node + TypeScript hooks (node -e 0)', value: bare.wall, unit: 's' },
+        { metric: '  breakdown: process start (node -e 0)', value: bare.wall, unit: 's' },
         { metric: '  breakdown: CLI modules (--version − the above)', value: version.wall - bare.wall, unit: 's' },
         { metric: '  breakdown: config load (--list − --version)', value: list.wall - version.wall, unit: 's' },
         { metric: '  breakdown: cache check (the runner\'s wall)', value: summary.wallMs / 1000, unit: 's' },
-        { metric: '  breakdown: the rest: sandbox connect, env, render (cached − --list − runner)', value: cached.wall - list.wall - summary.wallMs / 1000, unit: 's' },
+        { metric: '  breakdown: the rest: sandbox connect, env, lock, render (cached − --list − runner)', value: cached.wall - list.wall - summary.wallMs / 1000, unit: 's' },
         { metric: '--help: wall', value: help.wall, unit: 's' },
         { metric: '--list: wall', value: list.wall, unit: 's' },
         { metric: '--list: CPU', value: list.cpu, unit: 's' },

@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { z } from 'zod';
+import { compiledUrl, treeActive } from '../loader/tree.mjs';
 import type { ConfigDef, TaskDef } from './types.js';
 import { UserError } from './errors.js';
 import { assertAcyclic, createGraph, suggest, type TaskGraph } from './graph.js';
@@ -69,7 +70,8 @@ export async function loadConfig(file: string, opts: { verbose?: boolean } = {})
   }
   let mod: { default?: unknown };
   try {
-    mod = await import(pathToFileURL(abs).href);
+    // A CLI loaded from the compiled tree loads the config from it too: one copy of every module it shares.
+    mod = await import(treeActive() ? await compiledUrl(abs) : pathToFileURL(abs).href);
   } catch (error) {
     const message = opts.verbose && error instanceof Error ? error.stack : (error as Error)?.message ?? String(error);
     throw new UserError(`Cannot load ${path.basename(abs)}: ${message}`, { hint: 'Fix the error in the config file (run with --verbose for the stack).' });
