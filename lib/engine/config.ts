@@ -1,4 +1,4 @@
-// Loads a config file (TypeScript hooks run us, so a .ts config is a plain dynamic import) and validates it before
+// Loads a config file (from the compiled tree, or as a plain dynamic import under TypeScript hooks) and validates it before
 // anything runs: the shape of every task, unique names, known deps, no cycle. Every problem is reported at
 // once, each with its path. (What a platform adds to the config, it validates itself.)
 import * as fs from 'node:fs';

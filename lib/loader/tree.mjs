@@ -15,6 +15,8 @@ const treeDir = path.join(cacheDir, 'tree');
 const graphsDir = path.join(cacheDir, 'tree-graphs');
 // Bumped when the compiled output changes shape: older trees are not reused.
 const FORMAT = 2;
+// Compiled for the node that runs it (import attributes, for one, are kept only from 20.10 on).
+const TARGET = `node${process.versions.node}`;
 const TS = /\.ts$/;
 
 let active = false;
@@ -47,7 +49,7 @@ function stamp(file) {
 function upToDate(graphFile) {
   try {
     const graph = JSON.parse(fs.readFileSync(graphFile, 'utf8'));
-    if (graph.format !== FORMAT) return false;
+    if (graph.format !== FORMAT || graph.target !== TARGET) return false;
     return Object.entries(graph.sources).every(([source, was]) => stamp(source) === was && fs.existsSync(compiledPath(source)));
   } catch {
     return false;
@@ -98,7 +100,7 @@ function importsPlugin() {
 
 async function compile(entry, graphFile) {
   const esbuild = await import('esbuild');
-  const common = { absWorkingDir: '/', bundle: true, write: false, platform: 'node', format: 'esm', target: 'node20', logLevel: 'silent' };
+  const common = { absWorkingDir: '/', bundle: true, write: false, platform: 'node', format: 'esm', target: TARGET, logLevel: 'silent' };
   // The module graph, dynamic imports with a literal path included.
   const { metafile } = await esbuild.build({ ...common, entryPoints: [entry], metafile: true, packages: 'external', outdir: '/out' });
   const sources = Object.keys(metafile.inputs).map((input) => path.resolve('/', input)).filter((file) => TS.test(file));
@@ -115,7 +117,7 @@ async function compile(entry, graphFile) {
   });
   writeAtomic(path.join(treeDir, 'package.json'), '{ "type": "module" }\n');
   for (const out of outputFiles) writeAtomic(out.path, out.text);
-  writeAtomic(graphFile, JSON.stringify({ format: FORMAT, entry, sources: stamps }));
+  writeAtomic(graphFile, JSON.stringify({ format: FORMAT, target: TARGET, entry, sources: stamps }));
 }
 
 /**
