@@ -1,4 +1,6 @@
-// Entry point of `pnpm task`: run with lib/loader's TypeScript hooks (or tsx), so a .ts config loads as a plain import.
+// Entry point of `pnpm task`: run from lib/loader's compiled tree (task.mjs), or with its TypeScript hooks or tsx, so
+// a .ts config loads as a plain import.
+import './zod-jitless.js';
 import { main } from '../engine/cli.js';
 import { redact } from '../engine/redact.js';
 import { gcpPlatform } from '../gcp/platform.js';

@@ -1,7 +1,9 @@
 // Builds what a task sees: the FingerprintContext (pure data, for inputs functions) and the TaskContext
 // (zx shell bound to the task, logger, prompt, env file writer, abort signal), each with the platform's fields.
-// zx is imported on the first task that actually runs, so fully cached runs and --list never load it.
+// zx is loaded when a task first uses ctx.$, so cached runs, --list and tasks that run no command never wait for it.
+import { createRequire } from 'node:module';
 import * as path from 'node:path';
+import type { Shell } from 'zx';
 import type { EnvName, FingerprintContext, Json, Paths, PreflightContext, Prompt, TaskArgs, TaskContext, TaskDef } from './types.js';
 import { createEnvFile } from './envfile.js';
 import { logFilePath } from './logger.js';
@@ -26,7 +28,10 @@ export interface RuntimeSetup {
   commandFor(task: string, taskArgs?: readonly string[]): string;
 }
 
-let zxModule: Promise<typeof import('zx')> | undefined;
+// zx's ES module is a wrapper of this CommonJS build, so a later `import('zx')` shares its state.
+const require = createRequire(import.meta.url);
+let zxShell: Shell | undefined;
+const loadShell = (): Shell => (zxShell ??= (require('zx/core') as typeof import('zx/core')).$);
 
 /** The runtime as the CLI uses it: what the runner needs, plus the context of preflight checks. */
 export interface CliRuntime extends TaskRuntime {
@@ -57,7 +62,7 @@ export function createRuntime(setup: RuntimeSetup): CliRuntime {
     },
 
     async context(task, { deps, log, signal, invalidate }): Promise<TaskContext> {
-      const { $ } = await (zxModule ??= import('zx'));
+      let shell: Shell | undefined;
       return {
         ...platformFields,
         ...setup.platform.taskFields(task, { log: log.logger, signal, dryRun: setup.dryRun }),
@@ -66,7 +71,9 @@ export function createRuntime(setup: RuntimeSetup): CliRuntime {
         vars: setup.vars,
         target: setup.platform.target,
         // The group-kill listener is registered before zx's own, so it runs first on abort.
-        $: $({ cwd: setup.paths.root, env: shellEnv, spawn: groupSpawner(signal), signal, quiet: true, verbose: false, log: log.zxLog }),
+        get $() {
+          return (shell ??= loadShell()({ cwd: setup.paths.root, env: shellEnv, spawn: groupSpawner(signal), signal, quiet: true, verbose: false, log: log.zxLog }));
+        },
         log: log.logger,
         signal,
         deps: deps as Readonly<Record<string, Json | void>>,

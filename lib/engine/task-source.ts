@@ -1,6 +1,7 @@
 // Which module defines each task, so its code fingerprint can be that module and what it imports. defineTask
 // records its caller's file; loading a config assigns the config file to tasks made any other way.
 import { fileURLToPath } from 'node:url';
+import { sourcePath } from '../loader/tree.mjs';
 
 const sources = new WeakMap<object, string>();
 const files = new Set<string>();
@@ -13,7 +14,8 @@ export function callerFile(depth: number): string | undefined {
     const frames = new Error().stack as unknown as NodeJS.CallSite[];
     const name = frames[depth + 1]?.getFileName();
     if (!name) return undefined;
-    return name.startsWith('file:') ? fileURLToPath(name) : name.startsWith('/') ? name : undefined;
+    const file = name.startsWith('file:') ? fileURLToPath(name) : name.startsWith('/') ? name : undefined;
+    return file && sourcePath(file);
   } finally {
     Error.prepareStackTrace = original;
   }

@@ -178,7 +178,7 @@ function buildArgs(args: string[], opts: GcloudCallOptions, project: string): st
 
 async function spawnGcloud(args: string[], opts: GcloudCallOptions, setup: GcloudSetup, command: string): Promise<ProcessOutput> {
   // zx is loaded on the first call, so loading a config (which imports GcloudError) stays cheap.
-  const { $ } = await import('zx');
+  const { $ } = await import('zx/core');
   // The call's own bound is an abort too: either kills gcloud's whole process group (Python included).
   const deadline = opts.timeoutMs ? AbortSignal.timeout(opts.timeoutMs) : undefined;
   const signal = deadline ? AbortSignal.any([setup.signal, deadline]) : setup.signal;

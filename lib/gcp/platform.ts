@@ -50,7 +50,11 @@ export const gcpPlatform: Platform = {
   },
 
   async open(input): Promise<PlatformSession> {
-    const sandbox = input.flags.sandbox ? await (await import('../sandbox/index.js')).connectOrStartSandbox({ stateDir: sandboxDir(input) }) : undefined;
+    // A running sandbox is found by its sandbox.json and a health request; its APIs load only to start one here.
+    const sandbox = input.flags.sandbox
+      ? ((await (await import('../sandbox/connect.js')).connectToRunningSandbox(sandboxDir(input))) ??
+        (await (await import('../sandbox/index.js')).startSandbox({ stateDir: sandboxDir(input) })))
+      : undefined;
     const sandboxTarget = sandbox && { project: sandbox.project, region: sandbox.region };
     const gcloudEnv = sandbox?.gcloudEnv ?? {};
     let restSession: RestSession | undefined;

@@ -4,11 +4,12 @@ import path from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
 import { apiModules } from './apis/index.js';
 import { sandboxCerts } from './certs.js';
-import { sandboxConfiguration } from './gcloud-config.js';
 import { faultsFromEnv } from './faults.js';
 import type { ApiContext } from './types.js';
 import { DEFAULT_LATENCY_SCALE, DEFAULT_PROJECT, DEFAULT_REGION, SandboxServer } from './server.js';
-import { isAlive } from '../engine/processes.js';
+import { connectToRunningSandbox, gcloudEnvFor, type SandboxHandle, type SandboxInfoFile, SANDBOX_INFO_FILE } from './connect.js';
+
+export { findRunningSandbox, gcloudEnvFor, SANDBOX_INFO_FILE, type SandboxHandle, type SandboxInfoFile } from './connect.js';
 
 export interface SandboxOptions {
   /** Folder holding the state (state.json, blobs, embedded databases, gcloud config). */
@@ -19,36 +20,6 @@ export interface SandboxOptions {
   latencyScale?: number;
   /** Seed for ids and fault injection (SANDBOX_SEED). */
   seed?: number;
-}
-
-export interface SandboxHandle {
-  url: string;
-  port: number;
-  project: string;
-  region: string;
-  stateDir: string;
-  /** Environment that points a real gcloud at this sandbox: CLOUDSDK_CONFIG, a logged-in configuration that reaches it. */
-  gcloudEnv: Record<string, string>;
-  /** True when this process started it (and must stop it). */
-  owned: boolean;
-  stop(): Promise<void>;
-}
-
-/** What a running standalone sandbox writes to `<stateDir>/sandbox.json`. */
-export interface SandboxInfoFile {
-  pid: number;
-  port: number;
-  url: string;
-}
-
-export const SANDBOX_INFO_FILE = 'sandbox.json';
-
-/**
- * The environment that points a real gcloud at a sandbox on `port`: only CLOUDSDK_CONFIG, as on a user's
- * machine. The configuration's own properties reach the sandbox and its account is logged in (gcloud-config.ts).
- */
-export async function gcloudEnvFor(port: number, stateDir: string, project = DEFAULT_PROJECT, region = DEFAULT_REGION): Promise<Record<string, string>> {
-  return { CLOUDSDK_CONFIG: await sandboxConfiguration({ port, stateDir, project, region }) };
 }
 
 function numberFromEnv(name: string): number | undefined {
@@ -116,41 +87,9 @@ export function inProcessContext(handle: SandboxHandle): ApiContext | undefined 
 }
 
 
-/** The sandbox named by `<stateDir>/sandbox.json`, when its process is alive and answers its health check. */
-export async function findRunningSandbox(stateDir: string): Promise<SandboxInfoFile | null> {
-  const file = path.join(path.resolve(stateDir), SANDBOX_INFO_FILE);
-  let info: SandboxInfoFile;
-  try {
-    info = JSON.parse(fs.readFileSync(file, 'utf8')) as SandboxInfoFile;
-  } catch {
-    return null;
-  }
-  if (!Number.isInteger(info.pid) || !Number.isInteger(info.port) || !isAlive(info.pid)) return null;
-  try {
-    const res = await fetch(`http://127.0.0.1:${info.port}/__sandbox/health`, { signal: AbortSignal.timeout(2000) });
-    const health = (await res.json()) as { ok?: boolean; stateDir?: string };
-    if (!res.ok || !health.ok || path.resolve(health.stateDir ?? '') !== path.resolve(stateDir)) return null;
-  } catch {
-    return null;
-  }
-  return { pid: info.pid, port: info.port, url: `http://127.0.0.1:${info.port}` };
-}
-
 /** Uses the sandbox already running for this state folder (started by `pnpm sandbox`), or starts one in-process. */
 export async function connectOrStartSandbox(opts: SandboxOptions): Promise<SandboxHandle> {
-  const stateDir = path.resolve(opts.stateDir);
-  const running = await findRunningSandbox(stateDir);
-  if (!running) return startSandbox({ ...opts, stateDir });
-  return {
-    url: running.url,
-    port: running.port,
-    project: DEFAULT_PROJECT,
-    region: DEFAULT_REGION,
-    stateDir,
-    gcloudEnv: await gcloudEnvFor(running.port, stateDir),
-    owned: false,
-    stop: async () => {},
-  };
+  return (await connectToRunningSandbox(opts.stateDir)) ?? startSandbox(opts);
 }
 
 /** Announces a sandbox to other processes using the same state folder (atomic write). */

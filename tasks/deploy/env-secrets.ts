@@ -10,6 +10,7 @@ import { parse } from 'dotenv';
 import { envFileNames } from '../../lib/engine/env.js';
 import { UserError } from '../../lib/engine/errors.js';
 import type { ResolvedInfra, ResolvedService } from '../../lib/gcp/infra.js';
+import * as shapes from '../../lib/gcp/resources.js';
 import { defineTask } from '../../lib/index.js';
 import type { FingerprintContext, TaskContext } from '../../lib/engine/types.js';
 import { createOrAdopt, forEachResource, hasBinding, labelsFlag, serviceAccountMember, suppliedSecretVar, type IamPolicy } from '../shared/common.js';
@@ -105,7 +106,9 @@ export const secretsEnv = defineTask({
     config: (fx) => ({ mounts: placeholderMounts(fx.infra, envPlaceholders(fx)).map((m) => ({ ...m })), serviceAccount: fx.infra.serviceAccount.email }),
   },
   check: async (ctx) => {
-    const found = await Promise.all(placeholderMounts(ctx.infra, envPlaceholders(ctx)).map((m) => ctx.gcloud.read(['secrets', 'describe', m.secret])));
+    const found = await Promise.all(
+      placeholderMounts(ctx.infra, envPlaceholders(ctx)).map((m) => ctx.rest.get('secretmanager', `v1/projects/${ctx.project}/secrets/${encodeURIComponent(m.secret)}`, shapes.secret)),
+    );
     return found.every(Boolean);
   },
   async run(ctx) {

@@ -1,14 +1,13 @@
-// Runs the real CLI (`node --import ./lib/loader/register.mjs lib/bin/task.ts`, as `pnpm task` does) as a subprocess, the way a user or CI does.
+// Runs the real CLI (`node lib/loader/task.mjs`, as `pnpm task` does) as a subprocess, the way a user or CI does.
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const entry = path.join(repoRoot, 'lib', 'bin', 'task.ts');
-/** Exactly what `pnpm task` runs: one node process with the project's TypeScript hooks (signals reach the CLI itself). */
-export const cliCommand = [process.execPath, '--import', pathToFileURL(path.join(repoRoot, 'lib', 'loader', 'register.mjs')).href, entry] as const;
+/** Exactly what `pnpm task` runs: one node process running the compiled CLI (signals reach the CLI itself). */
+export const cliCommand = [process.execPath, path.join(repoRoot, 'lib', 'loader', 'task.mjs')] as const;
 
 export interface CliResult {
   code: number | null;
