@@ -19,7 +19,7 @@ import { runPlan } from './runner.js';
 import { createGithubRenderer, writeStepSummary } from './github.js';
 import { runPreflights } from './preflight.js';
 import { loadEnv } from './env.js';
-import type { Platform, PlatformInput } from './platform.js';
+import type { Platform, PlatformInput, SharedState } from './platform.js';
 import { allowManyListeners, trapInterrupts, type Interrupts } from './interrupt.js';
 import { killGroupsOnExit, killRunningGroups } from './processes.js';
 import { watchStalls, type Stalls } from './stall.js';
@@ -103,7 +103,8 @@ async function dispatch(opts: CliOptions, argv: readonly string[], io: Io, platf
     return io.stdout.write(opts.graph === 'dot' ? toDot(graph, order) : toMermaid(graph, order)), 0;
   }
   if (opts.clearCache) {
-    const { stateDir } = platform.locations(platformInput(loaded, opts, io));
+    const { stateDir, shared } = platform.locations(platformInput(loaded, opts, io));
+    if (shared) return run(loaded, opts, argv, io, platform, watch); // the records are the platform's: cleared there
     const count = await clearRecords(stateDir, opts.targets.length ? opts.targets : undefined);
     io.stderr.write(`Cleared ${count} record${count === 1 ? '' : 's'} in ${stateDir}: ${opts.targets.length ? opts.targets.join(', ') : 'every task'} will run again.\n`);
     return 0;
@@ -188,7 +189,9 @@ async function run(loaded: LoadedConfig, opts: CliOptions, argv: readonly string
 
   // Refuse before anything runs: a destructive task could only fail halfway through at its prompt.
   const isDestructive = (t: TaskDef<any>) => (typeof t.destructive === 'function' ? t.destructive(argsFor(t.name)) : !!t.destructive);
-  const destructive = planned.filter(isDestructive).map((t) => t.name);
+  // --unlock and --clear-cache run no task: only the platform's state is needed.
+  const upkeep = opts.unlock || opts.clearCache;
+  const destructive = upkeep ? [] : planned.filter(isDestructive).map((t) => t.name);
   if (destructive.length && !opts.yes && !opts.dryRun && !canPrompt({ input: io.stdin, output: io.stderr, forceTTY })) {
     throw new UserError(`${destructive.join(', ')} ${destructive.length === 1 ? 'is' : 'are'} destructive and there is no terminal to confirm on.`, {
       hint: 'Pass --yes to confirm in advance (or run it in a terminal). Nothing was run.',
@@ -233,9 +236,10 @@ async function run(loaded: LoadedConfig, opts: CliOptions, argv: readonly string
       commandFor: commandBuilder(loaded, opts, env, io),
     });
     // Records, salt and lock: the platform's shared ones (a team's bucket), else this machine's.
-    const shared = allLocal && !opts.unlock ? undefined : target.state;
+    const shared = allLocal && !upkeep ? undefined : target.state;
     const targetLock = shared?.lock ?? fileLock(lockPath(lockDir, target.key, env));
     if (opts.unlock) return await unlock(targetLock, prompt, io);
+    if (opts.clearCache && shared) return await clearShared(shared, opts.targets, io);
     await runPreflights(planned, (t) => runtime.preflightContext(t));
     if (!allLocal && (!opts.dryRun || opts.refresh)) await target.beforeRun();
 
@@ -298,6 +302,15 @@ async function run(loaded: LoadedConfig, opts: CliOptions, argv: readonly string
     prompt.close();
     await session.close();
   }
+}
+
+/** --clear-cache with shared state: forgets the records of this target + environment (of the named tasks, or all). */
+async function clearShared(shared: SharedState, targets: readonly string[], io: Io): Promise<number> {
+  const recorded = await shared.records.list();
+  const names = targets.length ? recorded.filter((t) => targets.includes(t)) : recorded;
+  await Promise.all(names.map((t) => shared.records.delete(t)));
+  io.stderr.write(`Cleared ${names.length} record${names.length === 1 ? '' : 's'} in ${shared.where}: ${targets.length ? targets.join(', ') : 'every task'} will run again.\n`);
+  return 0;
 }
 
 /** --unlock: names the holder, asks, removes the lock. A lock of a run that is still alive is its to release. */

@@ -27,6 +27,8 @@ export interface Locations {
   envDir: string;
   /** Where lock files live; default: a per-user folder, so every clone on the machine shares it. */
   lockDir?: string;
+  /** Set when records and lock are the platform's shared state (named, e.g. `gs://bucket/prefix`), not the state folder's. */
+  shared?: string;
 }
 
 /** Env values the platform supplies: defaults below every file, forced ones above everything. */

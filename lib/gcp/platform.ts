@@ -10,7 +10,7 @@ import type { ConfigDef, EnvName } from '../engine/types.js';
 import { checkGcloud, createGcloud, type GcloudStats } from './gcloud.js';
 import { resolveInfra, type ResolvedInfra } from './infra.js';
 import { closeRestSession, createRestReader, createRestSession, createStorageClient, type RestCaller, type RestSession } from './rest.js';
-import { BUCKET_TASKS, bucketRecords, bucketState, configuredState, leaseSeconds, seedSalt } from './state-bucket.js';
+import { BUCKET_TASKS, bucketRecords, bucketState, configuredState, leaseSeconds, seedSalt, stateUrl } from './state-bucket.js';
 import type { GcpTarget } from './types.js';
 
 /** ctx.infra of a config that declares no infrastructure: any use is a readable error, not a crash. */
@@ -42,12 +42,14 @@ export const gcpPlatform: Platform = {
 
   locations(input) {
     const ownStateDir = input.processEnv.GCP_TASKS_STATE_DIR;
+    const state = configuredState(input.config, input.processEnv);
+    const shared = state ? { shared: stateUrl(state) } : {};
     // The sandbox is its own cloud: its locks live with it, shared by every clone that uses it.
     if (input.flags.sandbox) {
       const dir = sandboxDir(input);
-      return { stateDir: ownStateDir ? path.resolve(input.root, ownStateDir) : path.join(dir, 'task-state'), envDir: dir, lockDir: path.join(dir, 'locks') };
+      return { stateDir: ownStateDir ? path.resolve(input.root, ownStateDir) : path.join(dir, 'task-state'), envDir: dir, lockDir: path.join(dir, 'locks'), ...shared };
     }
-    return { stateDir: path.resolve(input.root, ownStateDir || '.task-state'), envDir: input.root };
+    return { stateDir: path.resolve(input.root, ownStateDir || '.task-state'), envDir: input.root, ...shared };
   },
 
   async open(input): Promise<PlatformSession> {
@@ -72,7 +74,7 @@ export const gcpPlatform: Platform = {
         const stats: GcloudStats = { calls: 0, retries: 0, commands: [] };
         const rest = (restSession = createRestSession({ ...input.processEnv, ...gcloudEnv }, project));
         const warn = (text: string) => void process.stderr.write(`Warning: ${text}\n`);
-        const stateLog = { info() {}, success() {}, warn, error: warn, debug: (t: string) => verbose && warn(t), output() {} };
+        const stateLog = { info() {}, success() {}, warn, error: warn, debug: (t: string) => void (verbose && process.stderr.write(`${t}\n`)), output() {} };
         const stateCaller: RestCaller = { gcloud: createGcloud({ project, env: gcloudEnv, dryRun: false, log: stateLog, signal: sessionAbort.signal, stats }), log: stateLog, signal: sessionAbort.signal };
         // state:init and state:migrate make and fill the bucket: they keep this machine's state.
         const sharesState = stateLocation && !(planned.length && planned.every((t) => BUCKET_TASKS.has(t.name)));
