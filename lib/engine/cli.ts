@@ -297,7 +297,12 @@ async function run(loaded: LoadedConfig, opts: CliOptions, argv: readonly string
     if (opts.json) io.stdout.write(jsonSummary(summary, info, exitCode));
     return exitCode;
   } finally {
-    await lock?.release();
+    try {
+      await lock?.release();
+    } catch (error) {
+      // The run's own result stands; a lease lock left behind expires on its own.
+      io.stderr.write(`Warning: could not release the lock ${lock!.where}: ${describeError(error, !!opts.verbose).message}. Remove it with pnpm task --unlock if it stays.\n`);
+    }
     process.off('exit', releaseOnExit);
     prompt.close();
     await session.close();

@@ -232,10 +232,10 @@ export function bucketLock(client: StorageClient, loc: StateLocation, project: s
           }
           continue;
         }
-        const held = () => lockHeldError(`Another run holds the lock ${where}: ${describeHolder(current.holder!)}; its lease runs until ${current.holder!.expiresAt}.`, where);
-        if (Date.now() >= deadline || signal?.aborted) throw held();
+        const refusal = () => lockHeldError(`Another run holds the lock ${where}: ${describeHolder(current.holder!)}; its lease runs until ${current.holder!.expiresAt}.`, where);
+        if (Date.now() >= deadline || signal?.aborted) throw refusal();
         await delay(Math.min(1000, Math.max(1, deadline - Date.now())), signal ?? new AbortController().signal);
-        if (signal?.aborted) throw held();
+        if (signal?.aborted) throw refusal();
       }
 
       let held = true;
