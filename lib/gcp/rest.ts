@@ -367,7 +367,7 @@ export interface StorageClient {
   /** null when the object does not exist. */
   read(bucket: string, name: string): Promise<StoredObject | null>;
   /** Returns the new generation. */
-  write(bucket: string, name: string, text: string, ifGenerationMatch: string): Promise<string>;
+  write(bucket: string, name: string, text: string, ifGenerationMatch: string, contentType?: string): Promise<string>;
   /** false when the object was already gone. */
   delete(bucket: string, name: string, ifGenerationMatch?: string): Promise<boolean>;
 }
@@ -401,10 +401,10 @@ export function createStorageClient(session: RestSession, caller: RestCaller): S
         const { text, headers } = await send('storage', objectUrl(bucket, name), { method: 'GET', query: { alt: 'media' } });
         return { text, generation: headers.get('x-goog-generation') ?? '' };
       }),
-    async write(bucket, name, text, ifGenerationMatch) {
+    async write(bucket, name, text, ifGenerationMatch, contentType = 'application/json') {
       // Uploads have their own path beside the JSON API's: <root>/upload/storage/v1/.
       const url = new URL(`../../upload/storage/v1/b/${encodeURIComponent(bucket)}/o`, api());
-      const answer = await send('storage', url, { method: 'POST', query: { uploadType: 'media', name, ifGenerationMatch }, media: { data: text, contentType: 'application/json' } });
+      const answer = await send('storage', url, { method: 'POST', query: { uploadType: 'media', name, ifGenerationMatch }, media: { data: text, contentType } });
       return String((JSON.parse(answer.text) as { generation?: string }).generation ?? '');
     },
     async delete(bucket, name, ifGenerationMatch) {

@@ -150,7 +150,7 @@ export function bucketRecords(client: StorageClient, loc: StateLocation, project
         if (existing) return existing.text.trim();
         const fresh = randomBytes(32).toString('hex');
         try {
-          await client.write(loc.bucket, name, fresh, '0');
+          await client.write(loc.bucket, name, fresh, '0', 'text/plain');
           return fresh;
         } catch (error) {
           if (!isPrecondition(error)) throw error;
@@ -168,7 +168,7 @@ export function bucketRecords(client: StorageClient, loc: StateLocation, project
  */
 export async function seedSalt(client: StorageClient, loc: StateLocation, salt: string): Promise<boolean> {
   try {
-    await client.write(loc.bucket, join(loc.prefix, 'salt'), salt, '0');
+    await client.write(loc.bucket, join(loc.prefix, 'salt'), salt, '0', 'text/plain');
     return true;
   } catch (error) {
     if (isPrecondition(error)) return false;
