@@ -62,6 +62,15 @@ export function leaseSeconds(processEnv: NodeJS.ProcessEnv): number {
 const join = (...parts: string[]) => parts.filter(Boolean).join('/');
 const isPrecondition = (e: unknown) => e instanceof GcloudError && e.kind === 'precondition';
 
+/** A missing bucket (a list or an upload answered 404) said as what to do; other errors as they are. */
+function explain(error: unknown, loc: StateLocation): unknown {
+  if (!(error instanceof GcloudError && error.kind === 'not-found')) return error;
+  return new UserError(`The state bucket gs://${loc.bucket} does not exist (or this account cannot see it).`, {
+    hint: `Create it with pnpm task state:init (same --env and project), or unset ${STATE_ENV} / the config's state to keep state in .task-state/.`,
+    cause: error,
+  });
+}
+
 /** Records and salt of one project + environment in the bucket. */
 export function bucketRecords(client: StorageClient, loc: StateLocation, project: string, env: string): RecordStore {
   const dir = join(loc.prefix, project, env, 'records') + '/';
@@ -74,7 +83,7 @@ export function bucketRecords(client: StorageClient, loc: StateLocation, project
   // One list, then every record in parallel: the run's reads cost one round trip plus the slowest object.
   const load = () =>
     (loaded ??= (async () => {
-      const objects = await client.list(loc.bucket, dir);
+      const objects = await client.list(loc.bucket, dir).catch((e: unknown) => Promise.reject(explain(e, loc)));
       await Promise.all(
         objects
           .filter((o) => o.name.endsWith('.json'))
@@ -218,7 +227,7 @@ export function bucketLock(client: StorageClient, loc: StateLocation, project: s
           generation = await client.write(loc.bucket, name, body(), '0');
           break;
         } catch (error) {
-          if (!isPrecondition(error)) throw error;
+          if (!isPrecondition(error)) throw explain(error, loc);
         }
         const current = await read();
         if (!current) continue; // released between our write and our read

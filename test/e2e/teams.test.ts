@@ -122,4 +122,16 @@ it('--unlock removes a crashed run\'s lock: it names the holder, and needs --yes
   assert.not.match(next.stderr, 'Took over', 'the lock was free');
 });
 
+it('a state bucket that does not exist: one readable error naming state:init, nothing created', async () => {
+  const s = scenario('missing', { GCP_TASKS_STATE: 'gs://no-such-state-bucket/team' });
+  s.open();
+  const r = await s.clone('a')(['hold']);
+  assert.is(r.code, 1);
+  assert.match(r.stderr, 'The state bucket gs://no-such-state-bucket does not exist');
+  assert.match(r.stderr, 'pnpm task state:init');
+  assert.not.match(r.stderr, /\n\s+at /, 'no stack trace');
+  assert.equal(s.runs(), [], 'the task did not run');
+  assert.is((await sb.fetch('/storage/v1/b/no-such-state-bucket')).status, 404);
+});
+
 it.run();
