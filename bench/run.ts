@@ -26,6 +26,7 @@ const SECTIONS: { name: string; load: () => Promise<BenchSection> }[] = [
   { name: 'setup', load: async () => (await import('./setup.js')).setupBench },
   { name: 'deploy', load: async () => (await import('./deploy.js')).deployBench },
   { name: 'rest', load: async () => (await import('./rest.js')).restBench },
+  { name: 'state', load: async () => (await import('./state.js')).stateBench },
   {
     name: 'status',
     load: async () => {

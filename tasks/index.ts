@@ -6,8 +6,9 @@ import { buildDeployTasks } from './deploy/index.js';
 import { opsTasks } from './operate/index.js';
 import { cleanupTasks } from './operate/cleanup.js';
 import { dbTasks } from './db/index.js';
+import { stateInit, stateMigrate } from './setup/state.js';
 export { gcpEnvSchema } from './shared/env-schema.js';
 
 export function gcpTasks(infra: InfraConfig): TaskDef<any>[] {
-  return [...setupTasks(infra), ...buildDeployTasks(infra), ...opsTasks(infra), ...cleanupTasks(infra), ...dbTasks(infra)];
+  return [...setupTasks(infra), ...buildDeployTasks(infra), ...opsTasks(infra), ...cleanupTasks(infra), ...dbTasks(infra), stateInit, stateMigrate];
 }

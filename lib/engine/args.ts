@@ -29,6 +29,7 @@ export interface CliOptions {
   help: boolean;
   version: boolean;
   clearCache: boolean;
+  unlock: boolean;
   lockTimeoutMs: number;
 }
 
@@ -52,6 +53,7 @@ const FLAGS: { names: string[]; key: keyof CliOptions; value?: string; help: str
   { names: ['--graph'], key: 'graph', value: 'mermaid|dot', help: 'print the task graph (of the named tasks, or all) as mermaid (default) or dot' },
   { names: ['--config'], key: 'config', value: 'file', help: 'config file (default ./tasks.config.ts)' },
   { names: ['--clear-cache'], key: 'clearCache', help: 'forget recorded runs (of the named tasks, or all) so they run again' },
+  { names: ['--unlock'], key: 'unlock', help: 'remove the lock of a crashed run of this project/env (asks first; --yes without a terminal)' },
   { names: ['--lock-timeout'], key: 'lockTimeoutMs', value: 'seconds', help: 'wait up to this long for another run of the same project/env to finish' },
   { names: ['-h', '--help'], key: 'help', help: 'this help' },
   { names: ['--version'], key: 'version', help: 'print the version' },
@@ -104,6 +106,7 @@ export function parseArgs(argv: readonly string[], platformFlags: readonly Platf
     help: false,
     version: false,
     clearCache: false,
+    unlock: false,
     lockTimeoutMs: 0,
   };
   for (let i = 0; i < argv.length; i++) {

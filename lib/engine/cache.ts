@@ -1,8 +1,9 @@
 // Makefile semantics for cloud steps: a task's fingerprint (everything that changes its effect) and the
-// state store holding one record per task from its last successful run.
+// record store holding one record per task from its last successful run.
 //
-// A record is written only after the task succeeded, atomically (tmp file + fsync + rename), and deleted
-// before the task runs again, so a crash, kill -9 or Ctrl-C mid-run leaves the task stale, never falsely done.
+// A record is written only after the task succeeded, and deleted before the task runs again, so a crash,
+// kill -9 or Ctrl-C mid-run leaves the task stale, never falsely done. The local store writes atomically
+// (tmp file + fsync + rename); a platform may keep records elsewhere (a bucket shared by a team).
 import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -194,8 +195,32 @@ export const safeFileName = (name: string): string => name.replace(/[^A-Za-z0-9.
 export const recordsDir = (stateDir: string, key: string, env: string): string =>
   path.join(stateDir, 'records', safeFileName(`${key || 'local'}.${env}`));
 
-/** One JSON record per task, last successful run only. */
-export class StateStore {
+/** Where the records of one target + environment live, with the salt their env hashes use. */
+export interface RecordStore {
+  /** The record, or null when there is none or it cannot be trusted (torn, foreign, older format). */
+  read(task: string): Promise<TaskRecord | null>;
+  write(record: Omit<TaskRecord, 'version'>): Promise<void>;
+  delete(task: string): Promise<void>;
+  /** The names of the tasks that have a record. */
+  list(): Promise<string[]>;
+  /** The secret mixed into env value hashes, the same for every run sharing these records. */
+  salt(): Promise<string>;
+}
+
+/** A record as stored, or null when it cannot be trusted (torn, foreign, older format). */
+export function parseRecord(text: string, task: string): TaskRecord | null {
+  try {
+    const record = JSON.parse(text) as TaskRecord;
+    return record.version === RECORD_VERSION && record.task === task && typeof record.fingerprint?.hash === 'string' ? record : null;
+  } catch {
+    return null;
+  }
+}
+
+export const recordText = (record: Omit<TaskRecord, 'version'>): string => JSON.stringify({ version: RECORD_VERSION, ...record }, null, 2);
+
+/** The local RecordStore: one JSON file per task in a folder made by recordsDir, the salt in its state folder. */
+export class StateStore implements RecordStore {
   readonly dir: string;
   #made = false;
 
@@ -207,7 +232,6 @@ export class StateStore {
     return path.join(this.dir, `${safeFileName(task)}.json`);
   }
 
-  /** The record, or null when there is none or it cannot be trusted (torn, foreign, older format). */
   async read(task: string): Promise<TaskRecord | null> {
     let text: string;
     try {
@@ -215,12 +239,30 @@ export class StateStore {
     } catch {
       return null;
     }
+    return parseRecord(text, task);
+  }
+
+  async list(): Promise<string[]> {
+    let files: string[];
     try {
-      const record = JSON.parse(text) as TaskRecord;
-      return record.version === RECORD_VERSION && record.task === task && typeof record.fingerprint?.hash === 'string' ? record : null;
+      files = await fs.promises.readdir(this.dir);
     } catch {
-      return null;
+      return [];
     }
+    const taskOf = async (file: string): Promise<string[]> => {
+      try {
+        const { task } = JSON.parse(await fs.promises.readFile(path.join(this.dir, file), 'utf8')) as { task?: unknown };
+        return typeof task === 'string' ? [task] : [];
+      } catch {
+        return []; // torn or removed meanwhile: not a record
+      }
+    };
+    return (await Promise.all(files.filter((f) => f.endsWith('.json')).map(taskOf))).flat();
+  }
+
+  /** The state folder's salt: records folders sit at <stateDir>/records/<target.env>/. */
+  async salt(): Promise<string> {
+    return loadSalt(path.resolve(this.dir, '..', '..'));
   }
 
   /** Atomic: readers see the old record or the new one, never a partial file, even after kill -9. */
@@ -233,7 +275,7 @@ export class StateStore {
     const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
     const handle = await fs.promises.open(tmp, 'w', 0o600);
     try {
-      await handle.writeFile(JSON.stringify({ version: RECORD_VERSION, ...record }, null, 2));
+      await handle.writeFile(recordText(record));
       await handle.sync();
     } finally {
       await handle.close();

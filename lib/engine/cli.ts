@@ -4,22 +4,22 @@
 // Ctrl-C, SIGHUP or SIGTERM stopped the run.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { EnvName, TaskArgs, TaskDef } from './types.js';
+import type { EnvName, Prompt, TaskArgs, TaskDef } from './types.js';
 import { UsageError, UserError } from './errors.js';
 import { parseArgs, usage, wantsJson, type CliOptions } from './args.js';
 import { loadConfig, type LoadedConfig } from './config.js';
 import { createRuntime } from './context.js';
 import { commandFor, type CommandTarget } from './command.js';
 import { assertKnown, closure, toDot, toMermaid, topoOrder } from './graph.js';
-import { clearRecords, Fingerprinter, loadSalt, recordsDir, StateStore } from './cache.js';
-import { acquireLock, lockPath, userLockDir, type Lock } from './lock.js';
+import { clearRecords, Fingerprinter, recordsDir, StateStore } from './cache.js';
+import { describeHolder, fileLock, lockPath, userLockDir, type HeldLock, type Lock } from './lock.js';
 import { canPrompt, createPrompt } from './prompt.js';
 import { describeError, formatSummary, jsonSummary, createLineRenderer, createTtyRenderer, type Renderer } from './render.js';
 import { runPlan } from './runner.js';
 import { createGithubRenderer, writeStepSummary } from './github.js';
 import { runPreflights } from './preflight.js';
 import { loadEnv } from './env.js';
-import type { Platform, PlatformInput } from './platform.js';
+import type { Platform, PlatformInput, SharedState } from './platform.js';
 import { allowManyListeners, trapInterrupts, type Interrupts } from './interrupt.js';
 import { killGroupsOnExit, killRunningGroups } from './processes.js';
 import { watchStalls, type Stalls } from './stall.js';
@@ -103,12 +103,14 @@ async function dispatch(opts: CliOptions, argv: readonly string[], io: Io, platf
     return io.stdout.write(opts.graph === 'dot' ? toDot(graph, order) : toMermaid(graph, order)), 0;
   }
   if (opts.clearCache) {
-    const { stateDir } = platform.locations(platformInput(loaded, opts, io));
+    const { stateDir, shared } = platform.locations(platformInput(loaded, opts, io));
+    if (shared) return run(loaded, opts, argv, io, platform, watch); // the records are the platform's: cleared there
     const count = await clearRecords(stateDir, opts.targets.length ? opts.targets : undefined);
     io.stderr.write(`Cleared ${count} record${count === 1 ? '' : 's'} in ${stateDir}: ${opts.targets.length ? opts.targets.join(', ') : 'every task'} will run again.\n`);
     return 0;
   }
-  if (!opts.targets.length) throw new UsageError('No task named.', 'Name one or more tasks: pnpm task <task...>. See pnpm task --list and --help.');
+  if (opts.unlock && opts.targets.length) throw new UsageError('--unlock takes no task names.', 'Run pnpm task --unlock (with --env, --sandbox as for the run whose lock it is), then the tasks.');
+  if (!opts.targets.length && !opts.unlock) throw new UsageError('No task named.', 'Name one or more tasks: pnpm task <task...>. See pnpm task --list and --help.');
   return run(loaded, opts, argv, io, platform, watch);
 }
 
@@ -187,7 +189,9 @@ async function run(loaded: LoadedConfig, opts: CliOptions, argv: readonly string
 
   // Refuse before anything runs: a destructive task could only fail halfway through at its prompt.
   const isDestructive = (t: TaskDef<any>) => (typeof t.destructive === 'function' ? t.destructive(argsFor(t.name)) : !!t.destructive);
-  const destructive = planned.filter(isDestructive).map((t) => t.name);
+  // --unlock and --clear-cache run no task: only the platform's state is needed.
+  const upkeep = opts.unlock || opts.clearCache;
+  const destructive = upkeep ? [] : planned.filter(isDestructive).map((t) => t.name);
   if (destructive.length && !opts.yes && !opts.dryRun && !canPrompt({ input: io.stdin, output: io.stderr, forceTTY })) {
     throw new UserError(`${destructive.join(', ')} ${destructive.length === 1 ? 'is' : 'are'} destructive and there is no terminal to confirm on.`, {
       hint: 'Pass --yes to confirm in advance (or run it in a terminal). Nothing was run.',
@@ -201,7 +205,7 @@ async function run(loaded: LoadedConfig, opts: CliOptions, argv: readonly string
   allowManyListeners(interrupts.signal);
   watch.stage = 'preparing the run';
 
-  let lock: Lock | undefined;
+  let lock: HeldLock | undefined;
   const prompt = createPrompt({ yes: opts.yes, forceTTY, input: io.stdin, output: io.stderr, signal: interrupts.signal });
   const releaseOnExit = () => lock?.release();
   process.on('exit', releaseOnExit);
@@ -232,28 +236,34 @@ async function run(loaded: LoadedConfig, opts: CliOptions, argv: readonly string
       argsFor,
       commandFor: commandBuilder(loaded, opts, env, io),
     });
+    // Records, salt and lock: the platform's shared ones (a team's bucket), else this machine's.
+    const shared = allLocal && !upkeep ? undefined : target.state;
+    const targetLock = shared?.lock ?? fileLock(lockPath(lockDir, target.key, env));
+    if (opts.unlock) return await unlock(targetLock, prompt, io);
+    if (opts.clearCache && shared) return await clearShared(shared, opts.targets, io);
     await runPreflights(planned, (t) => runtime.preflightContext(t));
     if (!allLocal && (!opts.dryRun || opts.refresh)) await target.beforeRun();
 
     watch.stage = 'waiting for the lock';
     if (!opts.dryRun) {
-      const file = lockPath(lockDir, target.key, env);
       try {
-        lock = await acquireLock(file, { command: `pnpm task ${argv.join(' ')}`, timeoutMs: opts.lockTimeoutMs, signal: interrupts.signal });
+        lock = await targetLock.acquire({ command: `pnpm task ${argv.join(' ')}`, timeoutMs: opts.lockTimeoutMs, signal: interrupts.signal });
       } catch (error) {
         if (interrupts.signal.aborted) return interrupts.exitCode()!;
         throw error;
       }
       if (lock.tookOver) {
-        const { holder, ended } = lock.tookOver;
-        const groups = ended.length ? ` and ended the ${ended.length} process group${ended.length === 1 ? '' : 's'} it left running (${ended.join(', ')})` : '';
-        io.stderr.write(`Took over the lock of a run that no longer exists (pid ${holder.pid} on ${holder.host}, \`${holder.command}\`, since ${holder.startedAt})${groups}.\n`);
+        const { holder, why, ended } = lock.tookOver;
+        const groups = ended.length ? `; ended the ${ended.length} process group${ended.length === 1 ? '' : 's'} it left running (${ended.join(', ')})` : '';
+        io.stderr.write(`Took over the lock ${lock.where} (${why}) from ${describeHolder(holder)}${groups}.\n`);
       }
     }
 
     const asks = planned.some((t) => t.interactive || (isDestructive(t) && !opts.yes));
     renderer = await pickRenderer(opts, asks, order, io);
     const ui = renderer;
+    const store = shared?.records ?? new StateStore(recordsDir(stateDir, target.key, env));
+    const fingerprinter = new Fingerprinter({ salt: await store.salt(), root });
     watch.stage = 'running tasks';
     let summary;
     try {
@@ -266,8 +276,8 @@ async function run(loaded: LoadedConfig, opts: CliOptions, argv: readonly string
         refresh: opts.refresh,
         dryRun: opts.dryRun,
         verbose: opts.verbose,
-        store: new StateStore(recordsDir(stateDir, target.key, env)),
-        fingerprinter: new Fingerprinter({ salt: loadSalt(stateDir), root }),
+        store,
+        fingerprinter,
         runtime,
         stateDir,
         onEvent: (e) => ui.event(e),
@@ -288,11 +298,42 @@ async function run(loaded: LoadedConfig, opts: CliOptions, argv: readonly string
     if (opts.json) io.stdout.write(jsonSummary(summary, info, exitCode));
     return exitCode;
   } finally {
-    lock?.release();
+    try {
+      await lock?.release();
+    } catch (error) {
+      // The run's own result stands; a lease lock left behind expires on its own.
+      io.stderr.write(`Warning: could not release the lock ${lock!.where}: ${describeError(error, !!opts.verbose).message}. Remove it with pnpm task --unlock if it stays.\n`);
+    }
     process.off('exit', releaseOnExit);
     prompt.close();
     await session.close();
   }
+}
+
+/** --clear-cache with shared state: forgets the records of this target + environment (of the named tasks, or all). */
+async function clearShared(shared: SharedState, targets: readonly string[], io: Io): Promise<number> {
+  const recorded = await shared.records.list();
+  const names = targets.length ? recorded.filter((t) => targets.includes(t)) : recorded;
+  await Promise.all(names.map((t) => shared.records.delete(t)));
+  io.stderr.write(`Cleared ${names.length} record${names.length === 1 ? '' : 's'} in ${shared.where}: ${targets.length ? targets.join(', ') : 'every task'} will run again.\n`);
+  return 0;
+}
+
+/** --unlock: names the holder, asks, removes the lock. A lock of a run that is still alive is its to release. */
+async function unlock(lock: Lock, prompt: Prompt, io: Io): Promise<number> {
+  const holder = await lock.holder();
+  if (!holder) {
+    io.stderr.write(`No lock to remove: ${lock.where} is free.\n`);
+    return 0;
+  }
+  io.stderr.write(`The lock ${lock.where} is held by ${describeHolder(holder)}.\n`);
+  if (!(await prompt.confirm(`Remove it? Only if that run no longer exists: a live run would go on changing the cloud unlocked.`))) {
+    io.stderr.write('The lock was left in place.\n');
+    return 1;
+  }
+  await lock.remove();
+  io.stderr.write(`Removed the lock ${lock.where}.\n`);
+  return 0;
 }
 
 /** listr2 on an interactive terminal; timestamped lines in CI, in pipes, and when a task may ask questions. */

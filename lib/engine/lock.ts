@@ -3,7 +3,8 @@
 // those details or waits (--lock-timeout); a lock whose holder process is gone is taken over, after ending
 // the process groups the dead holder left running (a gcloud call still in flight would act after us).
 // Lock files live in a per-user folder keyed by target + environment, so two clones on one machine, each
-// with its own state folder, still exclude each other.
+// with its own state folder, still exclude each other. A platform may supply another Lock (a lease object
+// in a bucket shared by a team); the CLI only knows this interface.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -20,13 +21,75 @@ export interface LockHolder {
   startedAt: string;
   /** Process groups the holder started that are still running (each command runs in its own group). */
   groups?: number[];
+  /** The CI job that runs it, when known. */
+  ciJob?: string;
+  /** Until when a lease lock is valid unless renewed. */
+  expiresAt?: string;
 }
 
+/** A holder this run took the lock from: why that was safe, and the process groups it ended. */
+export interface Takeover {
+  holder: LockHolder;
+  why: string;
+  ended: number[];
+}
+
+/** A lock this run holds. */
+export interface HeldLock {
+  readonly where: string;
+  readonly tookOver?: Takeover;
+  release(): void | Promise<void>;
+}
+
+export interface AcquireOptions {
+  command: string;
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+/** The lock of one target + environment, wherever it is kept. */
 export interface Lock {
-  readonly path: string;
-  /** The dead holder this run took the lock from, with the process groups it ended. */
-  readonly tookOver?: { holder: LockHolder; ended: number[] };
-  release(): void;
+  /** Named in messages (a file, a gs:// URL). */
+  readonly where: string;
+  /** Takes the lock or throws a UserError naming the holder; with timeoutMs > 0 it waits that long first. */
+  acquire(opts: AcquireOptions): Promise<HeldLock>;
+  /** The current holder, or null when the lock is free. */
+  holder(): Promise<LockHolder | null>;
+  /** Removes the lock whoever holds it (--unlock, after the user confirmed). */
+  remove(): Promise<void>;
+}
+
+/** The holder in one sentence: who, where, what, since when (and the CI job). */
+export function describeHolder(holder: LockHolder): string {
+  const since = new Date(holder.startedAt);
+  const minutes = Math.max(0, Math.round((Date.now() - since.getTime()) / 60_000));
+  return (
+    `pid ${holder.pid}${holder.user ? ` of ${holder.user}` : ''} on ${holder.host} (\`${holder.command}\`), since ${since.toISOString()} (${minutes} min ago)` +
+    (holder.ciJob ? `, CI job ${holder.ciJob}` : '')
+  );
+}
+
+/** Who this process is, as a lock names it (user, host, pid, command, start, CI job when in GitHub Actions). */
+export function currentHolder(command: string, env: NodeJS.ProcessEnv = process.env): LockHolder {
+  const { GITHUB_SERVER_URL: server, GITHUB_REPOSITORY: repo, GITHUB_RUN_ID: run } = env;
+  return {
+    pid: process.pid,
+    host: os.hostname(),
+    user: userName(),
+    command,
+    startedAt: new Date().toISOString(),
+    ...(server && repo && run ? { ciJob: `${server}/${repo}/actions/runs/${run}` } : {}),
+  };
+}
+
+/** The lock file of a target + environment (see lockPath). */
+export function fileLock(file: string): Lock {
+  return {
+    where: file,
+    acquire: (opts) => acquireLock(file, opts),
+    holder: async () => readHolder(file) ?? (fs.existsSync(file) ? { pid: 0, host: '?', command: '(unreadable lock)', startedAt: new Date(safeMtime(file)).toISOString() } : null),
+    remove: async () => fs.rmSync(file, { force: true }),
+  };
 }
 
 /** The per-user folder of lock files: $XDG_STATE_HOME/gcp-tasks/locks, else ~/.local/state/gcp-tasks/locks. */
@@ -91,7 +154,7 @@ function tryCreate(file: string, holder: LockHolder): boolean {
  * Replaces a lock whose holder is dead. A short-lived guard file makes the check-and-replace atomic
  * between two runs that both find the same dead holder.
  */
-function takeOverDead(file: string, holder: LockHolder): { holder: LockHolder; ended: number[] } | null {
+function takeOverDead(file: string, holder: LockHolder): Takeover | null {
   const guard = `${file}.takeover`;
   try {
     fs.writeFileSync(guard, String(process.pid), { flag: 'wx' });
@@ -110,7 +173,8 @@ function takeOverDead(file: string, holder: LockHolder): { holder: LockHolder; e
     // Its commands first: a request of the dead run must not land after ours.
     const ended = current ? endGroups(current) : [];
     fs.rmSync(file, { force: true });
-    return tryCreate(file, holder) ? { holder: current ?? { pid: 0, host: '?', command: '(unreadable lock)', startedAt: new Date(0).toISOString() }, ended } : null;
+    if (!tryCreate(file, holder)) return null;
+    return current ? { holder: current, why: 'its process no longer exists', ended } : { holder: { pid: 0, host: '?', command: '(unreadable lock)', startedAt: new Date(0).toISOString() }, why: 'its lock file was torn', ended };
   } finally {
     fs.rmSync(guard, { force: true });
   }
@@ -118,32 +182,33 @@ function takeOverDead(file: string, holder: LockHolder): { holder: LockHolder; e
 
 function describe(holder: LockHolder | null, file: string): string {
   if (!holder) return `The lock ${file} is held (its content is unreadable).`;
-  const since = new Date(holder.startedAt);
-  const minutes = Math.max(0, Math.round((Date.now() - since.getTime()) / 60_000));
-  return `Another run holds the lock: pid ${holder.pid}${holder.user ? ` of ${holder.user}` : ''} on ${holder.host} (\`${holder.command}\`), since ${since.toISOString()} (${minutes} min ago).`;
+  return `Another run holds the lock: ${describeHolder(holder)}.`;
+}
+
+/** The refusal when another run holds the lock: who, and what to do. */
+export function lockHeldError(message: string, where: string): UserError {
+  return new UserError(message, {
+    hint:
+      `Only one run per project and environment may change the cloud at a time. Wait for it to finish, ` +
+      `or pass --lock-timeout=<seconds> to wait. If that run no longer exists, remove its lock with pnpm task --unlock (${where}).`,
+  });
 }
 
 /**
  * Takes the lock or throws a UserError naming the holder. With timeoutMs > 0 it polls until the lock is
  * free or the time is up.
  */
-export async function acquireLock(file: string, opts: { command: string; timeoutMs?: number; signal?: AbortSignal }): Promise<Lock> {
+export async function acquireLock(file: string, opts: AcquireOptions): Promise<HeldLock & { release(): void }> {
   fs.mkdirSync(path.dirname(file), { recursive: true });
-  const me: LockHolder = { pid: process.pid, host: os.hostname(), user: userName(), command: opts.command, startedAt: new Date().toISOString(), groups: [] };
+  const me: LockHolder = { ...currentHolder(opts.command), groups: [] };
   const deadline = Date.now() + (opts.timeoutMs ?? 0);
-  let tookOver: Lock['tookOver'];
+  let tookOver: Takeover | undefined;
   for (;;) {
     if (tryCreate(file, me)) break;
     const holder = readHolder(file);
     if (holder && !holderAlive(holder) && (tookOver = takeOverDead(file, me) ?? undefined)) break;
     if (!holder && Date.now() - safeMtime(file) > 5_000 && (tookOver = takeOverDead(file, me) ?? undefined)) break; // torn write by a crash
-    if (Date.now() >= deadline || opts.signal?.aborted) {
-      throw new UserError(describe(holder, file), {
-        hint:
-          `Only one run per project and environment may change the cloud at a time. Wait for it to finish, ` +
-          `or pass --lock-timeout=<seconds> to wait. If that process no longer exists, delete ${file}.`,
-      });
-    }
+    if (Date.now() >= deadline || opts.signal?.aborted) throw lockHeldError(describe(holder, file), file);
     await sleep(Math.min(250, Math.max(1, deadline - Date.now())));
   }
   let released = false;
@@ -152,7 +217,7 @@ export async function acquireLock(file: string, opts: { command: string; timeout
     if (!released && readHolder(file)?.pid === process.pid) rewrite(file, { ...me, groups: [...groups] });
   });
   return {
-    path: file,
+    where: file,
     tookOver,
     release() {
       if (released) return;

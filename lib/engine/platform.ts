@@ -2,6 +2,8 @@
 // fingerprints, locks and runs; a platform says where state and env files live, which target a run acts on,
 // and which fields its tasks find in their context. The CLI is given one platform by its entry point.
 import type { ConfigDef, EnvName, Json, Logger, TaskDef } from './types.js';
+import type { RecordStore } from './cache.js';
+import type { Lock } from './lock.js';
 
 /** A boolean command-line flag the platform adds (e.g. `--sandbox`). */
 export interface PlatformFlag {
@@ -25,6 +27,8 @@ export interface Locations {
   envDir: string;
   /** Where lock files live; default: a per-user folder, so every clone on the machine shares it. */
   lockDir?: string;
+  /** Set when records and lock are the platform's shared state (named, e.g. `gs://bucket/prefix`), not the state folder's. */
+  shared?: string;
 }
 
 /** Env values the platform supplies: defaults below every file, forced ones above everything. */
@@ -44,6 +48,14 @@ export interface RunInput {
   planned: readonly TaskDef<any>[];
 }
 
+/** State kept by the platform instead of the local folder, shared by every clone and CI runner using it. */
+export interface SharedState {
+  /** Named in messages (e.g. `gs://bucket/prefix`). */
+  where: string;
+  records: RecordStore;
+  lock: Lock;
+}
+
 /** The platform's part of one run, once the env values are known. */
 export interface PlatformRun {
   /** What the run acts on besides the environment: part of every fingerprint, shown in the summary. */
@@ -58,6 +70,8 @@ export interface PlatformRun {
   taskFields(task: TaskDef<any>, parts: { log: Logger; signal: AbortSignal; dryRun: boolean }): object;
   /** Checks made after the preflights and before the lock, when the run will act (not for dry runs). */
   beforeRun(): Promise<void>;
+  /** Records, salt and lock of this target + environment, when the platform keeps them (else the local folder). */
+  state?: SharedState;
   /** Figures for the summary and --json (e.g. `{ gcloud: { calls, retries } }`), and their summary line. */
   report(): { json: Record<string, Json>; line?: string };
 }

@@ -12,7 +12,7 @@ import pLimit from 'p-limit';
 import type { FingerprintContext, Json, TaskContext, TaskDef } from './types.js';
 import { UserError } from './errors.js';
 import { criticalPath, type TaskGraph } from './graph.js';
-import { staleReason, type Fingerprint, type Fingerprinter, type StateStore, type TaskRecord } from './cache.js';
+import { staleReason, type Fingerprint, type Fingerprinter, type RecordStore, type TaskRecord } from './cache.js';
 import { logFilePath, TaskLog, type LogLevel } from './logger.js';
 import { allowManyListeners } from './interrupt.js';
 import { describeError } from './render.js';
@@ -77,7 +77,7 @@ export interface RunOptions {
   /** Decide and report, run nothing, write nothing. */
   dryRun?: boolean;
   verbose?: boolean;
-  store: StateStore;
+  store: RecordStore;
   fingerprinter: Fingerprinter;
   runtime: TaskRuntime;
   /** Logs go to `<stateDir>/logs/<task>.log`. */

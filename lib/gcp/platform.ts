@@ -9,7 +9,8 @@ import type { Platform, PlatformInput, PlatformSession } from '../engine/platfor
 import type { ConfigDef, EnvName } from '../engine/types.js';
 import { checkGcloud, createGcloud, type GcloudStats } from './gcloud.js';
 import { resolveInfra, type ResolvedInfra } from './infra.js';
-import { closeRestSession, createRestReader, createRestSession, type RestSession } from './rest.js';
+import { closeRestSession, createRestReader, createRestSession, createStorageClient, type RestCaller, type RestSession } from './rest.js';
+import { BUCKET_TASKS, bucketRecords, bucketState, configuredState, leaseSeconds, seedSalt, stateUrl } from './state-bucket.js';
 import type { GcpTarget } from './types.js';
 
 /** ctx.infra of a config that declares no infrastructure: any use is a readable error, not a crash. */
@@ -41,12 +42,14 @@ export const gcpPlatform: Platform = {
 
   locations(input) {
     const ownStateDir = input.processEnv.GCP_TASKS_STATE_DIR;
+    const state = configuredState(input.config, input.processEnv);
+    const shared = state ? { shared: stateUrl(state) } : {};
     // The sandbox is its own cloud: its locks live with it, shared by every clone that uses it.
     if (input.flags.sandbox) {
       const dir = sandboxDir(input);
-      return { stateDir: ownStateDir ? path.resolve(input.root, ownStateDir) : path.join(dir, 'task-state'), envDir: dir, lockDir: path.join(dir, 'locks') };
+      return { stateDir: ownStateDir ? path.resolve(input.root, ownStateDir) : path.join(dir, 'task-state'), envDir: dir, lockDir: path.join(dir, 'locks'), ...shared };
     }
-    return { stateDir: path.resolve(input.root, ownStateDir || '.task-state'), envDir: input.root };
+    return { stateDir: path.resolve(input.root, ownStateDir || '.task-state'), envDir: input.root, ...shared };
   },
 
   async open(input): Promise<PlatformSession> {
@@ -58,6 +61,9 @@ export const gcpPlatform: Platform = {
     const sandboxTarget = sandbox && { project: sandbox.project, region: sandbox.region };
     const gcloudEnv = sandbox?.gcloudEnv ?? {};
     let restSession: RestSession | undefined;
+    const stateLocation = configuredState(input.config, input.processEnv);
+    // The shared state's requests outside any task live as long as the session.
+    const sessionAbort = new AbortController();
     return {
       locations: this.locations(input),
       env: sandboxTarget && {
@@ -65,20 +71,33 @@ export const gcpPlatform: Platform = {
         forced: { GCP_PROJECT_ID: sandboxTarget.project, GCP_REGION: sandboxTarget.region },
         source: 'the sandbox',
       },
-      async start({ vars }) {
+      async start({ vars, planned, verbose }) {
         const project = vars.GCP_PROJECT_ID ?? '';
         const region = vars.GCP_REGION ?? '';
         const infra = resolveConfigInfra(input.config, { env: input.env, project, region, vars });
         const stats: GcloudStats = { calls: 0, retries: 0, commands: [] };
         const rest = (restSession = createRestSession({ ...input.processEnv, ...gcloudEnv }, project));
+        const warn = (text: string) => void process.stderr.write(`Warning: ${text}\n`);
+        const stateLog = { info() {}, success() {}, warn, error: warn, debug: (t: string) => void (verbose && process.stderr.write(`${t}\n`)), output() {} };
+        const stateCaller: RestCaller = { gcloud: createGcloud({ project, env: gcloudEnv, dryRun: false, log: stateLog, signal: sessionAbort.signal, stats }), log: stateLog, signal: sessionAbort.signal };
+        // state:init and state:migrate make and fill the bucket: they keep this machine's state.
+        const sharesState = stateLocation && !(planned.length && planned.every((t) => BUCKET_TASKS.has(t.name)));
         return {
           target: { project, region },
           key: project,
           paths: { appRoot: path.resolve(input.root, vars.APP_ROOT || infra?.appRoot || '.') },
+          state: sharesState ? bucketState(createStorageClient(rest, stateCaller), stateLocation, project, input.env, { leaseSeconds: leaseSeconds(input.processEnv), warn }) : undefined,
           fields: () => ({ infra: infra ?? noInfra, project, region }),
           taskFields: (_task, { log, signal, dryRun }) => {
             const gcloud = createGcloud({ project, env: gcloudEnv, dryRun, log, signal, stats });
-            return { gcloud, rest: createRestReader(rest, { gcloud, log, signal }), sandbox: sandbox && { url: sandbox.url, stateDir: sandbox.stateDir } };
+            const caller = { gcloud, log, signal };
+            const storage = () => createStorageClient(rest, caller);
+            const stateBucket = stateLocation && {
+              ...stateLocation,
+              records: () => bucketRecords(storage(), stateLocation, project, input.env),
+              seedSalt: (salt: string) => seedSalt(storage(), stateLocation, salt),
+            };
+            return { gcloud, rest: createRestReader(rest, caller), stateBucket, sandbox: sandbox && { url: sandbox.url, stateDir: sandbox.stateDir } };
           },
           beforeRun: async () => {
             if (input.config.infra) await checkGcloud({ ...(input.processEnv as Record<string, string>), ...gcloudEnv });
@@ -93,6 +112,7 @@ export const gcpPlatform: Platform = {
         };
       },
       close: async () => {
+        sessionAbort.abort();
         if (restSession) await closeRestSession(restSession);
         if (sandbox?.owned) await sandbox.stop();
       },

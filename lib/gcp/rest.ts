@@ -152,6 +152,20 @@ export interface RestCallOptions {
   region?: string;
 }
 
+/** A request of the storage client: any method, a raw body, the raw answer. */
+interface SendOptions extends Omit<RestCallOptions, 'body'> {
+  method: 'GET' | 'POST' | 'DELETE';
+  /** JSON body. */
+  body?: unknown;
+  /** Raw body with its content type (object uploads). */
+  media?: { data: string; contentType: string };
+}
+
+interface Answer {
+  text: string;
+  headers: { get(name: string): string | null };
+}
+
 export interface RestReader {
   /** One resource, validated by `schema`; null when it does not exist. */
   get<S extends z.ZodType>(api: RestApi, relPath: string, schema: S, opts?: RestCallOptions): Promise<z.infer<S> | null>;
@@ -210,8 +224,15 @@ const BACKOFF_MS = [500, 1000, 2000, 4000];
 /** Network failures worth another attempt (a reset keep-alive socket, a refused connection while a server restarts). */
 const RETRYABLE_NETWORK = /ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT|UND_ERR_SOCKET|UND_ERR_CLOSED|other side closed/;
 
-/** The reader of one task: its log and abort signal, the run's shared session, the gcloud wrapper for the token. */
-export function createRestReader(session: RestSession, task: { gcloud: Gcloud; log: Logger; signal: AbortSignal }): RestReader {
+/** Who makes the requests: its log and abort signal, and the gcloud wrapper that prints the run's token. */
+export interface RestCaller {
+  gcloud: Gcloud;
+  log: Logger;
+  signal: AbortSignal;
+}
+
+/** Requests of one caller over the run's session: the token once, retries of transient failures. */
+function createTransport(session: RestSession, task: RestCaller): (api: RestApi, url: URL, opts: SendOptions) => Promise<Answer> {
   const token = (): Promise<string | null> =>
     (session.token ??= (async () => {
       // With disabled credentials gcloud sends no Authorization header; neither do we.
@@ -226,10 +247,9 @@ export function createRestReader(session: RestSession, task: { gcloud: Gcloud; l
       throw e;
     }));
 
-  const request = async (api: RestApi, relPath: string, opts: RestCallOptions): Promise<unknown> => {
-    const url = new URL(relPath, endpointOf(session.env, api, opts.region));
+  return async (_api, url, opts) => {
     for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) url.searchParams.set(k, v);
-    const method = opts.body === undefined ? 'GET' : 'POST';
+    const { method } = opts;
     const command = `${method} ${url.toString()}`;
     const dispatcher = await (session.dispatcher ??= makeDispatcher(session.env));
     const { fetch } = await import('undici');
@@ -241,15 +261,16 @@ export function createRestReader(session: RestSession, task: { gcloud: Gcloud; l
       const signal = deadline ? AbortSignal.any([task.signal, deadline]) : task.signal;
       let failure: GcloudError;
       try {
+        const contentType = opts.media ? opts.media.contentType : opts.body === undefined ? undefined : 'application/json';
         const res = await fetch(url, {
           method,
-          headers: { accept: 'application/json', ...(bearer ? { authorization: `Bearer ${bearer}` } : {}), ...(opts.body === undefined ? {} : { 'content-type': 'application/json' }) },
-          body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
+          headers: { accept: 'application/json', ...(bearer ? { authorization: `Bearer ${bearer}` } : {}), ...(contentType ? { 'content-type': contentType } : {}) },
+          body: opts.media ? opts.media.data : opts.body === undefined ? undefined : JSON.stringify(opts.body),
           signal,
           dispatcher,
         });
         const text = await res.text();
-        if (res.ok) return text.trim() ? JSON.parse(text) : {};
+        if (res.ok) return { text, headers: res.headers };
         failure = toRestError(res.status, text, command, session.project);
       } catch (e) {
         if (task.signal.aborted) throw new GcloudError('interrupted', 'interrupted', command, null, '');
@@ -266,6 +287,16 @@ export function createRestReader(session: RestSession, task: { gcloud: Gcloud; l
       await delay(wait, task.signal);
       if (task.signal.aborted) throw new GcloudError('interrupted', 'interrupted', command, null, '');
     }
+  };
+}
+
+/** The reader of one task: its log and abort signal, the run's shared session, the gcloud wrapper for the token. */
+export function createRestReader(session: RestSession, task: RestCaller): RestReader {
+  const send = createTransport(session, task);
+  const request = async (api: RestApi, relPath: string, opts: RestCallOptions): Promise<unknown> => {
+    const url = new URL(relPath, endpointOf(session.env, api, opts.region));
+    const { text } = await send(api, url, { ...opts, method: opts.body === undefined ? 'GET' : 'POST' });
+    return text.trim() ? JSON.parse(text) : {};
   };
 
   const validate = <S extends z.ZodType>(schema: S, value: unknown, api: RestApi, relPath: string): z.infer<S> => {
@@ -315,4 +346,69 @@ function errorChain(e: unknown): string {
     parts.push([err.code, err.message].filter(Boolean).join(' '));
   }
   return redact(parts.filter(Boolean).join(': ') || String(e));
+}
+
+// ---------------------------------------------------------------- Cloud Storage objects
+
+/** An object's bytes as text, with the generation a conditional write or delete names. */
+export interface StoredObject {
+  text: string;
+  generation: string;
+}
+
+/**
+ * Objects of Cloud Storage through the JSON API, over the run's session (token, pool, retries). Writes and
+ * deletes are conditional on a generation (`0` = the object must not exist): a 412 is a GcloudError of kind
+ * 'precondition', so a writer never replaces what another wrote meanwhile without knowing.
+ */
+export interface StorageClient {
+  /** Names and generations of the objects under a prefix (every page). */
+  list(bucket: string, prefix: string): Promise<{ name: string; generation: string }[]>;
+  /** null when the object does not exist. */
+  read(bucket: string, name: string): Promise<StoredObject | null>;
+  /** Returns the new generation. */
+  write(bucket: string, name: string, text: string, ifGenerationMatch: string, contentType?: string): Promise<string>;
+  /** false when the object was already gone. */
+  delete(bucket: string, name: string, ifGenerationMatch?: string): Promise<boolean>;
+}
+
+export function createStorageClient(session: RestSession, caller: RestCaller): StorageClient {
+  const send = createTransport(session, caller);
+  const api = () => endpointOf(session.env, 'storage');
+  const objectUrl = (bucket: string, name: string) => new URL(`b/${encodeURIComponent(bucket)}/o/${encodeURIComponent(name)}`, api());
+  const missingAsNull = async <T>(work: () => Promise<T>): Promise<T | null> => {
+    try {
+      return await work();
+    } catch (e) {
+      if (e instanceof GcloudError && e.kind === 'not-found') return null;
+      throw e;
+    }
+  };
+  return {
+    async list(bucket, prefix) {
+      const out: { name: string; generation: string }[] = [];
+      let pageToken: string | undefined;
+      do {
+        const { text } = await send('storage', new URL(`b/${encodeURIComponent(bucket)}/o`, api()), { method: 'GET', query: { prefix, pageToken, fields: 'items(name,generation),nextPageToken' } });
+        const page = JSON.parse(text || '{}') as { items?: { name: string; generation: string }[]; nextPageToken?: string };
+        out.push(...(page.items ?? []).map(({ name, generation }) => ({ name, generation: String(generation) })));
+        pageToken = page.nextPageToken;
+      } while (pageToken);
+      return out;
+    },
+    read: (bucket, name) =>
+      missingAsNull(async () => {
+        const { text, headers } = await send('storage', objectUrl(bucket, name), { method: 'GET', query: { alt: 'media' } });
+        return { text, generation: headers.get('x-goog-generation') ?? '' };
+      }),
+    async write(bucket, name, text, ifGenerationMatch, contentType = 'application/json') {
+      // Uploads have their own path beside the JSON API's: <root>/upload/storage/v1/.
+      const url = new URL(`../../upload/storage/v1/b/${encodeURIComponent(bucket)}/o`, api());
+      const answer = await send('storage', url, { method: 'POST', query: { uploadType: 'media', name, ifGenerationMatch }, media: { data: text, contentType } });
+      return String((JSON.parse(answer.text) as { generation?: string }).generation ?? '');
+    },
+    async delete(bucket, name, ifGenerationMatch) {
+      return (await missingAsNull(() => send('storage', objectUrl(bucket, name), { method: 'DELETE', query: { ifGenerationMatch } }))) !== null;
+    },
+  };
 }

@@ -7,6 +7,7 @@ import { Deadline, probe, valueOf, type Probe } from '../shared/query.js';
 import type { ResolvedInfra } from '../../lib/gcp/infra.js';
 import type { TaskContext } from '../../lib/engine/types.js';
 import * as shapes from '../../lib/gcp/resources.js';
+import { STATE_PURPOSE } from '../setup/state.js';
 
 export const resourceTypes = ['service', 'gke', 'sql', 'bucket', 'registry', 'secret', 'sa'] as const;
 export type ResourceType = (typeof resourceTypes)[number];
@@ -307,7 +308,9 @@ export async function discoverBuckets(ctx: Reader, deadline: Deadline): Promise<
   );
   if (listed.state !== 'ok') return noneOrFailure(listed);
   const configured = configuredNames(ctx.infra).bucket;
-  const buckets = asArray(listed.value).map((b) => ({ raw: b, labels: (b.labels ?? {}) as Labels, scope: scopeOf(ctx.infra, b.labels ?? {}, configured.includes(b.name)) }));
+  // The shared state bucket (state:init) holds every environment's records and lock: never this environment's to delete.
+  const scopeOfBucket = (b: shapes.Bucket) => (b.labels?.purpose === STATE_PURPOSE.purpose ? 'foreign' : scopeOf(ctx.infra, b.labels ?? {}, configured.includes(b.name)));
+  const buckets = asArray(listed.value).map((b) => ({ raw: b, labels: (b.labels ?? {}) as Labels, scope: scopeOfBucket(b) }));
   // Sizes of this environment's buckets only, all at once.
   const sizes = await Promise.all(buckets.map((b) => (b.scope === 'managed' ? probe(deadline, (timeoutMs) => bucketUsage(ctx, b.raw.name, timeoutMs)) : null)));
   const value = buckets.map(({ raw: b, labels, scope }, n): Resource<'bucket'> => {
