@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { isAlive } from '../engine/processes.js';
+import { sandboxCerts } from './certs.js';
 import { sandboxConfiguration } from './gcloud-config.js';
 import { DEFAULT_PROJECT, DEFAULT_REGION } from './server.js';
 
@@ -30,11 +31,16 @@ export interface SandboxInfoFile {
 export const SANDBOX_INFO_FILE = 'sandbox.json';
 
 /**
- * The environment that points a real gcloud at a sandbox on `port`: only CLOUDSDK_CONFIG, as on a user's
- * machine. The configuration's own properties reach the sandbox and its account is logged in (gcloud-config.ts).
+ * The environment that points a real gcloud at a sandbox on `port`: CLOUDSDK_CONFIG, as on a user's machine
+ * (the configuration's own properties reach the sandbox and its account is logged in: gcloud-config.ts), and
+ * the sandbox's CA as CLOUDSDK_CORE_CUSTOM_CA_CERTS_FILE, as a machine behind a TLS-inspecting proxy sets it:
+ * that variable, when the machine already sets it, overrides the configuration's property.
  */
 export async function gcloudEnvFor(port: number, stateDir: string, project = DEFAULT_PROJECT, region = DEFAULT_REGION): Promise<Record<string, string>> {
-  return { CLOUDSDK_CONFIG: await sandboxConfiguration({ port, stateDir, project, region }) };
+  return {
+    CLOUDSDK_CONFIG: await sandboxConfiguration({ port, stateDir, project, region }),
+    CLOUDSDK_CORE_CUSTOM_CA_CERTS_FILE: sandboxCerts(stateDir).caFile,
+  };
 }
 
 /** The health answer of a sandbox on `port`, or null when none answers in time. (node:http: fetch costs a start-up of its own.) */

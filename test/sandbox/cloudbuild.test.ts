@@ -145,9 +145,10 @@ test('a Dockerfile missing from the source fails the build (describe shows FAILU
 });
 
 test('with Cloud Storage logging gcloud tails the log from https://storage.googleapis.com, trusting the sandbox CA', async () => {
-  // The CA goes in through the environment here because this machine's environment already sets that
-  // variable, and gcloud lets it override the configuration's core/custom_ca_certs_file.
-  const out = await sandbox.gcloud(['builds', 'submit', `--config=${path.join(src, 'tailed.yaml')}`, src], { env: { CLOUDSDK_CORE_CUSTOM_CA_CERTS_FILE: sandboxCerts(sandbox.dir).caFile } });
+  // The sandbox's gcloud environment names its CA (a machine may already set that variable, which would
+  // override the configuration's core/custom_ca_certs_file).
+  assert.is(sandbox.handle.gcloudEnv.CLOUDSDK_CORE_CUSTOM_CA_CERTS_FILE, sandboxCerts(sandbox.dir).caFile);
+  const out = await sandbox.gcloud(['builds', 'submit', `--config=${path.join(src, 'tailed.yaml')}`, src]);
   assert.is(out.code, 1, out.stderr);
   assert.not.match(out.stderr, 'CERTIFICATE_VERIFY_FAILED');
   assert.match(out.stdout, 'REMOTE BUILD OUTPUT');

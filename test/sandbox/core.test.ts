@@ -231,9 +231,10 @@ test('a restart whose previous port is taken falls back to another port', async 
   }
 });
 
-test('gcloudEnv is only CLOUDSDK_CONFIG: its configuration reaches the sandbox (Cloud Run through the proxy) as the logged-in owner', async () => {
+test('gcloudEnv is CLOUDSDK_CONFIG and the CA: its configuration reaches the sandbox (Cloud Run through the proxy) as the logged-in owner', async () => {
   const env = sb.handle.gcloudEnv;
-  assert.equal(Object.keys(env), ['CLOUDSDK_CONFIG']);
+  assert.equal(Object.keys(env).sort(), ['CLOUDSDK_CONFIG', 'CLOUDSDK_CORE_CUSTOM_CA_CERTS_FILE']);
+  assert.is(env.CLOUDSDK_CORE_CUSTOM_CA_CERTS_FILE, path.join(sb.dir, 'tls', 'ca.pem'));
   assert.ok(env.CLOUDSDK_CONFIG!.startsWith(sb.dir));
   const config = fs.readFileSync(path.join(env.CLOUDSDK_CONFIG!, 'configurations', 'config_default'), 'utf8');
   const root = `http://127.0.0.1:${sb.handle.port}/`;
