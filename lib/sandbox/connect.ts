@@ -46,7 +46,8 @@ export async function gcloudEnvFor(port: number, stateDir: string, project = DEF
 /** The health answer of a sandbox on `port`, or null when none answers in time. (node:http: fetch costs a start-up of its own.) */
 function health(port: number): Promise<{ ok?: boolean; stateDir?: string } | null> {
   return new Promise((resolve) => {
-    const req = http.get({ host: '127.0.0.1', port, path: '/__sandbox/health', timeout: 2000 }, (res) => {
+    // Its own connection, closed after the answer: no keep-alive socket outlives the check.
+    const req = http.get({ host: '127.0.0.1', port, path: '/__sandbox/health', timeout: 2000, agent: false }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => (body += chunk));
