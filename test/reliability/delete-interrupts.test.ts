@@ -19,7 +19,7 @@ import { falseRecords, sandboxProject, statusesOf, waitFor, type Project } from 
 process.env.SANDBOX_SQL_NAME_RESERVED_SECONDS = '0';
 
 const TRIALS = Number(process.env.INTERRUPT_TRIALS) || 20;
-const SLOW_MS = 6000;
+const SLOW_MS = 10_000;
 const SETUP_TASKS = ['apis:enable', 'registry:create', 'buckets:create', 'iam:create', 'secrets:create', 'sql:create'];
 const test = gcloudTests('deletion interrupt trials');
 const random = seededRandom(20261201);
@@ -46,8 +46,9 @@ for (let trial = 1; trial <= TRIALS; trial++) {
   const signal = signals[(trial - 1) % signals.length];
   const op = Math.floor((trial - 1) / signals.length) % 2 ? 'resource:delete' : 'cleanup';
   const pick = random();
-  // gcloud sends the DELETE a few milliseconds after the listing; from 800 ms on it is surely in flight.
-  const offsetMs = 800 + Math.round(random() * 1500);
+  // gcloud sends the DELETE right after the listing, but with four gcloud processes on a loaded machine that
+  // took over a second once: from 2.5 s on the DELETE is in flight (checked below, per trial).
+  const offsetMs = 2500 + Math.round(random() * 2000);
   test(`trial ${trial}: ${op}, ${signal} ${offsetMs} ms after the last request before a bucket's DELETE`, async () => {
     const bucket = buckets[Math.floor(pick * buckets.length)];
     await p.sandbox.fetch('/__sandbox/requests', { method: 'DELETE' });
