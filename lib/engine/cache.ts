@@ -3,10 +3,11 @@
 //
 // A record is written only after the task succeeded, and deleted before the task runs again, so a crash,
 // kill -9 or Ctrl-C mid-run leaves the task stale, never falsely done. The local store writes atomically
-// (tmp file + fsync + rename); a platform may keep records elsewhere (a bucket shared by a team).
+// (write-file-atomic: temp file, fsync, rename); a platform may keep records elsewhere (a bucket shared by a team).
 import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import writeFileAtomic from 'write-file-atomic';
 import type { FingerprintContext, Json, TaskDef } from './types.js';
 import { codeFingerprints } from './code-hash.js';
 import { sourceFiles, taskSource } from './task-source.js';
@@ -272,20 +273,7 @@ export class StateStore implements RecordStore {
       this.#made = true;
     }
     const file = this.#file(record.task);
-    const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-    const handle = await fs.promises.open(tmp, 'w', 0o600);
-    try {
-      await handle.writeFile(recordText(record));
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    try {
-      await fs.promises.rename(tmp, file);
-    } catch (error) {
-      await fs.promises.rm(tmp, { force: true });
-      throw error;
-    }
+    await writeFileAtomic(file, recordText(record), { mode: 0o600, fsync: true });
   }
 
   async delete(task: string): Promise<void> {

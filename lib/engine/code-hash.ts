@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import writeFileAtomic from 'write-file-atomic';
 import { fileURLToPath } from 'node:url';
 
 const GRAPH_VERSION = 1;
@@ -91,9 +92,7 @@ async function buildGraph(entries: string[], tool: string): Promise<CodeGraph> {
 function writeCached(file: string, graph: CodeGraph): void {
   try {
     fs.mkdirSync(path.dirname(file), { recursive: true });
-    const tmp = `${file}.${process.pid}.tmp`;
-    fs.writeFileSync(tmp, JSON.stringify(graph));
-    fs.renameSync(tmp, file);
+    writeFileAtomic.sync(file, JSON.stringify(graph), { fsync: false }); // a cache: rebuilt if lost
   } catch {
     // a read-only install recomputes the graph each run
   }

@@ -8,6 +8,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import writeFileAtomic from 'write-file-atomic';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { UserError } from './errors.js';
 import { safeFileName } from './cache.js';
@@ -116,9 +117,7 @@ function readHolder(file: string): LockHolder | null {
 
 /** Rewrites our own lock file atomically (readers see the old holder or the new one, never half a file). */
 function rewrite(file: string, holder: LockHolder): void {
-  const tmp = `${file}.${process.pid}.tmp`;
-  fs.writeFileSync(tmp, JSON.stringify(holder, null, 2) + '\n');
-  fs.renameSync(tmp, file);
+  writeFileAtomic.sync(file, JSON.stringify(holder, null, 2) + '\n');
 }
 
 /** Ends a dead holder's leftover process groups; returns the ones that were still there. */

@@ -13,6 +13,7 @@ import { assertDeployableEnv } from '../deploy/deploy-env.js';
 import { preflight, preflightError, type PreflightService } from './dockerfile-check.js';
 import { resolvedService } from '../deploy/run-service.js';
 import { readWorkspace } from './workspace.js';
+import { TASK } from '../shared/task-names.js';
 
 type ServiceConfig = InfraConfig['services'][number];
 
@@ -44,10 +45,10 @@ export function checkBuild(ctx: PreflightContext, key: string): void {
 export function buildTask(config: ServiceConfig): TaskDef<BuildOutput> {
   const key = config.name;
   return defineTask<BuildOutput>({
-    name: `build:${key}`,
+    name: TASK.build(key),
     description: `Build the ${key} image on Cloud Build (Dockerfile preflight; tags <timestamp> and latest)`,
     // secrets:env first: a deploy whose env file names a missing secret stops before any build.
-    deps: ['registry:create', 'secrets:env'],
+    deps: [TASK.registryCreate, TASK.secretsEnv],
     inputs: {
       files: (fx) => {
         const service = resolvedService(fx.infra, key);

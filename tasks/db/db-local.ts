@@ -11,6 +11,7 @@ import { isPortOpen } from '../../lib/postgres/net.js';
 import { enablePgvector } from '../../lib/postgres/pgvector.js';
 import { registerSecret } from '../../lib/engine/redact.js';
 import type { TaskContext } from '../../lib/engine/types.js';
+import { TASK } from '../shared/task-names.js';
 
 export { localDbStatus };
 
@@ -116,7 +117,7 @@ export function maskPassword(url: string): string {
 
 export function dbLocalTasks(_infra: InfraConfig) {
   const dbLocal = defineTask<JsonObject>({
-    name: 'db:local',
+    name: TASK.dbLocal,
     description: 'Start PostgreSQL with pgvector for local development on 127.0.0.1 (no GCP credentials; or use DATABASE_URL)',
     local: true,
     always: true,
@@ -144,7 +145,7 @@ export function dbLocalTasks(_infra: InfraConfig) {
   });
 
   const dbStop = defineTask<JsonObject>({
-    name: 'db:stop',
+    name: TASK.dbStop,
     description: 'Stop the local development database started by db:local (its data stays)',
     local: true,
     always: true,

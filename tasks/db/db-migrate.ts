@@ -9,6 +9,7 @@ import { openCloudSql } from '../../lib/postgres/connect.js';
 import { redact } from '../../lib/engine/redact.js';
 import type { TaskContext } from '../../lib/engine/types.js';
 import { resolveLocalDatabase } from './db-local.js';
+import { TASK } from '../shared/task-names.js';
 
 type Target = 'local' | 'cloud';
 
@@ -21,7 +22,7 @@ function chooseTarget(ctx: Pick<TaskContext, 'args' | 'env'>): Target {
 
 export function dbMigrateTask(_infra: InfraConfig) {
   return defineTask<JsonObject>({
-    name: 'db:migrate',
+    name: TASK.dbMigrate,
     description: "Run the app's database migrations against the local database or Cloud SQL",
     args: { target: 'local (default in development: db:local or DATABASE_URL) or cloud (default in production: Cloud SQL)' },
     always: true,

@@ -16,20 +16,21 @@ import { forEachResource } from '../shared/common.js';
 import { assertDeployableEnv } from './deploy-env.js';
 import { peerUrlVars, rollOut, type DeployResult } from './rollout.js';
 import { containerEnv, describeService, isReady, listServices, resolvedService, templateImage, type RunService } from './run-service.js';
+import { TASK } from '../shared/task-names.js';
 
 type ServiceConfig = InfraConfig['services'][number];
 
 /** The setup tasks a service's deploy waits for, from what it needs. */
 export function deployDeps(config: ServiceConfig): string[] {
   return [
-    `build:${config.name}`,
-    'registry:create',
-    'iam:create',
+    TASK.build(config.name),
+    TASK.registryCreate,
+    TASK.iamCreate,
     // Before any build: every ${SECRET_*} placeholder names an existing secret.
-    'secrets:env',
-    ...(config.needs.secrets ? ['secrets:create'] : []),
-    ...(config.needs.database ? ['sql:create', 'sql:password'] : []),
-    ...(config.needs.storage ? ['buckets:create'] : []),
+    TASK.secretsEnv,
+    ...(config.needs.secrets ? [TASK.secretsCreate] : []),
+    ...(config.needs.database ? [TASK.sqlCreate, TASK.sqlPassword] : []),
+    ...(config.needs.storage ? [TASK.bucketsCreate] : []),
   ];
 }
 
@@ -50,7 +51,7 @@ function deploySettings(fx: FingerprintContext, key: string): Json {
 }
 
 function builtImage(ctx: Pick<TaskContext, 'deps'>, key: string): string | undefined {
-  return (ctx.deps[`build:${key}`] as { image?: string } | undefined)?.image;
+  return (ctx.deps[TASK.build(key)] as { image?: string } | undefined)?.image;
 }
 
 export function deployTask(config: ServiceConfig, infra: InfraConfig): TaskDef<DeployResult & { [key: string]: string }> {
@@ -58,7 +59,7 @@ export function deployTask(config: ServiceConfig, infra: InfraConfig): TaskDef<D
   // The secrets' keys too: a literal secret appearing in the env file must reach the production check.
   const envKeys = [...new Set([...config.env, ...infra.secrets.map((s) => s.envVar)])];
   return defineTask({
-    name: `deploy:${key}`,
+    name: TASK.deploy(key),
     description: `Deploy ${key} to Cloud Run (pinned digest, health-checked before it takes traffic)`,
     deps: deployDeps(config),
     args: { adopt: 'redeploy an existing service of this name that lacks the tool\'s labels (it is labelled, then managed)' },
@@ -89,9 +90,9 @@ function staleUrlVars(infra: ResolvedInfra, live: Map<string, RunService>, name:
 
 export function deployAllTask(configs: ServiceConfig[]): TaskDef<{ [service: string]: { url: string; revision: string } | null }> {
   return defineTask({
-    name: 'deploy:all',
+    name: TASK.deployAll,
     description: 'Build and deploy every service (in parallel), then give every service the others\' URLs',
-    deps: configs.map((c) => `deploy:${c.name}`),
+    deps: configs.map((c) => TASK.deploy(c.name)),
     // Cached like any task: it reruns when a service's deploy output changed (new revision or URL), so a
     // no-op deploy:all makes no gcloud call; --refresh re-checks that every service has its peers' live URLs.
     async check(ctx) {

@@ -14,6 +14,7 @@ import * as shapes from '../../lib/gcp/resources.js';
 import { defineTask } from '../../lib/index.js';
 import type { FingerprintContext, TaskContext } from '../../lib/engine/types.js';
 import { createOrAdopt, forEachResource, hasBinding, labelsFlag, serviceAccountMember, suppliedSecretVar, type IamPolicy } from '../shared/common.js';
+import { TASK } from '../shared/task-names.js';
 
 const PLACEHOLDER = /^\$\{SECRET_([A-Z0-9_]+)\}$/;
 const ACCESSOR = 'roles/secretmanager.secretAccessor';
@@ -99,9 +100,9 @@ async function ensureMount(ctx: TaskContext, mount: SecretMount): Promise<'exist
 }
 
 export const secretsEnv = defineTask({
-  name: 'secrets:env',
+  name: TASK.secretsEnv,
   description: 'Check that every ${SECRET_*} placeholder of the env file names an existing secret (creating the ones whose SECRET_VALUE_<NAME> is given)',
-  deps: ['iam:create'],
+  deps: [TASK.iamCreate],
   inputs: {
     config: (fx) => ({ mounts: placeholderMounts(fx.infra, envPlaceholders(fx)).map((m) => ({ ...m })), serviceAccount: fx.infra.serviceAccount.email }),
   },

@@ -13,6 +13,7 @@ import { guardEnvironment } from '../shared/common.js';
 import { rollOut } from './rollout.js';
 import { checkHealth, describeHealth, healthHeaders } from './health.js';
 import { describeService, isReady, joinUrl, listRevisions, logsCommand, servingRevisions, tagUrl, trafficLines, type Revision, type RunService } from './run-service.js';
+import { TASK } from '../shared/task-names.js';
 
 type ServiceConfig = InfraConfig['services'][number];
 
@@ -23,7 +24,7 @@ const MAX_CANDIDATES = 3;
 export function rollbackTask(config: ServiceConfig): TaskDef<{ service: string; traffic: string[] }> {
   const key = config.name;
   return defineTask({
-    name: `rollback:${key}`,
+    name: TASK.rollback(key),
     description: `Move all of ${key}'s traffic back to its previous revision (or --to=<revision|image tag>)`,
     always: true,
     args: { to: 'a revision name or an image tag (default: the newest healthy revision with an older image than the one serving)' },

@@ -3,12 +3,13 @@ import { defineTask } from '../../lib/index.js';
 import type { TaskDef } from '../../lib/engine/types.js';
 import { table } from './deploy-service.js';
 import { listServices, servingRevisions } from './run-service.js';
+import { TASK } from '../shared/task-names.js';
 
 type UrlsOutput = { [service: string]: { url: string; revisions: string[] } | null };
 
 export function urlsTask(): TaskDef<UrlsOutput> {
   return defineTask({
-    name: 'urls',
+    name: TASK.urls,
     description: 'Show every service\'s URL and the revision(s) serving it',
     always: true,
     async run(ctx) {

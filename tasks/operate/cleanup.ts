@@ -29,6 +29,7 @@ import { affectedTasks, deleteResource, describeResource } from './resource.js';
 import { answerOrStop } from '../shared/common.js';
 import { taskCommand, type RunTarget } from '../shared/hints.js';
 import { cleanupProgress, type CleanupProgress } from './cleanup-progress.js';
+import { TASK } from '../shared/task-names.js';
 
 type Mode = 'all' | 'selective' | 'menu';
 
@@ -68,7 +69,7 @@ export type CleanupOutput = {
 export function cleanupTasks(_infra: InfraConfig): TaskDef<any>[] {
   return [
     defineTask<CleanupOutput>({
-      name: 'cleanup',
+      name: TASK.cleanup,
       description: 'Delete the resources this tool manages for the environment (interactive menu; --all, --selective or --menu), leaving everything else alone',
       always: true,
       interactive: true,
@@ -96,9 +97,9 @@ async function cleanup(ctx: TaskContext): Promise<CleanupOutput> {
     if (!mode || !ctx.prompt.yes)
       throw new UsageError(
         'Without a terminal, cleanup needs a mode and --yes (nothing was deleted).',
-        `${taskCommand(target, 'cleanup', ['--all'])} --yes (or --selective, or --menu --types=bucket,secret); ${taskCommand(target, 'cleanup', ['--dry-run'])} shows what would be deleted.`,
+        `${taskCommand(target, TASK.cleanup, ['--all'])} --yes (or --selective, or --menu --types=bucket,secret); ${taskCommand(target, TASK.cleanup, ['--dry-run'])} shows what would be deleted.`,
       );
-    if (mode === 'menu' && ctx.args.types === undefined) throw new UsageError('Without a terminal, --menu needs --types=… to say what to delete (nothing was deleted).', `Example: ${taskCommand(target, 'cleanup', ['--menu', '--types=service,bucket'])} --yes`);
+    if (mode === 'menu' && ctx.args.types === undefined) throw new UsageError('Without a terminal, --menu needs --types=… to say what to delete (nothing was deleted).', `Example: ${taskCommand(target, TASK.cleanup, ['--menu', '--types=service,bucket'])} --yes`);
   }
 
   const seconds = ctx.args.timeout === undefined ? 30 : Number(ctx.args.timeout);
@@ -350,7 +351,7 @@ async function forget(ctx: TaskContext, out: CleanupOutput, tasks: string[]): Pr
 }
 
 async function disableTheApis(ctx: TaskContext, apis: string[], out: CleanupOutput): Promise<void> {
-  await forget(ctx, out, ['apis:enable']);
+  await forget(ctx, out, [TASK.apisEnable]);
   try {
     // Without --force Google refuses to disable an API used in the last 30 days or enabled in the last 3,
     // which is every API a project that just ran this tool has; it also disables the APIs that depend on them.
@@ -371,7 +372,7 @@ async function finish(ctx: TaskContext, out: CleanupOutput, progress: CleanupPro
     ...(out.notDiscovered.length ? [`${plural(out.notDiscovered.length, 'resource type')} could not be discovered`] : []),
   ];
   if (problems.length)
-    throw new UserError(`cleanup: ${problems.join(' and ')} (see the summary above).`, { hint: `Fix the cause and run ${taskCommand(target, 'cleanup')} again: what is already gone is not asked about again.` });
+    throw new UserError(`cleanup: ${problems.join(' and ')} (see the summary above).`, { hint: `Fix the cause and run ${taskCommand(target, TASK.cleanup)} again: what is already gone is not asked about again.` });
   return out;
 }
 
@@ -389,7 +390,7 @@ export function renderSummary(out: CleanupOutput, target: RunTarget): string {
     ...block('Not discovered', out.notDiscovered, true),
   ];
   if (!out.deleted.length && !out.failed.length && !out.interrupted.length && !out.dryRun) lines.push('Nothing was deleted.');
-  if (out.deleted.length || out.interrupted.length) lines.push(`\`${taskCommand(target, 'setup')}\` recreates what was deleted (its cache entries were dropped).`);
+  if (out.deleted.length || out.interrupted.length) lines.push(`\`${taskCommand(target, TASK.setup)}\` recreates what was deleted (its cache entries were dropped).`);
   // Google holds a deleted Cloud SQL instance's name for about a week: setup cannot reuse it before then.
   for (const e of out.deleted.filter((d) => d.type === 'sql')) {
     lines.push(`Cloud SQL keeps the name ${e.name} reserved for about a week: until then sql:create fails with it (set another sql.instance in tasks.config.ts to recreate it sooner).`);

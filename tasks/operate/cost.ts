@@ -8,6 +8,7 @@ import { discover, managedOf, type Discovery } from './discover.js';
 import { formatBytes, formatMoney, plural } from '../shared/format.js';
 import { describeFailure } from '../shared/query.js';
 import { queryDeadline, timeoutArg } from './status.js';
+import { TASK } from '../shared/task-names.js';
 
 type Prices = ResolvedInfra['prices'];
 const GiB = 1024 ** 3;
@@ -151,7 +152,7 @@ export function costFacts(infra: ResolvedInfra, found: Partial<Discovery>): Cost
 
 export function costTask(): TaskDef<CostReport> {
   return defineTask({
-    name: 'cost',
+    name: TASK.cost,
     description: 'Estimate the monthly cost from the prices in tasks.config.ts and the actual resources (SQL tier, bucket and image sizes)',
     always: true,
     args: timeoutArg,

@@ -8,6 +8,7 @@ import type { TaskContext, TaskDef } from '../../lib/engine/types.js';
 import { discover, resourceTypes, typeTitles, type Discovery, type Resource } from './discover.js';
 import { describeFailure } from '../shared/query.js';
 import { queryDeadline, timeoutArg } from './status.js';
+import { TASK } from '../shared/task-names.js';
 
 export type ListOutput = { resources: { type: string; name: string; location: string; state: string }[]; incomplete: string[] };
 
@@ -33,7 +34,7 @@ export function writeStdout(ctx: Pick<TaskContext, 'log'>, text: string): void {
 
 export function listTask(): TaskDef<ListOutput> {
   return defineTask({
-    name: 'list',
+    name: TASK.list,
     description: 'List every resource the tool manages for this environment: type, name, region, state (tab-separated, on stdout)',
     always: true,
     args: timeoutArg,

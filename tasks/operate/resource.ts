@@ -10,6 +10,7 @@ import { formatBytes, plural } from '../shared/format.js';
 import { Deadline, describeFailure } from '../shared/query.js';
 import { answerOrStop, isGcloudError, serviceAccountMember, withoutMembers, withTempFile, type IamPolicy } from '../shared/common.js';
 import { taskCommand, type RunTarget } from '../shared/hints.js';
+import { TASK, type TaskName } from '../shared/task-names.js';
 
 /** The details a person needs to decide whether to delete it. */
 export function describeResource(r: Resource): string {
@@ -84,24 +85,24 @@ async function dropAccountBindings(ctx: TaskContext, email: string): Promise<voi
  * `setup` / `deploy` recreate it, and nothing else.
  */
 export function affectedTasks(infra: ResolvedInfra, r: Pick<Resource, 'type' | 'name'>): string[] {
-  const deploys = infra.services.map((s) => `deploy:${s.key}`);
+  const deploys = infra.services.map((s) => TASK.deploy(s.key));
   switch (r.type) {
     case 'service': {
       const svc = infra.services.find((s) => s.name === r.name);
-      return svc ? [`deploy:${svc.key}`] : [];
+      return svc ? [TASK.deploy(svc.key)] : [];
     }
     case 'sql':
-      return ['sql:create', 'sql:pgvector', 'db:migrate'];
+      return [TASK.sqlCreate, TASK.sqlPgvector, TASK.dbMigrate];
     case 'bucket':
-      return ['buckets:create'];
+      return [TASK.bucketsCreate];
     case 'registry':
-      return ['registry:create', ...infra.services.map((s) => `build:${s.key}`), ...deploys];
+      return [TASK.registryCreate, ...infra.services.map((s) => TASK.build(s.key)), ...deploys];
     case 'secret':
       // A new database password must be set on the instance again.
-      return r.name === infra.sql.passwordSecret ? ['secrets:create', 'sql:create'] : ['secrets:create'];
+      return r.name === infra.sql.passwordSecret ? [TASK.secretsCreate, TASK.sqlCreate] : [TASK.secretsCreate];
     case 'sa':
       // Services run as it: they need the account and its roles back, then a redeploy.
-      return ['iam:create', ...deploys];
+      return [TASK.iamCreate, ...deploys];
     case 'gke':
       return [];
   }
@@ -143,7 +144,7 @@ function apiToEnable(args: TaskArgs): string {
 
 function deleteTask(): TaskDef<DeleteOutput> {
   return defineTask({
-    name: 'resource:delete',
+    name: TASK.resourceDelete,
     description: 'Delete one resource the tool manages: -- --type=bucket|sql|service|secret|sa|registry --name=NAME (asks first)',
     always: true,
     destructive: true,
@@ -163,7 +164,7 @@ function deleteTask(): TaskDef<DeleteOutput> {
           ctx.log.success(`${typeTitles[type]}: ${name} does not exist in project ${ctx.project}; nothing to delete.`);
           return { type, name, deleted: false, invalidated };
         }
-        throw new UserError(`There is no ${type} named ${name} in project ${ctx.project}.`, { hint: `See what the tool manages with: ${taskCommand(ctx, 'list')}` });
+        throw new UserError(`There is no ${type} named ${name} in project ${ctx.project}.`, { hint: `See what the tool manages with: ${taskCommand(ctx, TASK.list)}` });
       }
       if (resource.scope !== 'managed') throw notOurs(ctx, resource);
       const what = `${typeSingular[type]} ${name} (${describeResource(resource)})`;
@@ -196,18 +197,18 @@ function notOurs(ctx: TaskContext, r: Resource): UserError {
 }
 
 /** The task that creates each type and, with --adopt, adopts an unlabelled one. */
-const adoptingTask: Partial<Record<ResourceType, string>> = {
-  bucket: 'buckets:create', sql: 'sql:create', secret: 'secrets:create', sa: 'iam:create', registry: 'registry:create',
+const adoptingTask: Partial<Record<ResourceType, TaskName>> = {
+  bucket: TASK.bucketsCreate, sql: TASK.sqlCreate, secret: TASK.secretsCreate, sa: TASK.iamCreate, registry: TASK.registryCreate,
 };
 
 function enableApiTask(): TaskDef<{ api: string }> {
   return defineTask({
-    name: 'api:enable',
+    name: TASK.apiEnable,
     description: 'Enable one Google Cloud API: -- --name=run (or run.googleapis.com)',
     always: true,
     args: { name: 'the API, e.g. run or run.googleapis.com' },
     // apis:enable's record says "the required APIs are on": let the next setup check that again.
-    invalidates: ['apis:enable'],
+    invalidates: [TASK.apisEnable],
     preflight: (ctx) => void apiToEnable(ctx.args),
     run: async (ctx) => {
       const api = apiToEnable(ctx.args);

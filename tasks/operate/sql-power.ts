@@ -9,6 +9,7 @@ import { taskCommand, type RunTarget } from '../shared/hints.js';
 import { sqlMonthly } from './cost.js';
 import { sqlResource, type Resource } from './discover.js';
 import { formatMoney } from '../shared/format.js';
+import { TASK } from '../shared/task-names.js';
 
 export type SqlPowerOutput = {
   instance: string;
@@ -45,11 +46,11 @@ function sqlPowerTask(action: 'start' | 'stop'): TaskDef<SqlPowerOutput> {
       const sql = ctx.infra.sql;
       const here: RunTarget = ctx;
       const before = await readSqlInstance(ctx);
-      if (!before) throw new UserError(`Cloud SQL instance ${sql.instance} does not exist in project ${ctx.project}.`, { hint: `Create it with: ${taskCommand(here, 'sql:create')}` });
+      if (!before) throw new UserError(`Cloud SQL instance ${sql.instance} does not exist in project ${ctx.project}.`, { hint: `Create it with: ${taskCommand(here, TASK.sqlCreate)}` });
       guardEnvironment(ctx.infra, `Cloud SQL instance ${sql.instance}`, before.labels);
       if (!isOwned(before.labels, ctx.infra))
         throw new UserError(`Cloud SQL instance ${sql.instance} is not managed (no labels): ${ctx.infra.managedBy} did not create it. Nothing was changed.`, {
-          hint: `Adopt it first with ${taskCommand(here, 'sql:create', ['--adopt'])}, or ${action} it by hand.`,
+          hint: `Adopt it first with ${taskCommand(here, TASK.sqlCreate, ['--adopt'])}, or ${action} it by hand.`,
         });
       const monthly = (running: boolean) => {
         const c = sqlMonthly(ctx.infra.prices, before.details, running);
@@ -73,7 +74,7 @@ function sqlPowerTask(action: 'start' | 'stop'): TaskDef<SqlPowerOutput> {
       if (action === 'stop') {
         const users = ctx.infra.services.filter((s) => s.needs.database).map((s) => s.name);
         const ok = await answerOrStop(ctx.signal, ctx.prompt.confirm(
-          `Stop Cloud SQL instance ${sql.instance} in project ${ctx.project}? While it is stopped, services that use the database (${users.join(', ') || 'none'}) fail. Start it again with ${taskCommand(here, 'sql:start')}.`,
+          `Stop Cloud SQL instance ${sql.instance} in project ${ctx.project}? While it is stopped, services that use the database (${users.join(', ') || 'none'}) fail. Start it again with ${taskCommand(here, TASK.sqlStart)}.`,
         ));
         if (!ok) {
           ctx.log.warn('Not stopped: nothing changed.');
@@ -110,7 +111,7 @@ async function waitForPolicy(ctx: TaskContext, target: 'NEVER' | 'ALWAYS'): Prom
     if (now.details.activationPolicy === target && (target === 'NEVER' || now.details.state === 'RUNNABLE')) return now;
     if (Date.now() > until)
       throw new UserError(`Cloud SQL instance ${ctx.infra.sql.instance} did not reach activation policy ${target} within ${WAIT_LIMIT_MS / 60_000} minutes (now: ${now.state}).`, {
-        hint: `Check it with ${taskCommand(ctx, 'status')}; the change may still complete.`,
+        hint: `Check it with ${taskCommand(ctx, TASK.status)}; the change may still complete.`,
       });
     await new Promise((r) => setTimeout(r, POLL_MS));
   }

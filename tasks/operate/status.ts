@@ -14,6 +14,7 @@ import { configuredNames, discover, typeTitles, type Discovery, type Resource, t
 import { bucketDrift, roleDrift, serviceDrift, sqlDrift } from './drift.js';
 import { columns, formatBytes, plural } from '../shared/format.js';
 import { Deadline, describeFailure, probe, type Probe } from '../shared/query.js';
+import { TASK } from '../shared/task-names.js';
 
 export type StatusState = 'ok' | 'missing' | 'not-managed' | 'drift' | 'stopped' | 'not-ready' | 'extra' | 'timed-out' | 'error';
 
@@ -58,7 +59,7 @@ export const timeoutArg = {
 
 export function statusTask(): TaskDef<StatusReport> {
   return defineTask({
-    name: 'status',
+    name: TASK.status,
     description: 'Show every resource: what exists, sizes, state, URLs, drift from tasks.config.ts, and what is missing',
     always: true,
     args: timeoutArg,

@@ -3,6 +3,7 @@ import { defineTask } from '../../lib/index.js';
 import * as shapes from '../../lib/gcp/resources.js';
 import type { TaskContext } from '../../lib/engine/types.js';
 import { recordReports } from '../shared/common.js';
+import { TASK } from '../shared/task-names.js';
 
 /** The required APIs that are not enabled yet (one read). */
 export async function missingApis(ctx: Pick<TaskContext, 'gcloud' | 'infra'>): Promise<string[]> {
@@ -12,7 +13,7 @@ export async function missingApis(ctx: Pick<TaskContext, 'gcloud' | 'infra'>): P
 }
 
 export const apisEnable = defineTask({
-  name: 'apis:enable',
+  name: TASK.apisEnable,
   description: 'Enable the Google Cloud APIs the infrastructure needs (one call, only those not yet enabled)',
   inputs: { config: ({ infra }) => infra.apis },
   check: async (ctx) => {

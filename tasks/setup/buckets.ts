@@ -7,6 +7,7 @@ import * as shapes from '../../lib/gcp/resources.js';
 import type { ResolvedInfra } from '../../lib/gcp/infra.js';
 import type { TaskContext } from '../../lib/engine/types.js';
 import { createOrAdopt, doneCreating, forEachResource, guardOwnership, isGcloudError, markCreating, wasCreating, labelsFlag, missingLabels, recordReports, withTempFile, type ResourceReport } from '../shared/common.js';
+import { TASK } from '../shared/task-names.js';
 
 type Bucket = ResolvedInfra['buckets'][number];
 interface LifecycleRule { action: { type: string; [k: string]: unknown }; condition: Record<string, unknown> }
@@ -107,9 +108,9 @@ async function ensureBucket(ctx: TaskContext, bucket: Bucket): Promise<ResourceR
 }
 
 export const bucketsCreate = defineTask({
-  name: 'buckets:create',
+  name: TASK.bucketsCreate,
   description: 'Create the Cloud Storage buckets (uniform access, in GCP_REGION, labelled, lifecycle rules); bring differing ones in line',
-  deps: ['apis:enable'],
+  deps: [TASK.apisEnable],
   args: { adopt: 'manage existing buckets that lack the tool\'s labels (they are labelled, then brought in line)' },
   inputs: { config: ({ infra, region }) => ({ buckets: infra.buckets, labels: infra.labels, region }) },
   check: async (ctx) => {

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { defineTask } from '../../lib/index.js';
 import * as shapes from '../../lib/gcp/resources.js';
 import type { TaskContext } from '../../lib/engine/types.js';
+import { TASK } from '../shared/task-names.js';
 import {
   createOrAdopt, guardOwnership, isGcloudError, labelsAsDescription, labelsFromDescription, missingRoles, recordReports, serviceAccountMember, withRoles,
   withTempFile, type IamPolicy, type ResourceReport,
@@ -94,9 +95,9 @@ async function ensureKeyFile(ctx: TaskContext): Promise<string> {
 }
 
 export const iamCreate = defineTask({
-  name: 'iam:create',
+  name: TASK.iamCreate,
   description: 'Create the service account and grant its project roles (only missing bindings, never clobbering others)',
-  deps: ['apis:enable'],
+  deps: [TASK.apisEnable],
   args: {
     adopt: 'manage an existing service account that lacks the tool\'s description marker (its description is rewritten)',
     'key-file': 'also write a JSON key for the service account to keys/ (mode 0600, git-ignored; discouraged)',

@@ -12,6 +12,7 @@ import { iamCreate } from './iam.js';
 import { registryCreate } from './registry.js';
 import { secretsCreate } from './secrets.js';
 import { sqlCreate, sqlPassword } from './sql.js';
+import { TASK, type TaskName } from '../shared/task-names.js';
 
 const setupSteps = [apisEnable, registryCreate, bucketsCreate, iamCreate, secretsCreate, sqlCreate, sqlPassword];
 
@@ -26,7 +27,7 @@ function table(rows: [string, string][]): string[] {
 export function setupSummary(ctx: Pick<TaskContext, 'infra' | 'env' | 'project' | 'region' | 'vars' | 'commandFor'>): string {
   const { infra } = ctx;
   const target: RunTarget = ctx;
-  const command = (task: string, args: string[] = []) => taskCommand(target, task, args);
+  const command = (task: TaskName, args: string[] = []) => taskCommand(target, task, args);
   const journal = recordedReports(ctx);
   const lines = [`${infra.app} (${ctx.env}) in project ${ctx.project}, region ${ctx.region}`, '', 'Resources:'];
   for (const step of setupSteps) {
@@ -49,18 +50,18 @@ export function setupSummary(ctx: Pick<TaskContext, 'infra' | 'env' | 'project' 
   ]));
   lines.push('', `Secrets (${infra.secrets.map((s) => s.name).join(', ')}) hold generated or supplied values, never shown.`,
     `  To replace one: gcloud secrets versions add NAME --data-file=- --project=${ctx.project}   (paste the value, then Ctrl-D)`,
-    `  then run \`${command('sql:create')}\` after changing ${sql.passwordSecret}, so the ${sql.user} password follows it.`);
+    `  then run \`${command(TASK.sqlCreate)}\` after changing ${sql.passwordSecret}, so the ${sql.user} password follows it.`);
   lines.push('', 'Next steps:',
-    `  1. ${command('sql:pgvector')}     enable pgvector (CREATE EXTENSION vector)`,
-    `  2. ${command('db:migrate', ['--target=cloud'])}   apply the migrations to Cloud SQL`,
-    `  3. ${command('deploy:all')}   build and deploy the services`,
+    `  1. ${command(TASK.sqlPgvector)}     enable pgvector (CREATE EXTENSION vector)`,
+    `  2. ${command(TASK.dbMigrate, ['--target=cloud'])}   apply the migrations to Cloud SQL`,
+    `  3. ${command(TASK.deployAll)}   build and deploy the services`,
     `  Local development: pnpm task db:local (PostgreSQL with pgvector on 127.0.0.1, no credentials), then pnpm task db:migrate.`,
-    `  Status at any time: ${command('status')}; save money at night: ${command('sql:stop')}.`);
+    `  Status at any time: ${command(TASK.status)}; save money at night: ${command(TASK.sqlStop)}.`);
   return lines.join('\n');
 }
 
 export const setup = defineTask({
-  name: 'setup',
+  name: TASK.setup,
   description: 'Set up everything (APIs, registry, buckets, service account, secrets, Cloud SQL) and print a summary with next steps',
   deps: setupSteps.map((t) => t.name),
   // The summary makes no gcloud call; it reports this run, so it is never served from the cache.
@@ -78,7 +79,7 @@ export const setup = defineTask({
       buckets: Object.fromEntries(infra.buckets.map((b) => [b.envVar, b.name])),
       serviceAccount: infra.serviceAccount.email,
       secrets: infra.secrets.map((s) => s.name),
-      next: ['sql:pgvector', 'db:migrate', 'deploy:all'],
+      next: [TASK.sqlPgvector, TASK.dbMigrate, TASK.deployAll],
     };
   },
 });

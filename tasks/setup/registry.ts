@@ -8,6 +8,7 @@ import { defineTask } from '../../lib/index.js';
 import * as shapes from '../../lib/gcp/resources.js';
 import type { TaskContext } from '../../lib/engine/types.js';
 import { createOrAdopt, guardOwnership, labelsFlag, missingLabels, recordReports, type ResourceReport } from '../shared/common.js';
+import { TASK } from '../shared/task-names.js';
 
 async function ensureRepository(ctx: TaskContext): Promise<ResourceReport> {
   const { registry, labels } = ctx.infra;
@@ -62,9 +63,9 @@ async function configureDockerAuth(ctx: TaskContext): Promise<string> {
 }
 
 export const registryCreate = defineTask({
-  name: 'registry:create',
+  name: TASK.registryCreate,
   description: 'Create the Artifact Registry docker repository in GCP_REGION (labelled) and set up docker authentication',
-  deps: ['apis:enable'],
+  deps: [TASK.apisEnable],
   args: { adopt: 'manage an existing repository that lacks the tool\'s labels (it is labelled)' },
   inputs: { config: ({ infra }) => ({ registry: infra.registry, labels: infra.labels }) },
   check: async (ctx) => {

@@ -6,6 +6,7 @@ import { defineTask } from '../../lib/index.js';
 import * as shapes from '../../lib/gcp/resources.js';
 import type { ResolvedInfra } from '../../lib/gcp/infra.js';
 import type { TaskContext } from '../../lib/engine/types.js';
+import { TASK } from '../shared/task-names.js';
 import {
   createOrAdopt, forEachResource, generateSecret, guardOwnership, hasBinding, labelsFlag, missingLabels, recordReports, serviceAccountMember, suppliedSecretVar,
   type ResourceReport,
@@ -76,9 +77,9 @@ async function ensureSecret(ctx: TaskContext, secret: Secret): Promise<ResourceR
 }
 
 export const secretsCreate = defineTask({
-  name: 'secrets:create',
+  name: TASK.secretsCreate,
   description: 'Create the Secret Manager secrets with a first version (supplied or generated, on stdin) and let the service account read them',
-  deps: ['iam:create'],
+  deps: [TASK.iamCreate],
   args: { adopt: 'manage existing secrets that lack the tool\'s labels (they are labelled; existing versions are kept)' },
   // SECRET_VALUE_* is not an input: a value only matters for a first version, and versions are never overwritten.
   inputs: { config: ({ infra }) => ({ secrets: infra.secrets, labels: infra.labels, serviceAccount: infra.serviceAccount.email }) },

@@ -6,12 +6,13 @@ import * as shapes from '../../lib/gcp/resources.js';
 import { withPg } from '../../lib/postgres/client.js';
 import { openCloudSql, runnableInstance } from '../../lib/postgres/connect.js';
 import { enablePgvector } from '../../lib/postgres/pgvector.js';
+import { TASK } from '../shared/task-names.js';
 
 export function sqlPgvectorTask(_infra: InfraConfig) {
   return defineTask<JsonObject>({
-    name: 'sql:pgvector',
+    name: TASK.sqlPgvector,
     description: 'Enable the pgvector extension in the Cloud SQL database (through cloud-sql-proxy or the public IP)',
-    deps: ['sql:password'],
+    deps: [TASK.sqlPassword],
     inputs: {
       config: ({ infra, project }) => ({ project, instance: infra.sql.instance, database: infra.sql.database }),
     },

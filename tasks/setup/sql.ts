@@ -12,6 +12,7 @@ import * as shapes from '../../lib/gcp/resources.js';
 import { delay } from '../../lib/engine/wait.js';
 import { taskCommand } from '../shared/hints.js';
 import { createOrAdopt, guardOwnership, labelsFlag, missingLabels, recordReports, type Labels, type ResourceReport } from '../shared/common.js';
+import { TASK } from '../shared/task-names.js';
 
 type SqlConfig = ResolvedInfra['sql'];
 
@@ -111,7 +112,7 @@ async function waitUntilCreated(ctx: TaskContext, instance: SqlInstance): Promis
   const deadline = Date.now() + CREATE_TIMEOUT_MS;
   let current = instance;
   while (current.state === 'PENDING_CREATE') {
-    if (Date.now() > deadline || ctx.signal.aborted) throw new UserError(`Cloud SQL instance ${ctx.infra.sql.instance} is still being created.`, { hint: `Run the task again later (${taskCommand(ctx, 'status')} shows its state).` });
+    if (Date.now() > deadline || ctx.signal.aborted) throw new UserError(`Cloud SQL instance ${ctx.infra.sql.instance} is still being created.`, { hint: `Run the task again later (${taskCommand(ctx, TASK.status)} shows its state).` });
     ctx.log.info(`instance ${ctx.infra.sql.instance} is being created (state PENDING_CREATE); waiting`);
     await delay(10_000, ctx.signal);
     current = (await describeInstance(ctx)) ?? current;
@@ -214,7 +215,7 @@ function assertPatchable(ctx: TaskContext, instance: SqlInstance, resource: stri
   const stopped = instance.settings?.activationPolicy === 'NEVER';
   if (stopped || (instance.state && instance.state !== 'RUNNABLE')) {
     throw new UserError(`${resource} needs changes (${changes.join('; ')}) but is ${stopped ? 'stopped' : instance.state}. Nothing was changed.`, {
-      hint: stopped ? `Start it with: ${taskCommand(ctx, 'sql:start')}, then run again.` : `Wait until it is RUNNABLE (${taskCommand(ctx, 'status')}), then run again.`,
+      hint: stopped ? `Start it with: ${taskCommand(ctx, TASK.sqlStart)}, then run again.` : `Wait until it is RUNNABLE (${taskCommand(ctx, TASK.status)}), then run again.`,
     });
   }
 }
@@ -232,8 +233,8 @@ async function ensurePassword(ctx: TaskContext): Promise<ResourceReport> {
     ctx.log.info(`would set the ${sql.user} password from secret ${sql.passwordSecret} once the instance and the secret exist`);
     return { resource, state: 'unchanged', changes: [] };
   }
-  if (!instance) throw new UserError(`Cloud SQL instance ${sql.instance} does not exist.`, { hint: `Create it with: ${taskCommand(ctx, 'sql:create')}` });
-  if (!password) throw new UserError(`Secret ${sql.passwordSecret} (the ${sql.user} password) has no version.`, { hint: `Create it with: ${taskCommand(ctx, 'secrets:create')}` });
+  if (!instance) throw new UserError(`Cloud SQL instance ${sql.instance} does not exist.`, { hint: `Create it with: ${taskCommand(ctx, TASK.sqlCreate)}` });
+  if (!password) throw new UserError(`Secret ${sql.passwordSecret} (the ${sql.user} password) has no version.`, { hint: `Create it with: ${taskCommand(ctx, TASK.secretsCreate)}` });
   if (instance.settings?.userLabels?.[PASSWORD_LABEL] === password.version) return { resource, state: 'unchanged', changes: [] };
   const change = `${sql.user} password from secret version ${password.version}`;
   assertPatchable(ctx, instance, `Cloud SQL instance ${sql.connectionName}`, [change]);
@@ -244,10 +245,10 @@ async function ensurePassword(ctx: TaskContext): Promise<ResourceReport> {
 }
 
 export const sqlCreate = defineTask({
-  name: 'sql:create',
+  name: TASK.sqlCreate,
   args: { adopt: 'manage an existing instance that lacks the tool\'s labels (it is labelled, then brought in line)' },
   description: 'Create the Cloud SQL PostgreSQL instance (tier by environment, SSD, backups, maintenance window, flags), its database and the postgres password',
-  deps: ['apis:enable'],
+  deps: [TASK.apisEnable],
   inputs: { config: ({ infra, region }) => ({ sql: infra.sql, labels: infra.labels, region }) },
   check: async (ctx) => {
     const instance = await ctx.rest.get('sql', `sql/v1beta4/projects/${ctx.project}/instances/${encodeURIComponent(ctx.infra.sql.instance)}`, shapes.sqlInstance);
@@ -270,9 +271,9 @@ export const sqlCreate = defineTask({
 });
 
 export const sqlPassword = defineTask({
-  name: 'sql:password',
+  name: TASK.sqlPassword,
   description: 'Set the postgres password of the Cloud SQL instance from its Secret Manager secret (again whenever the secret gets a new version)',
-  deps: ['sql:create', 'secrets:create'],
+  deps: [TASK.sqlCreate, TASK.secretsCreate],
   inputs: { config: ({ infra }) => ({ instance: infra.sql.instance, user: infra.sql.user, passwordSecret: infra.sql.passwordSecret }) },
   check: async (ctx) => {
     const { sql } = ctx.infra;

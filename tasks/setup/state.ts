@@ -9,6 +9,7 @@ import { defineTask } from '../../lib/index.js';
 import { stateUrl, STATE_ENV } from '../../lib/gcp/state-bucket.js';
 import type { TaskContext } from '../../lib/engine/types.js';
 import { isGcloudError, isManaged, labelsFlag, missingLabels, type Labels } from '../shared/common.js';
+import { TASK } from '../shared/task-names.js';
 
 /** The label that tells cleanup and a reader what the bucket is for. */
 export const STATE_PURPOSE = { purpose: 'task-state' } as const;
@@ -41,7 +42,7 @@ async function describe(ctx: TaskContext, url: string): Promise<StateBucketResou
 }
 
 export const stateInit = defineTask({
-  name: 'state:init',
+  name: TASK.stateInit,
   description: 'Create the bucket for shared state (records, salt, lock): versioned, uniform access, no public access, labelled',
   always: true,
   run: async (ctx) => {
@@ -75,7 +76,7 @@ export const stateInit = defineTask({
 });
 
 export const stateMigrate = defineTask({
-  name: 'state:migrate',
+  name: TASK.stateMigrate,
   description: 'Copy this machine\'s records (and salt, when the bucket has none) of the project/env up to the state bucket',
   always: true,
   run: async (ctx) => {

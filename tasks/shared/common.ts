@@ -9,6 +9,7 @@ import { GcloudError, type GcloudErrorKind } from '../../lib/gcp/gcloud.js';
 import type { ResolvedInfra } from '../../lib/gcp/infra.js';
 import type { EnvName, TaskContext } from '../../lib/engine/types.js';
 import { taskCommand } from './hints.js';
+import type { TaskName } from './task-names.js';
 
 export type Labels = Record<string, string>;
 
@@ -93,7 +94,7 @@ export function guardOwnership(
   ctx: OwnershipContext,
   resource: string,
   labels: Labels | null | undefined,
-  opts: { adopt?: boolean; rename?: string; adoptInConfig?: boolean; adoptingTask?: string } = {},
+  opts: { adopt?: boolean; rename?: string; adoptInConfig?: boolean; adoptingTask?: TaskName } = {},
 ): void {
   guardEnvironment(ctx.infra, resource, labels);
   if (isOwned(labels, ctx.infra)) return;
@@ -104,7 +105,7 @@ export function guardOwnership(
   throw new UserError(
     `${resource} exists but was not created by ${ctx.infra.managedBy} (no managed-by=${ctx.infra.managedBy} and environment=${ctx.env} labels). Nothing was changed.`,
     {
-      hint: `If ${ctx.infra.managedBy} should manage it, adopt it (it is labelled, then brought in line with the config): ${taskCommand(ctx, opts.adoptingTask ?? ctx.name, ['--adopt'])}`
+      hint: `If ${ctx.infra.managedBy} should manage it, adopt it (it is labelled, then brought in line with the config): ${taskCommand(ctx, opts.adoptingTask ?? (ctx.name as TaskName), ['--adopt'])}`
         + `${opts.adoptInConfig === false ? '.' : ', or set adopt: true for it in tasks.config.ts.'} Otherwise leave it alone${opts.rename ? ` and ${opts.rename}` : ''}.`,
     },
   );

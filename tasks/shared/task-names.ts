@@ -25,6 +25,8 @@ export const TASK = {
   dbLocal: 'db:local',
   dbStop: 'db:stop',
   dbMigrate: 'db:migrate',
+  stateInit: 'state:init',
+  stateMigrate: 'state:migrate',
   build: (service: string) => `build:${service}` as const,
   deploy: (service: string) => `deploy:${service}` as const,
   rollback: (service: string) => `rollback:${service}` as const,
