@@ -7,9 +7,6 @@ import { expectCode, loud, type OpsSandbox } from '../harness.js';
 import { existingNames, fillProject, foreign, managed, startFullProject } from './helpers.js';
 
 const test = gcloudTests('operate/cleanup/delete-all tests');
-// setup recreates the Cloud SQL instance cleanup deleted, under the same name: Google reserves a deleted
-// instance's name for a week (the sandbox too, by default); here the in-process sandbox frees it at once.
-process.env.SANDBOX_SQL_NAME_RESERVED_SECONDS = '0';
 
 let sb: OpsSandbox;
 const P = 'digitwin-sandbox';
