@@ -290,6 +290,16 @@ function createTransport(session: RestSession, task: RestCaller): (api: RestApi,
   };
 }
 
+/** A 404 is an answer: the thing does not exist. */
+async function notFoundAsNull<T>(work: () => Promise<T>): Promise<T | null> {
+  try {
+    return await work();
+  } catch (e) {
+    if (e instanceof GcloudError && e.kind === 'not-found') return null;
+    throw e;
+  }
+}
+
 /** The reader of one task: its log and abort signal, the run's shared session, the gcloud wrapper for the token. */
 export function createRestReader(session: RestSession, task: RestCaller): RestReader {
   const send = createTransport(session, task);
@@ -304,15 +314,6 @@ export function createRestReader(session: RestSession, task: RestCaller): RestRe
     if (parsed.success) return parsed.data;
     const issue = parsed.error.issues[0];
     throw new GcloudError(`unexpected ${api} answer for ${relPath}: ${issue?.path.join('.') || '(root)'}: ${issue?.message}`, 'other', `GET ${relPath}`, null, '');
-  };
-
-  const notFoundAsNull = async <T>(work: () => Promise<T>): Promise<T | null> => {
-    try {
-      return await work();
-    } catch (e) {
-      if (e instanceof GcloudError && e.kind === 'not-found') return null;
-      throw e;
-    }
   };
 
   return {
@@ -376,14 +377,6 @@ export function createStorageClient(session: RestSession, caller: RestCaller): S
   const send = createTransport(session, caller);
   const api = () => endpointOf(session.env, 'storage');
   const objectUrl = (bucket: string, name: string) => new URL(`b/${encodeURIComponent(bucket)}/o/${encodeURIComponent(name)}`, api());
-  const missingAsNull = async <T>(work: () => Promise<T>): Promise<T | null> => {
-    try {
-      return await work();
-    } catch (e) {
-      if (e instanceof GcloudError && e.kind === 'not-found') return null;
-      throw e;
-    }
-  };
   return {
     async list(bucket, prefix) {
       const out: { name: string; generation: string }[] = [];
@@ -397,7 +390,7 @@ export function createStorageClient(session: RestSession, caller: RestCaller): S
       return out;
     },
     read: (bucket, name) =>
-      missingAsNull(async () => {
+      notFoundAsNull(async () => {
         const { text, headers } = await send('storage', objectUrl(bucket, name), { method: 'GET', query: { alt: 'media' } });
         return { text, generation: headers.get('x-goog-generation') ?? '' };
       }),
@@ -408,7 +401,7 @@ export function createStorageClient(session: RestSession, caller: RestCaller): S
       return String((JSON.parse(answer.text) as { generation?: string }).generation ?? '');
     },
     async delete(bucket, name, ifGenerationMatch) {
-      return (await missingAsNull(() => send('storage', objectUrl(bucket, name), { method: 'DELETE', query: { ifGenerationMatch } }))) !== null;
+      return (await notFoundAsNull(() => send('storage', objectUrl(bucket, name), { method: 'DELETE', query: { ifGenerationMatch } }))) !== null;
     },
   };
 }
