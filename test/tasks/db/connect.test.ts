@@ -5,6 +5,7 @@
 import net from 'node:net';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import type { z } from 'zod';
 import { UserError } from '../../../lib/engine/errors.js';
 import type { Gcloud } from '../../../lib/gcp/gcloud.js';
 import { resolveInfra } from '../../../lib/gcp/infra.js';
@@ -19,9 +20,12 @@ function context(instance: object | null, secret: string | null = 'pw-from-secre
   const gcloud = {
     calls: 0,
     retries: 0,
-    async read(args: string[]) {
-      if (args.slice(0, 3).join(' ') === 'sql instances describe') return instance;
-      if (args.slice(0, 3).join(' ') === 'secrets versions access') return secret;
+    // read(schema, args) or read(args): the answer goes through the schema as the wrapper's would.
+    async read(schemaOrArgs: z.ZodType | string[], maybeArgs?: string[]) {
+      const [schema, args] = Array.isArray(schemaOrArgs) ? [undefined, schemaOrArgs] : [schemaOrArgs, maybeArgs!];
+      const answer = (value: unknown) => (value === null || !schema ? value : schema.parse(value));
+      if (args.slice(0, 3).join(' ') === 'sql instances describe') return answer(instance);
+      if (args.slice(0, 3).join(' ') === 'secrets versions access') return answer(secret);
       throw new Error(`unexpected gcloud ${args.join(' ')}`);
     },
     async mutate() {
