@@ -82,7 +82,9 @@ for (let trial = 1; trial <= TRIALS; trial++) {
       const end = await exited;
       if (signal === 'SIGKILL') assert.is(end.signal, 'SIGKILL', 'the CLI was killed');
       else assert.is(end.code, EXIT_CODES[signal], `exit ${end.code} (signal ${end.signal}) after ${signal}\n${stderr.slice(-2000)}`);
-      await waitFor('the run\'s processes are gone', () => processesWithEnv(p.sandbox.dir).length === 0, 90_000);
+      // A handled signal ends the run's processes itself; after kill -9 nothing can, until the next run takes
+      // the dead run's lock and ends the process groups it names (checked after that run, below).
+      if (signal !== 'SIGKILL') await waitFor('the run\'s processes are gone', () => processesWithEnv(p.sandbox.dir).length === 0, 90_000);
       // The interrupt landed mid-operation: the sandbox had received the DELETE before the signal (it holds
       // it SLOW_MS before answering) and answered it after.
       // The sandbox logs a request when it answers: the held DELETE shows up once its SLOW_MS are over.
@@ -102,8 +104,11 @@ for (let trial = 1; trial <= TRIALS; trial++) {
     assert.equal(await falseRecords(p), [], 'a record claims a resource that does not exist');
     assert.not.ok(recordsBefore.has('buckets:create'), 'the deleted bucket\'s record was dropped');
 
+    const leftovers = processesWithEnv(p.sandbox.dir);
     const next = await p.cli(['setup', '--json']);
     assert.is(next.code, 0, next.stderr.slice(-3000));
+    assert.equal(processesWithEnv(p.sandbox.dir), [], 'no process of the interrupted run outlives the next run');
+    if (leftovers.length) assert.match(next.stderr, /ended the \d+ process groups? it left running/, 'the next run ended the dead run\'s leftovers');
     const statuses = statusesOf(next);
     for (const t of SETUP_TASKS.filter((t) => !recordsBefore.has(t))) assert.is(statuses[t], 'ran', `${t} had no record: it runs and restores its resources`);
     if (op === 'resource:delete') {
