@@ -22,6 +22,8 @@ export interface LockHolder {
   startedAt: string;
   /** Process groups the holder started that are still running (each command runs in its own group). */
   groups?: number[];
+  /** Each group leader's start time, as the kernel counts it: tells a leftover group from a new process that got its id. */
+  groupStarts?: Record<string, string>;
   /** The CI job that runs it, when known. */
   ciJob?: string;
   /** Until when a lease lock is valid unless renewed. */
@@ -125,9 +127,24 @@ function endGroups(holder: LockHolder): number[] {
   if (holder.host !== os.hostname()) return [];
   return (holder.groups ?? []).filter((pgid) => {
     if (!Number.isInteger(pgid) || pgid <= 1 || !groupAlive(pgid)) return false;
+    // Process ids are reused: a live leader that started at another time is someone else's process. (A group
+    // whose leader is gone cannot have been reused: its id stays taken while any member lives.)
+    const started = leaderStart(pgid);
+    if (started !== null && started !== holder.groupStarts?.[pgid]) return false;
     killGroup(pgid, 'SIGKILL');
     return true;
   });
+}
+
+/** When process `pid` started (clock ticks since boot, from /proc), or null where that cannot be read. */
+function leaderStart(pid: number): string | null {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) may hold spaces and parentheses: count fields after its closing one.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
+  } catch {
+    return null;
+  }
 }
 
 function groupAlive(pgid: number): boolean {
@@ -212,8 +229,12 @@ export async function acquireLock(file: string, opts: AcquireOptions): Promise<H
   }
   let released = false;
   // Written synchronously when a group starts, so a kill -9 right after leaves it named for the next run.
+  const starts = new Map<number, string | null>();
   const unwatch = watchGroups((groups) => {
-    if (!released && readHolder(file)?.pid === process.pid) rewrite(file, { ...me, groups: [...groups] });
+    if (released || readHolder(file)?.pid !== process.pid) return;
+    for (const pgid of groups) if (!starts.has(pgid)) starts.set(pgid, leaderStart(pgid));
+    const groupStarts = Object.fromEntries(groups.flatMap((pgid) => (starts.get(pgid) ? [[String(pgid), starts.get(pgid)!]] : [])));
+    rewrite(file, { ...me, groups: [...groups], groupStarts });
   });
   return {
     where: file,

@@ -61,4 +61,22 @@ test('kill -9 of the holder: the next run ends the process groups it left runnin
   assert.not.ok(fs.existsSync(file));
 });
 
+test('a dead holder\'s group id now used by another process (ids are reused) is left alone', async () => {
+  const file = lockPath(temp(), 'my-project', 'development');
+  // Someone else's process, leading its own group, with an id the dead holder's lock names from an earlier start.
+  const stranger = spawn('sleep', ['300'], { detached: true, stdio: 'ignore' });
+  try {
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    const dead = { pid: 2 ** 22 + 1, host: os.hostname(), command: 'pnpm task cleanup', startedAt: new Date(0).toISOString(), groups: [stranger.pid!], groupStarts: { [stranger.pid!]: '1' } };
+    fs.writeFileSync(file, JSON.stringify(dead));
+    const lock = await acquireLock(file, { command: 'pnpm task status' });
+    assert.is(lock.tookOver?.holder.pid, dead.pid, 'the dead holder\'s lock was taken over');
+    assert.equal(lock.tookOver?.ended, [], 'nothing was ended');
+    assert.ok(running(stranger.pid!), 'the other process still runs');
+    lock.release();
+  } finally {
+    stranger.kill('SIGKILL');
+  }
+});
+
 test.run();
