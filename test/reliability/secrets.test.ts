@@ -48,9 +48,9 @@ test('supplied secret values appear nowhere but in the (fake) cloud', async () =
   })();
   try {
     const deploy = await p.cli(['deploy:all', '--json', '--verbose'], { env: SECRETS });
-    // A failing run with errors: the password secret's access is denied, sql:create must report it.
+    // A failing run with errors: the password secret's access is denied, sql:password must report it.
     await p.sandbox.setFaults({ errors: [{ path: ':access', status: 403, message: 'denied (injected)' }] });
-    const failing = await p.cli(['sql:create', '--force', '--verbose', '--json'], { env: SECRETS });
+    const failing = await p.cli(['sql:password', '--force', '--verbose', '--json'], { env: SECRETS });
     const deniedAccess = (await p.sandbox.requests()).some((q) => q.injected && q.status === 403 && q.path.endsWith(':access'));
     await p.sandbox.setFaults({});
     sampling = false;
