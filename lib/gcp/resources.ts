@@ -104,7 +104,10 @@ export const bucket = z.looseObject({
   location: z.string().optional(),
   labels,
   lifecycle: z.looseObject({ rule: z.array(lifecycleRule).optional() }).optional(),
-  iamConfiguration: z.looseObject({ uniformBucketLevelAccess: z.looseObject({ enabled: z.boolean().optional() }).optional() }).optional(),
+  iamConfiguration: z
+    .looseObject({ uniformBucketLevelAccess: z.looseObject({ enabled: z.boolean().optional() }).optional(), publicAccessPrevention: z.string().optional() })
+    .optional(),
+  versioning: z.looseObject({ enabled: z.boolean().optional() }).optional(),
 });
 export type Bucket = z.infer<typeof bucket>;
 export const storageObject = z.looseObject({ name: z.string(), size: int64 });

@@ -9,16 +9,11 @@ import { defineTask } from '../../lib/index.js';
 import { stateUrl, STATE_ENV } from '../../lib/gcp/state-bucket.js';
 import type { TaskContext } from '../../lib/engine/types.js';
 import { isGcloudError, isManaged, labelsFlag, missingLabels, type Labels } from '../shared/common.js';
+import * as shapes from '../../lib/gcp/resources.js';
 import { TASK } from '../shared/task-names.js';
 
 /** The label that tells cleanup and a reader what the bucket is for. */
 export const STATE_PURPOSE = { purpose: 'task-state' } as const;
-
-interface StateBucketResource {
-  labels?: Labels;
-  versioning?: { enabled?: boolean };
-  iamConfiguration?: { uniformBucketLevelAccess?: { enabled?: boolean }; publicAccessPrevention?: string };
-}
 
 function configured(ctx: TaskContext): NonNullable<TaskContext['stateBucket']> {
   if (ctx.stateBucket) return ctx.stateBucket;
@@ -29,9 +24,9 @@ function configured(ctx: TaskContext): NonNullable<TaskContext['stateBucket']> {
 
 const stateLabels = (ctx: TaskContext): Labels => ({ app: ctx.infra.app, 'managed-by': ctx.infra.managedBy, ...STATE_PURPOSE });
 
-async function describe(ctx: TaskContext, url: string): Promise<StateBucketResource | null> {
+async function describe(ctx: TaskContext, url: string): Promise<shapes.Bucket | null> {
   try {
-    return await ctx.gcloud.read<StateBucketResource>(['storage', 'buckets', 'describe', url, '--raw']);
+    return await ctx.gcloud.read(shapes.bucket, ['storage', 'buckets', 'describe', url, '--raw']);
   } catch (error) {
     if (!isGcloudError(error, 'permission')) throw error;
     throw new UserError(`no permission to read bucket ${url}: ${error.message}`, {
