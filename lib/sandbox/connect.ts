@@ -3,7 +3,9 @@
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
+import { UserError } from '../engine/errors.js';
 import { isAlive } from '../engine/processes.js';
+import { pollUntil } from '../engine/wait.js';
 import { sandboxCerts } from './certs.js';
 import { sandboxConfiguration } from './gcloud-config.js';
 import { DEFAULT_PROJECT, DEFAULT_REGION } from './server.js';
@@ -43,30 +45,44 @@ export async function gcloudEnvFor(port: number, stateDir: string, project = DEF
   };
 }
 
-/** The health answer of a sandbox on `port`, or null when none answers in time. (node:http: fetch costs a start-up of its own.) */
-function health(port: number): Promise<{ ok?: boolean; stateDir?: string } | null> {
+type Health = { ok?: boolean; stateDir?: string } | 'refused' | 'no answer';
+
+/**
+ * The health answer of a sandbox on `port`: its JSON, 'refused' when nothing listens there, 'no answer' when
+ * something listens but did not answer in time (a busy sandbox). (node:http: fetch costs a start-up of its own.)
+ */
+function health(port: number): Promise<Health> {
   return new Promise((resolve) => {
     // Its own connection, closed after the answer: no keep-alive socket outlives the check.
-    const req = http.get({ host: '127.0.0.1', port, path: '/__sandbox/health', timeout: 2000, agent: false }, (res) => {
+    const req = http.get({ host: '127.0.0.1', port, path: '/__sandbox/health', timeout: HEALTH_TIMEOUT_MS, agent: false }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => (body += chunk));
       res.on('end', () => {
         try {
-          resolve(res.statusCode === 200 ? JSON.parse(body) : null);
+          resolve(res.statusCode === 200 ? JSON.parse(body) : {});
         } catch {
-          resolve(null);
+          resolve({});
         }
       });
-      res.on('error', () => resolve(null));
+      res.on('error', () => resolve('no answer'));
     });
-    req.on('timeout', () => req.destroy());
-    req.on('error', () => resolve(null));
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', (error: NodeJS.ErrnoException) => resolve(error.code === 'ECONNREFUSED' ? 'refused' : 'no answer'));
   });
 }
 
-/** The sandbox named by `<stateDir>/sandbox.json`, when its process is alive and answers its health check. */
-export async function findRunningSandbox(stateDir: string): Promise<SandboxInfoFile | null> {
+const HEALTH_TIMEOUT_MS = 2000;
+/** How long a sandbox that is alive but busy gets to answer before the run gives up on it. */
+const BUSY_SANDBOX_MS = 20_000;
+
+/**
+ * The sandbox named by `<stateDir>/sandbox.json`, when its process is alive and answers its health check; null
+ * when there is none (no file, a dead pid, nothing listening, another folder's sandbox). A live sandbox that
+ * stays silent is an error, not a reason to start a second one over the same state.
+ */
+export async function findRunningSandbox(stateDir: string, opts: { busyMs?: number } = {}): Promise<SandboxInfoFile | null> {
+  const busyMs = opts.busyMs ?? BUSY_SANDBOX_MS;
   const file = path.join(path.resolve(stateDir), SANDBOX_INFO_FILE);
   let info: SandboxInfoFile;
   try {
@@ -75,8 +91,18 @@ export async function findRunningSandbox(stateDir: string): Promise<SandboxInfoF
     return null;
   }
   if (!Number.isInteger(info.pid) || !Number.isInteger(info.port) || !isAlive(info.pid)) return null;
-  const answer = await health(info.port);
-  if (!answer?.ok || path.resolve(answer.stateDir ?? '') !== path.resolve(stateDir)) return null;
+  const answer = await pollUntil(async () => {
+    const h = await health(info.port);
+    return h === 'no answer' && isAlive(info.pid) ? false : h;
+  }, {
+    timeoutMs: busyMs,
+    intervalMs: 250,
+    onTimeout: () =>
+      new UserError(`The sandbox running for ${stateDir} (pid ${info.pid}, port ${info.port}) did not answer for ${busyMs / 1000} s.`, {
+        hint: `It may be overloaded: try again, or stop it (kill ${info.pid}) and rerun.`,
+      }),
+  });
+  if (typeof answer === 'string' || !answer.ok || path.resolve(answer.stateDir ?? '') !== path.resolve(stateDir)) return null;
   return { pid: info.pid, port: info.port, url: `http://127.0.0.1:${info.port}` };
 }
 
