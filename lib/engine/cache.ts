@@ -147,19 +147,30 @@ export class Fingerprinter {
   }
 
   async #hashFiles(globs: string[]): Promise<Record<string, string>> {
+    const matches = await this.#match(globs);
+    const files: Record<string, string> = {};
+    const sorted = [...new Set(matches.map((m) => path.relative(this.#root, path.resolve(this.#root, m))))].sort();
+    const hashes = await Promise.all(sorted.map((rel) => this.#hashFile(path.resolve(this.#root, rel))));
+    sorted.forEach((rel, i) => (files[rel] = hashes[i]!));
+    return files;
+  }
+
+  /** The files the patterns name. Patterns that are plain paths (escapes allowed) need no glob library, only a stat. */
+  async #match(globs: string[]): Promise<string[]> {
+    const ignored = (file: string) => /(^|\/)(node_modules|\.git)\//.test(path.relative(this.#root, path.resolve(this.#root, file)).split(path.sep).join('/'));
+    const literals = globs.map(literalPath);
+    if (literals.every((l) => l !== undefined)) {
+      const isFile = await Promise.all(literals.map((l) => fs.promises.stat(path.resolve(this.#root, l!)).then((st) => st.isFile(), () => false)));
+      return literals.filter((l, i) => isFile[i] && !ignored(l!)) as string[];
+    }
     const { glob } = await import('zx');
-    const matches = await glob(globs, {
+    return glob(globs, {
       cwd: this.#root,
       dot: true,
       onlyFiles: true,
       followSymbolicLinks: true,
       ignore: ['**/node_modules/**', '**/.git/**'],
     });
-    const files: Record<string, string> = {};
-    const sorted = matches.map((m) => path.relative(this.#root, path.resolve(this.#root, m))).sort();
-    const hashes = await Promise.all(sorted.map((rel) => this.#hashFile(path.resolve(this.#root, rel))));
-    sorted.forEach((rel, i) => (files[rel] = hashes[i]!));
-    return files;
   }
 
   #hashFile(file: string): Promise<string> {
@@ -170,6 +181,19 @@ export class Fingerprinter {
     }
     return hash;
   }
+}
+
+/** The path a glob pattern names when it has no wildcard, brace, class or negation (`\\x` escapes one character); else undefined. */
+export function literalPath(pattern: string): string | undefined {
+  if (pattern.startsWith('!')) return undefined;
+  let out = '';
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i]!;
+    if (c === '\\' && i + 1 < pattern.length) out += pattern[++i];
+    else if ('*?[]{}()'.includes(c) || ('@+!'.includes(c) && pattern[i + 1] === '(')) return undefined;
+    else out += c;
+  }
+  return out;
 }
 
 /** The per-state-folder salt for env value hashes (created once, mode 0600). */

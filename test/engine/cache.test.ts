@@ -5,9 +5,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { TaskDef } from '../../lib/engine/types.js';
+import type { FingerprintContext, TaskDef } from '../../lib/engine/types.js';
 import { UserError } from '../../lib/engine/errors.js';
-import { StateStore, clearRecords, recordsDir } from '../../lib/engine/cache.js';
+import { Fingerprinter, StateStore, clearRecords, literalPath, recordsDir } from '../../lib/engine/cache.js';
 import { acquireLock, lockPath } from '../../lib/engine/lock.js';
 import { runTasks, task, tempDir, type RunSpec } from '../helpers/engine.js';
 import { repoRoot } from '../helpers/cli.js';
@@ -89,6 +89,24 @@ test('miss: an input file changed, was added, or was removed (content-hashed)', 
   // Files outside the globs do not count.
   fs.writeFileSync(path.join(t.dir, 'README.md'), 'hello');
   assert.is((await run()).byName.get('build')!.status, 'cached');
+  t.cleanup();
+});
+
+test('plain-path inputs (escapes included) fingerprint exactly like the same files matched by a glob', async () => {
+  const t = tempDir();
+  fs.mkdirSync(path.join(t.dir, 'src', 'node_modules'), { recursive: true });
+  fs.writeFileSync(path.join(t.dir, 'src', 'a[1].ts'), 'export const a = 1;');
+  fs.writeFileSync(path.join(t.dir, 'src', 'b.ts'), 'export const b = 1;');
+  fs.writeFileSync(path.join(t.dir, 'src', 'node_modules', 'c.ts'), 'export const c = 1;');
+  const plain = ['src/a\\[1\\].ts', path.join(t.dir, 'src', 'b.ts'), 'src/node_modules/c.ts', 'src/missing.ts', 'src'];
+  const fp = new Fingerprinter({ salt: 's', root: t.dir });
+  const ctx = { env: 'development', target: {}, vars: {}, args: {} } as unknown as FingerprintContext;
+  const byPaths = await fp.compute(task('p', [], async () => {}, { inputs: { files: plain } }), ctx, new Map());
+  const byGlob = await fp.compute(task('p', [], async () => {}, { inputs: { files: ['src/*.ts', 'src/**/c.ts'] } }), ctx, new Map());
+  assert.equal(Object.keys(byPaths.parts.files), ['src/a[1].ts', 'src/b.ts'], 'a folder, a missing file and node_modules are not inputs');
+  assert.equal(byPaths.parts.files, byGlob.parts.files);
+  assert.equal(['a.ts', 'a\\*.ts', '/x/y\\{1\\}'].map(literalPath), ['a.ts', 'a*.ts', '/x/y{1}']);
+  assert.equal(['*.ts', 'a/**', 'a?.ts', '{a,b}', '!a', 'x/@(a|b)', 'a[0-9]'].map(literalPath), [undefined, undefined, undefined, undefined, undefined, undefined, undefined]);
   t.cleanup();
 });
 
