@@ -1,69 +1,17 @@
 // The read-only side of Google Cloud without a Python process per query: status, list, cost, cleanup's
-// discovery and the --refresh checks ask the REST APIs directly. One access token per run (from gcloud, so
-// the user's or the sandbox's configuration decides), one keep-alive connection pool, the endpoints and
+// discovery and the --refresh checks ask the REST APIs directly. One access token per run (the one gcloud holds
+// for the active account while it is fresh, else gcloud's `auth print-access-token`: the user's or the sandbox's
+// configuration decides either way), one keep-alive connection pool, the endpoints and
 // proxy of the same gcloud configuration the wrapper uses, pagination, retries of 429/5xx with backoff, and
 // Google's error bodies turned into the wrapper's error kinds. Mutations stay gcloud commands.
 import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import type { Dispatcher } from 'undici';
-import type { z } from 'zod';
+import { z } from 'zod';
 import { redact, registerSecret } from '../engine/redact.js';
 import type { Logger } from '../engine/types.js';
 import { delay } from '../engine/wait.js';
 import { GcloudError, type Gcloud, type GcloudErrorKind } from './gcloud.js';
-
-// ---------------------------------------------------------------- the gcloud configuration
-
-/**
- * A gcloud property (`section/name`) as gcloud resolves it: the CLOUDSDK_SECTION_NAME variable, else the
- * active configuration's properties file in CLOUDSDK_CONFIG (reading it costs no gcloud process).
- */
-export function gcloudProperty(env: Readonly<Record<string, string | undefined>>, section: string, name: string): string | undefined {
-  const fromEnv = env[`CLOUDSDK_${section}_${name}`.toUpperCase()];
-  if (fromEnv !== undefined && fromEnv !== '') return fromEnv;
-  return activeProperties(env)[section]?.[name];
-}
-
-const propertiesCache = new Map<string, Record<string, Record<string, string>>>();
-
-function activeProperties(env: Readonly<Record<string, string | undefined>>): Record<string, Record<string, string>> {
-  const configDir = env.CLOUDSDK_CONFIG || path.join(os.homedir(), '.config', 'gcloud');
-  const active = env.CLOUDSDK_ACTIVE_CONFIG_NAME || readText(path.join(configDir, 'active_config'))?.trim() || 'default';
-  const file = path.join(configDir, 'configurations', `config_${active}`);
-  let parsed = propertiesCache.get(file);
-  if (!parsed) {
-    parsed = parseIni(readText(file) ?? '');
-    propertiesCache.set(file, parsed);
-  }
-  return parsed;
-}
-
-function readText(file: string): string | undefined {
-  try {
-    return fs.readFileSync(file, 'utf8');
-  } catch {
-    return undefined;
-  }
-}
-
-/** gcloud's properties files: `[section]` headers and `name = value` lines (Python's configparser). */
-export function parseIni(text: string): Record<string, Record<string, string>> {
-  const out: Record<string, Record<string, string>> = {};
-  let section: Record<string, string> | undefined;
-  for (const raw of text.split(/\r?\n/)) {
-    const line = raw.trim();
-    if (!line || line.startsWith('#') || line.startsWith(';')) continue;
-    const header = /^\[(.+)\]$/.exec(line);
-    if (header) {
-      section = out[header[1]!.trim()] ??= {};
-      continue;
-    }
-    const eq = line.search(/[=:]/);
-    if (section && eq > 0) section[line.slice(0, eq).trim()] = line.slice(eq + 1).trim();
-  }
-  return out;
-}
+import { cachedAccessToken, gcloudProperty } from './gcloud-files.js';
 
 const truthy = (v: string | undefined) => /^(1|true|yes|on)$/i.test(v ?? '');
 
@@ -173,13 +121,19 @@ export interface RestReader {
   list<S extends z.ZodType>(api: RestApi, relPath: string, key: string, schema: S, opts?: RestCallOptions): Promise<z.infer<S>[] | null>;
 }
 
+/** The run's access token, and whether it came from gcloud's token cache rather than from gcloud itself. */
+interface Bearer {
+  value: string;
+  cached: boolean;
+}
+
 /** What the REST reader shares across the tasks of a run: the connection pool, the token and the call count. */
 export interface RestSession {
   env: Readonly<Record<string, string | undefined>>;
   project: string;
   stats: { requests: number; retries: number };
   dispatcher?: Promise<Dispatcher>;
-  token?: Promise<string | null>;
+  token?: Promise<Bearer | null>;
 }
 
 export function createRestSession(env: Readonly<Record<string, string | undefined>>, project: string): RestSession {
@@ -233,19 +187,30 @@ export interface RestCaller {
 
 /** Requests of one caller over the run's session: the token once, retries of transient failures. */
 function createTransport(session: RestSession, task: RestCaller): (api: RestApi, url: URL, opts: SendOptions) => Promise<Answer> {
-  const token = (): Promise<string | null> =>
-    (session.token ??= (async () => {
-      // With disabled credentials gcloud sends no Authorization header; neither do we.
-      if (truthy(gcloudProperty(session.env, 'auth', 'disable_credentials'))) return null;
-      const text = await task.gcloud.read<string>(['auth', 'print-access-token'], { json: false, project: false });
-      const value = String(text ?? '').trim();
-      if (!value) throw new GcloudError('gcloud printed no access token', 'unauthenticated', 'gcloud auth print-access-token', null, '', HINTS.unauthenticated!(session.project));
-      registerSecret(value);
-      return value;
-    })().catch((e: unknown) => {
+  const fromGcloud = async (): Promise<Bearer> => {
+    const text = await task.gcloud.read(z.string(), ['auth', 'print-access-token'], { json: false, project: false });
+    const value = (text ?? '').trim();
+    if (!value) throw new GcloudError('gcloud printed no access token', 'unauthenticated', 'gcloud auth print-access-token', null, '', HINTS.unauthenticated!(session.project));
+    registerSecret(value);
+    return { value, cached: false };
+  };
+  const remember = (bearer: Promise<Bearer | null>) =>
+    (session.token = bearer.catch((e: unknown) => {
       session.token = undefined;
       throw e;
     }));
+  const token = (): Promise<Bearer | null> =>
+    session.token ??
+    remember(
+      (async () => {
+        // With disabled credentials gcloud sends no Authorization header; neither do we.
+        if (truthy(gcloudProperty(session.env, 'auth', 'disable_credentials'))) return null;
+        const cached = await cachedAccessToken(session.env);
+        if (!cached) return fromGcloud();
+        registerSecret(cached);
+        return { value: cached, cached: true };
+      })(),
+    );
 
   return async (_api, url, opts) => {
     for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) url.searchParams.set(k, v);
@@ -253,7 +218,7 @@ function createTransport(session: RestSession, task: RestCaller): (api: RestApi,
     const command = `${method} ${url.toString()}`;
     const dispatcher = await (session.dispatcher ??= makeDispatcher(session.env));
     const { fetch } = await import('undici');
-    const bearer = await token();
+    let bearer = await token();
     for (let attempt = 1; ; attempt++) {
       session.stats.requests++;
       task.log.debug(`$ ${command}`);
@@ -264,7 +229,7 @@ function createTransport(session: RestSession, task: RestCaller): (api: RestApi,
         const contentType = opts.media ? opts.media.contentType : opts.body === undefined ? undefined : 'application/json';
         const res = await fetch(url, {
           method,
-          headers: { accept: 'application/json', ...(bearer ? { authorization: `Bearer ${bearer}` } : {}), ...(contentType ? { 'content-type': contentType } : {}) },
+          headers: { accept: 'application/json', ...(bearer ? { authorization: `Bearer ${bearer.value}` } : {}), ...(contentType ? { 'content-type': contentType } : {}) },
           body: opts.media ? opts.media.data : opts.body === undefined ? undefined : JSON.stringify(opts.body),
           signal,
           dispatcher,
@@ -272,6 +237,13 @@ function createTransport(session: RestSession, task: RestCaller): (api: RestApi,
         const text = await res.text();
         if (res.ok) return { text, headers: res.headers };
         failure = toRestError(res.status, text, command, session.project);
+        // gcloud's cached token was refused (revoked, or the clock is off): the run asks gcloud for one instead.
+        if (failure.kind === 'unauthenticated' && bearer?.cached) {
+          if (session.token && (await session.token)?.cached) remember(fromGcloud());
+          bearer = await token();
+          attempt--;
+          continue;
+        }
       } catch (e) {
         if (task.signal.aborted) throw new GcloudError('interrupted', 'interrupted', command, null, '');
         if (deadline?.aborted) {

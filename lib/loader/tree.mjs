@@ -7,6 +7,7 @@
 // Plain JavaScript: it runs before anything can be transpiled.
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
+import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -20,8 +21,9 @@ const TARGET = `node${process.versions.node}`;
 const TS = /\.ts$/;
 const toolRoot = fileURLToPath(new URL('../../', import.meta.url));
 // Packages of many small modules, bundled into one module each for the tool's own sources: zod's ~95 modules
-// take twice as long to load one by one as in one file. A config elsewhere keeps its own packages.
-const VENDORED = ['zod'];
+// take twice as long to load one by one as in one file, undici's ~100 three times. A config elsewhere keeps its
+// own packages.
+const VENDORED = ['zod', 'undici'];
 
 let active = false;
 
@@ -78,11 +80,25 @@ function vendoredPath(name) {
   return path.join(treeDir, 'vendor', `${name}@${version}.js`);
 }
 
+/**
+ * An ES module that re-exports package `name`. A CommonJS package's names are only known by loading it, and a
+ * bundle must declare them: they are listed.
+ */
+function reexports(name) {
+  const require = createRequire(path.join(toolRoot, 'package.json'));
+  const isModule = JSON.parse(fs.readFileSync(packageJson(name), 'utf8')).type === 'module';
+  if (isModule) return `export * from '${name}'; export { default } from '${name}';`;
+  const names = Object.keys(require(name)).filter((key) => /^[A-Za-z_$][\w$]*$/.test(key) && key !== 'default');
+  return `import m from '${name}'; export default m; export const { ${names.join(', ')} } = m;`;
+}
+
 async function bundleVendored(esbuild, name) {
   const file = vendoredPath(name);
   if (fs.existsSync(file)) return;
   const { outputFiles } = await esbuild.build({
-    stdin: { contents: `export * from '${name}'; export { default } from '${name}';`, resolveDir: toolRoot, loader: 'js' },
+    stdin: { contents: reexports(name), resolveDir: toolRoot, loader: 'js' },
+    // CommonJS code in an ES module: its require() of node's builtins needs a require to call.
+    banner: { js: `import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);` },
     bundle: true, write: false, platform: 'node', format: 'esm', target: TARGET, logLevel: 'silent', outfile: file,
   });
   writeAtomic(file, outputFiles[0].text);

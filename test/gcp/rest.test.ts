@@ -7,8 +7,10 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import initSqlJs from 'sql.js';
 import { z } from 'zod';
-import { closeRestSession, createRestReader, createRestSession, endpointOf, gcloudProperty, type RestSession } from '../../lib/gcp/rest.js';
+import { closeRestSession, createRestReader, createRestSession, endpointOf, type RestSession } from '../../lib/gcp/rest.js';
+import { gcloudProperty } from '../../lib/gcp/gcloud-files.js';
 import { GcloudError, type Gcloud } from '../../lib/gcp/gcloud.js';
 import type { Logger } from '../../lib/engine/types.js';
 
@@ -48,6 +50,62 @@ test('endpoint overrides: the variable wins, else the active configuration\'s pr
   assert.is(endpointOf({ CLOUDSDK_CONFIG: '/nonexistent' }, 'run', 'europe-west1'), 'https://europe-west1-run.googleapis.com/');
   assert.is(gcloudProperty(env, 'proxy', 'type'), 'http');
   fs.rmSync(dir, { recursive: true, force: true });
+});
+
+/** A gcloud configuration logged in as `account`, whose token cache holds `token` until `expiresAt`. */
+async function loggedIn(account: string, properties: string, token: string, expiresAt: Date): Promise<string> {
+  const dir = configDir(`[core]\naccount = ${account}\n${properties}`);
+  fs.mkdirSync(path.join(dir, 'legacy_credentials', account), { recursive: true });
+  fs.writeFileSync(path.join(dir, 'legacy_credentials', account, 'adc.json'), '{}');
+  const SQL = await initSqlJs();
+  const db = new SQL.Database();
+  db.run('CREATE TABLE "access_tokens" (account_id TEXT PRIMARY KEY, access_token TEXT, token_expiry TIMESTAMP, rapt_token TEXT, id_token TEXT)');
+  db.run('INSERT INTO access_tokens VALUES (?, ?, ?, NULL, NULL)', [account, token, expiresAt.toISOString().replace('T', ' ').replace('Z', '000')]);
+  fs.writeFileSync(path.join(dir, 'access_tokens.db'), db.export());
+  db.close();
+  return dir;
+}
+
+test("gcloud's cached token is used while fresh; an expiring one, impersonation or a 401 make the run ask gcloud", async () => {
+  const seen: string[] = [];
+  let refuse = '';
+  const s = await server((req, res) => {
+    seen.push(req.headers.authorization ?? '');
+    res.setHeader('content-type', 'application/json');
+    if (req.headers.authorization === `Bearer ${refuse}`) return res.writeHead(401).end(JSON.stringify({ error: { code: 401, message: 'Request had invalid authentication credentials.', status: 'UNAUTHENTICATED' } }));
+    res.end(JSON.stringify({ name: 'a' }));
+  });
+  let asked = 0;
+  const gcloud = { read: async () => (asked++, 'ya29.from-gcloud\n') } as unknown as Gcloud;
+  const inAnHour = new Date(Date.now() + 3600_000);
+  const cases: { name: string; properties?: string; expiresAt?: Date; refuse?: string; header: string; asked: number }[] = [
+    { name: 'fresh', header: 'Bearer ya29.cached', asked: 0 },
+    { name: 'expires in two minutes', expiresAt: new Date(Date.now() + 120_000), header: 'Bearer ya29.from-gcloud', asked: 1 },
+    { name: 'impersonation', properties: '[auth]\nimpersonate_service_account = deployer@p.iam.gserviceaccount.com\n', header: 'Bearer ya29.from-gcloud', asked: 1 },
+    { name: 'refused', refuse: 'ya29.cached', header: 'Bearer ya29.from-gcloud', asked: 1 },
+  ];
+  try {
+    for (const c of cases) {
+      const dir = await loggedIn('me@example.com', c.properties ?? '', 'ya29.cached', c.expiresAt ?? inAnHour);
+      const session = createRestSession({ CLOUDSDK_CONFIG: dir, CLOUDSDK_API_ENDPOINT_OVERRIDES_IAM: s.url }, 'demo-project');
+      const rest = createRestReader(session, { gcloud, log: quiet, signal: new AbortController().signal });
+      asked = 0;
+      seen.length = 0;
+      refuse = c.refuse ?? '';
+      try {
+        assert.equal(await rest.get('iam', 'v1/x', item), { name: 'a' }, c.name);
+        assert.equal(await rest.get('iam', 'v1/y', item), { name: 'a' }, c.name);
+        assert.is(seen.at(-1), c.header, c.name);
+        assert.is(asked, c.asked, `${c.name}: gcloud asked for a token ${asked} times`);
+        if (c.refuse) assert.equal(seen, ['Bearer ya29.cached', 'Bearer ya29.from-gcloud', 'Bearer ya29.from-gcloud'], 'the refused token is not sent again');
+      } finally {
+        await closeRestSession(session);
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    }
+  } finally {
+    await s.close();
+  }
 });
 
 test('a list follows nextPageToken; not found is null; permission is an error of that kind', async () => {

@@ -9,6 +9,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { compiledPath, compiledUrl, sourcePath } from '../../lib/loader/tree.mjs';
 import { tempDir } from '../helpers/engine.js';
+import { repoRoot } from '../helpers/cli.js';
 
 function project() {
   const t = tempDir();
@@ -65,6 +66,22 @@ test('an edited source is compiled again; an unchanged graph is left as it is', 
   } finally {
     p.cleanup();
   }
+});
+
+test("the tool's own modules load zod and undici as one bundled module each, with every name the packages export", async () => {
+  const rest = path.join(repoRoot, 'lib', 'gcp', 'rest.ts');
+  await compiledUrl(rest);
+  const compiled = fs.readFileSync(compiledPath(rest), 'utf8');
+  const vendored = [...compiled.matchAll(/["']([^"']*\/vendor\/(zod|undici)@[^"']+\.js)["']/g)].map((m) => m[1]!);
+  assert.equal([...new Set(vendored.map((v) => path.basename(v).split('@')[0]))].sort(), ['undici', 'zod']);
+  const script = `
+    const [zod, undici] = await Promise.all(${JSON.stringify([...new Set(vendored)].sort().reverse())}.map((f) => import(f)));
+    const real = { zod: await import('zod'), undici: await import('undici') };
+    const missing = (mine, theirs) => Object.keys(theirs).filter((k) => !(k in mine));
+    console.log(JSON.stringify({ zod: missing(zod, real.zod), undici: missing(undici, real.undici), parse: zod.z.string().parse('ok'), agent: typeof new undici.Agent().dispatch }));`;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', cwd: repoRoot });
+  assert.is(r.status, 0, r.stderr);
+  assert.equal(JSON.parse(r.stdout), { zod: [], undici: [], parse: 'ok', agent: 'function' });
 });
 
 test('a source that does not compile is reported with its file and line', async () => {
