@@ -62,13 +62,13 @@ export interface Gcloud {
    * printed nothing. An answer of another shape fails with a GcloudError naming the first mismatch.
    */
   read<S extends z.ZodType>(schema: S, args: string[], opts?: GcloudCallOptions): Promise<z.output<S> | null>;
-  /** The same without a schema: the answer is unchecked (callers not yet given a schema name T themselves). */
-  read<T = unknown>(args: string[], opts?: GcloudCallOptions): Promise<T | null>;
   /**
-   * A mutating call. In dry-run it is logged as `would run: gcloud …` and resolves to undefined.
+   * A mutating call. In dry-run it is logged as `would run: gcloud …` and resolves to undefined. Its answer is
+   * checked against `schema` when one is given (a task that uses what gcloud printed), else left unknown.
    * Throws GcloudError (kind 'already-exists', 'permission', …) on failure.
    */
-  mutate<T = any>(args: string[], opts?: GcloudCallOptions): Promise<T | undefined>;
+  mutate<S extends z.ZodType>(schema: S, args: string[], opts?: GcloudCallOptions): Promise<z.output<S> | undefined>;
+  mutate(args: string[], opts?: GcloudCallOptions): Promise<unknown>;
   /** Number of gcloud processes started by this run (retries included). */
   readonly calls: number;
   /** Number of retries made after transient failures. */
@@ -115,7 +115,7 @@ const MAX_ATTEMPTS = 5;
 const BACKOFF_MS = [500, 1000, 2000, 4000];
 
 export function createGcloud(setup: GcloudSetup): Gcloud {
-  const call = async (args: string[], opts: GcloudCallOptions, mutating: boolean, schema?: z.ZodType): Promise<any> => {
+  const call = async (args: string[], opts: GcloudCallOptions, mutating: boolean, schema?: z.ZodType): Promise<unknown> => {
     const fullArgs = buildArgs(args, opts, setup.project);
     const command = redact(['gcloud', ...fullArgs].map(shellQuote).join(' '));
     if (opts.secret && opts.stdin) registerSecret(opts.stdin);
@@ -143,13 +143,14 @@ export function createGcloud(setup: GcloudSetup): Gcloud {
       await delay(wait, setup.signal);
     }
   };
-  function read(schemaOrArgs: z.ZodType | string[], argsOrOpts?: string[] | GcloudCallOptions, opts?: GcloudCallOptions) {
+  function mutate(schemaOrArgs: z.ZodType | string[], argsOrOpts?: string[] | GcloudCallOptions, opts?: GcloudCallOptions) {
     const [schema, args, options] = Array.isArray(schemaOrArgs) ? [undefined, schemaOrArgs, argsOrOpts as GcloudCallOptions | undefined] : [schemaOrArgs, argsOrOpts as string[], opts];
-    return call(args, options ?? {}, false, schema).then((value) => value ?? null);
+    return call(args, options ?? {}, true, schema);
   }
   return {
-    read: read as Gcloud['read'],
-    mutate: (args, opts = {}) => call(args, opts, true),
+    // `call` has checked the answer against the schema: it is the schema's output.
+    read: <S extends z.ZodType>(schema: S, args: string[], opts: GcloudCallOptions = {}) => call(args, opts, false, schema).then((value) => (value ?? null) as z.output<S> | null),
+    mutate: mutate as Gcloud['mutate'],
     get calls() {
       return setup.stats.calls;
     },

@@ -9,6 +9,7 @@ const labels = z.record(z.string(), z.string()).optional();
 
 /** Service Usage: `GET v1/projects/{p}/services?filter=state:ENABLED`. */
 export const enabledService = z.looseObject({ name: z.string().optional(), config: z.looseObject({ name: z.string().optional() }).optional(), state: z.string().optional() });
+export type EnabledService = z.infer<typeof enabledService>;
 
 /** Resource Manager: `POST v1/projects/{p}:getIamPolicy`. */
 export const iamPolicy = z.looseObject({
@@ -20,12 +21,21 @@ export type IamPolicyShape = z.infer<typeof iamPolicy>;
 /** Monitoring: `GET v3/projects/{p}/alertPolicies`. */
 export const alertPolicy = z.looseObject({ name: z.string().optional(), displayName: z.string().optional(), enabled: z.boolean().optional() });
 
-/** Cloud Run (Knative v1): `GET apis/serving.knative.dev/v1/namespaces/{p}/services` on the regional host. */
+/** Cloud Run (Knative v1): `GET apis/serving.knative.dev/v1/namespaces/{p}/services` on the regional host, and gcloud's `run services describe/list`. */
 const envVar = z.looseObject({
   name: z.string(),
   value: z.string().optional(),
   valueFrom: z.looseObject({ secretKeyRef: z.looseObject({ name: z.string(), key: z.string().optional() }).optional() }).optional(),
 });
+/** Knative's traffic percent is an int32: a JSON number. */
+const trafficTarget = z.looseObject({
+  revisionName: z.string().optional(),
+  latestRevision: z.boolean().optional(),
+  percent: z.number().optional(),
+  tag: z.string().optional(),
+  url: z.string().optional(),
+});
+const condition = z.looseObject({ type: z.string(), status: z.string().optional(), message: z.string().optional() });
 export const runService = z.looseObject({
   metadata: z.looseObject({ name: z.string(), labels, annotations: labels }),
   spec: z
@@ -42,18 +52,28 @@ export const runService = z.looseObject({
             .optional(),
         })
         .optional(),
+      traffic: z.array(trafficTarget).optional(),
     })
     .optional(),
   status: z
     .looseObject({
       url: z.string().optional(),
       latestReadyRevisionName: z.string().optional(),
-      conditions: z.array(z.looseObject({ type: z.string(), status: z.string().optional(), message: z.string().optional() })).optional(),
-      traffic: z.array(z.looseObject({ revisionName: z.string().optional(), latestRevision: z.boolean().optional(), percent: int64 })).optional(),
+      latestCreatedRevisionName: z.string().optional(),
+      conditions: z.array(condition).optional(),
+      traffic: z.array(trafficTarget).optional(),
     })
     .optional(),
 });
 export type RunService = z.infer<typeof runService>;
+
+/** Cloud Run revisions, as `gcloud run revisions list` prints them. */
+export const revision = z.looseObject({
+  metadata: z.looseObject({ name: z.string(), creationTimestamp: z.string().optional(), labels }),
+  spec: z.looseObject({ containers: z.array(z.looseObject({ image: z.string().optional() })).optional() }).optional(),
+  status: z.looseObject({ conditions: z.array(condition).optional() }).optional(),
+});
+export type Revision = z.infer<typeof revision>;
 
 /** GKE: `GET v1/projects/{p}/locations/-/clusters`. */
 export const cluster = z.looseObject({

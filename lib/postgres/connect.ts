@@ -16,6 +16,7 @@ import { databaseUrl, type PgTarget } from './client.js';
 import { freePort, isPortOpen } from './net.js';
 import { pollUntil } from '../engine/wait.js';
 import { sqlInstance, type SqlInstance } from '../gcp/resources.js';
+import { z } from 'zod';
 
 export type CloudSqlRoute = 'proxy' | 'direct';
 
@@ -53,7 +54,7 @@ export async function runnableInstance(ctx: TaskContext): Promise<SqlInstance> {
 /** The postgres password from Secret Manager, registered for redaction (raw and URL-encoded). */
 export async function readDatabasePassword(ctx: TaskContext): Promise<string> {
   const secret = ctx.infra.sql.passwordSecret;
-  const value = await ctx.gcloud.read<string>(['secrets', 'versions', 'access', 'latest', `--secret=${secret}`], { json: false, secretOutput: true });
+  const value = await ctx.gcloud.read(z.string(), ['secrets', 'versions', 'access', 'latest', `--secret=${secret}`], { json: false, secretOutput: true });
   if (value === null || value === undefined || value === '')
     throw new UserError(`Secret "${secret}" (the ${ctx.infra.sql.user} password) has no value in Secret Manager.`, {
       hint: 'Create it with: pnpm task secrets:create (then pnpm task sql:create sets it on the instance)',

@@ -70,12 +70,15 @@ export function buildConfig(service: ResolvedService, tag: string, labels: Recor
   };
 }
 
+/** What `builds submit --async` prints: the queued build (a list of one in some gcloud versions). */
+const submittedBuild = z.union([shapes.build, z.array(shapes.build)]);
+
 /** Submits, waits and returns the digest reference `REGION-docker.pkg.dev/P/REPO/SERVICE@sha256:…` (undefined in dry-run). */
 export async function runCloudBuild(ctx: TaskContext, req: BuildRequest): Promise<string | undefined> {
   const config = JSON.stringify(buildConfig(req.service, req.tag, ctx.infra.labels, req.dockerfile), null, 2);
   const submitted = await withTempFile('cloudbuild.json', config, (configFile) =>
     withStagedUpload(req.contextDir, req.files, (dir, ignoreFile) =>
-      ctx.gcloud.mutate<{ id?: string } | { id?: string }[]>(['builds', 'submit', dir, `--config=${configFile}`, `--ignore-file=${ignoreFile}`, '--async']),
+      ctx.gcloud.mutate(submittedBuild, ['builds', 'submit', dir, `--config=${configFile}`, `--ignore-file=${ignoreFile}`, '--async']),
     ),
   );
   if (ctx.dryRun) return undefined;

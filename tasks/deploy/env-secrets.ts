@@ -13,7 +13,7 @@ import type { ResolvedInfra, ResolvedService } from '../../lib/gcp/infra.js';
 import * as shapes from '../../lib/gcp/resources.js';
 import { defineTask } from '../../lib/index.js';
 import type { FingerprintContext, TaskContext } from '../../lib/engine/types.js';
-import { createOrAdopt, forEachResource, hasBinding, labelsFlag, serviceAccountMember, suppliedSecretVar, type IamPolicy } from '../shared/common.js';
+import { createOrAdopt, forEachResource, hasBinding, labelsFlag, serviceAccountMember, suppliedSecretVar } from '../shared/common.js';
 import { TASK } from '../shared/task-names.js';
 
 const PLACEHOLDER = /^\$\{SECRET_([A-Z0-9_]+)\}$/;
@@ -80,7 +80,7 @@ export function placeholderMounts(infra: ResolvedInfra, placeholders: Readonly<R
 }
 
 async function ensureMount(ctx: TaskContext, mount: SecretMount): Promise<'exists' | 'created' | 'missing'> {
-  const describe = () => ctx.gcloud.read<{ name?: string }>(['secrets', 'describe', mount.secret]);
+  const describe = () => ctx.gcloud.read(shapes.secret, ['secrets', 'describe', mount.secret]);
   let state: 'exists' | 'created' = 'exists';
   if (!(await describe())) {
     const value = ctx.vars[suppliedSecretVar(mount.placeholder!)];
@@ -93,7 +93,7 @@ async function ensureMount(ctx: TaskContext, mount: SecretMount): Promise<'exist
   }
   // The services run as the config's service account: it must be able to read the secret.
   const member = serviceAccountMember(ctx.infra.serviceAccount.email);
-  if (!hasBinding(await ctx.gcloud.read<IamPolicy>(['secrets', 'get-iam-policy', mount.secret]), ACCESSOR, member)) {
+  if (!hasBinding(await ctx.gcloud.read(shapes.iamPolicy, ['secrets', 'get-iam-policy', mount.secret]), ACCESSOR, member)) {
     await ctx.gcloud.mutate(['secrets', 'add-iam-policy-binding', mount.secret, `--member=${member}`, `--role=${ACCESSOR}`, '--condition=None']);
   }
   return state;

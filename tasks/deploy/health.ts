@@ -4,6 +4,7 @@
 import { registerSecret } from '../../lib/engine/redact.js';
 import type { TaskContext } from '../../lib/engine/types.js';
 import { backoff, delay } from '../../lib/engine/wait.js';
+import { z } from 'zod';
 
 const ATTEMPTS = 6;
 const FIRST_WAIT_MS = 250;
@@ -50,7 +51,7 @@ export function describeHealth(result: HealthResult): string {
  */
 export async function healthHeaders(ctx: TaskContext, isPublic: boolean): Promise<Record<string, string>> {
   if (isPublic) return {};
-  const token = await ctx.gcloud.read<string>(['auth', 'print-identity-token'], { json: false, project: false, secretOutput: true }).catch(() => null);
+  const token = await ctx.gcloud.read(z.string(), ['auth', 'print-identity-token'], { json: false, project: false, secretOutput: true }).catch(() => null);
   if (!token?.trim()) {
     ctx.log.warn('no identity token (gcloud auth print-identity-token failed): checking the private service without one');
     return {};

@@ -24,6 +24,7 @@ import {
   templateImage,
   type RunService,
 } from './run-service.js';
+import { runService } from '../../lib/gcp/resources.js';
 
 export const CANDIDATE_TAG = 'candidate';
 
@@ -64,7 +65,7 @@ export async function rollOut(ctx: TaskContext, service: ResolvedService, image:
   const env = serviceEnvVars(ctx, service, peerUrlVars(ctx.infra, service, services));
   let after: RunService | undefined | null;
   try {
-    after = await ctx.gcloud.mutate<RunService>(deployArgs(ctx, service, image, env, before));
+    after = await ctx.gcloud.mutate(runService, deployArgs(ctx, service, image, env, before));
   } catch (error) {
     throw await failedRollout(ctx, service, before, image, `to become ready on Cloud Run: ${(error as Error).message}`);
   }

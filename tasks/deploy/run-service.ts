@@ -2,66 +2,32 @@
 // and the small facts the deploy, rollback and urls tasks take from them.
 import type { ResolvedInfra, ResolvedService } from '../../lib/gcp/infra.js';
 import type { TaskContext } from '../../lib/engine/types.js';
+import { z } from 'zod';
+import { revision, runService, type Revision, type RunService } from '../../lib/gcp/resources.js';
 
-export interface TrafficTarget {
-  revisionName?: string;
-  percent?: number;
-  tag?: string;
-  url?: string;
-  latestRevision?: boolean;
-}
-
-export interface EnvEntry {
-  name: string;
-  value?: string;
-  valueFrom?: { secretKeyRef?: { name: string; key: string } };
-}
-
-export interface RunService {
-  metadata: { name: string; labels?: Record<string, string>; annotations?: Record<string, string> };
-  spec?: {
-    template?: {
-      metadata?: { annotations?: Record<string, string> };
-      spec?: { containers?: { image?: string; env?: EnvEntry[] }[]; serviceAccountName?: string };
-    };
-    traffic?: TrafficTarget[];
-  };
-  status?: {
-    url?: string;
-    latestReadyRevisionName?: string;
-    latestCreatedRevisionName?: string;
-    traffic?: TrafficTarget[];
-    conditions?: { type: string; status: string; message?: string }[];
-  };
-}
-
-export interface Revision {
-  metadata: { name: string; creationTimestamp?: string; labels?: Record<string, string> };
-  spec?: { containers?: { image?: string }[] };
-  status?: { conditions?: { type: string; status: string }[] };
-}
+export type { RunService, Revision };
 
 const where = (ctx: TaskContext) => [`--region=${ctx.region}`, '--platform=managed'];
 
 export function describeService(ctx: TaskContext, name: string): Promise<RunService | null> {
-  return ctx.gcloud.read<RunService>(['run', 'services', 'describe', name, ...where(ctx)]);
+  return ctx.gcloud.read(runService, ['run', 'services', 'describe', name, ...where(ctx)]);
 }
 
 /** Every Cloud Run service of the region, by name (one call). */
 export async function listServices(ctx: TaskContext): Promise<Map<string, RunService>> {
-  const items = (await ctx.gcloud.read<RunService[]>(['run', 'services', 'list', ...where(ctx)])) ?? [];
+  const items = (await ctx.gcloud.read(z.array(runService), ['run', 'services', 'list', ...where(ctx)])) ?? [];
   return new Map(items.map((s) => [s.metadata.name, s]));
 }
 
 /** A service's revisions, newest first. */
 export async function listRevisions(ctx: TaskContext, name: string): Promise<Revision[]> {
-  const items = (await ctx.gcloud.read<Revision[]>(['run', 'revisions', 'list', `--service=${name}`, ...where(ctx)])) ?? [];
+  const items = (await ctx.gcloud.read(z.array(revision), ['run', 'revisions', 'list', `--service=${name}`, ...where(ctx)])) ?? [];
   // Revision names end in a generation counter (`api-gateway-00003-xyz`): the tie-breaker when timestamps are equal.
   const generation = (r: Revision) => Number(/-(\d+)-[a-z0-9]+$/.exec(r.metadata.name)?.[1] ?? 0);
   return items.sort((a, b) => (b.metadata.creationTimestamp ?? '').localeCompare(a.metadata.creationTimestamp ?? '') || generation(b) - generation(a));
 }
 
-export function isReady(resource: { status?: { conditions?: { type: string; status: string }[] } }): boolean {
+export function isReady(resource: { status?: { conditions?: { type: string; status?: string }[] } }): boolean {
   return resource.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
 }
 

@@ -8,9 +8,10 @@ import type { TaskArgs, TaskContext, TaskDef } from '../../lib/engine/types.js';
 import { configuredNames, discover, typeSingular, typeTitles, type Resource, type ResourceType } from './discover.js';
 import { formatBytes, plural } from '../shared/format.js';
 import { Deadline, describeFailure } from '../shared/query.js';
-import { answerOrStop, isGcloudError, serviceAccountMember, withoutMembers, withTempFile, type IamPolicy } from '../shared/common.js';
+import { answerOrStop, isGcloudError, serviceAccountMember, withoutMembers, withTempFile } from '../shared/common.js';
 import { taskCommand, type RunTarget } from '../shared/hints.js';
 import { TASK, type TaskName } from '../shared/task-names.js';
+import { iamPolicy } from '../../lib/gcp/resources.js';
 
 /** The details a person needs to decide whether to delete it. */
 export function describeResource(r: Resource): string {
@@ -68,7 +69,7 @@ export async function deleteResource(ctx: TaskContext, r: Resource): Promise<voi
 async function dropAccountBindings(ctx: TaskContext, email: string): Promise<void> {
   const ofAccount = (m: string) => m === serviceAccountMember(email) || m.startsWith(`deleted:${serviceAccountMember(email)}?uid=`);
   for (let attempt = 1; ; attempt++) {
-    const policy = (await ctx.gcloud.read<IamPolicy>(['projects', 'get-iam-policy', ctx.project], { project: false })) ?? {};
+    const policy = (await ctx.gcloud.read(iamPolicy, ['projects', 'get-iam-policy', ctx.project], { project: false })) ?? {};
     if (!(policy.bindings ?? []).some((b) => (b.members ?? []).some(ofAccount))) return;
     try {
       await withTempFile('policy.json', JSON.stringify(withoutMembers(policy, ofAccount)), (file) =>

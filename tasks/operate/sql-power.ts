@@ -10,6 +10,8 @@ import { sqlMonthly } from './cost.js';
 import { sqlResource, type Resource } from './discover.js';
 import { formatMoney } from '../shared/format.js';
 import { TASK } from '../shared/task-names.js';
+import { z } from 'zod';
+import { sqlInstance } from '../../lib/gcp/resources.js';
 
 export type SqlPowerOutput = {
   instance: string;
@@ -28,7 +30,7 @@ const POLL_MS = 2_000;
 /** The configured instance, read from the list (describe reports a missing instance as a permission error). */
 export async function readSqlInstance(ctx: TaskContext): Promise<Resource<'sql'> | null> {
   const name = ctx.infra.sql.instance;
-  const list = await ctx.gcloud.read<any[]>(['sql', 'instances', 'list', `--filter=name=${name}`]);
+  const list = await ctx.gcloud.read(z.array(sqlInstance), ['sql', 'instances', 'list', `--filter=name=${name}`]);
   const raw = (list ?? []).find((i) => i.name === name);
   return raw ? sqlResource(ctx.infra, raw, true) : null;
 }

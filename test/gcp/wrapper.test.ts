@@ -29,7 +29,7 @@ test('a call past its bound fails as a timeout and its whole gcloud process tree
       dryRun: false, log, signal: new AbortController().signal, stats,
       ensureLoggedIn: async () => {}, // unauthenticated on purpose: this is about the bound, not the login
     });
-    const error = await gcloud.read(['services', 'list'], { timeoutMs: 3000 }).then(() => null, (e) => e);
+    const error = await gcloud.read(z.unknown(), ['services', 'list'], { timeoutMs: 3000 }).then(() => null, (e) => e);
     assert.is(error?.kind, 'timeout');
     assert.is(stats.retries, 0, 'a timeout is not retried: the caller chose the bound');
     assert.equal(processesWithEnv(`CLOUDSDK_CONFIG=${config}`), []);
