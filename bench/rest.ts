@@ -37,6 +37,9 @@ export function timedCli(args: string[], env: Record<string, string>): Promise<T
   });
 }
 
+/** CPU seconds of `status` when each of its 14 queries was a gcloud process, measured on this machine, quiet. */
+const GCLOUD_STATUS_CPU_S = 4.0;
+
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 export async function benchRestStatus(runs = 5): Promise<{ wallS: number; cpuS: number; runs: number; gcloudCalls: number; restRequests: number }> {
@@ -68,7 +71,8 @@ export const restBench: BenchSection = {
     return [
       { metric: `status (latency 0, set-up project): wall, median of ${r.runs}`, value: r.wallS, unit: 's', target: 1.0 },
       { metric: 'status: CPU seconds of the CLI and its children', value: r.cpuS, unit: 's' },
-      { metric: `status: gcloud processes (the run's one access token; ${r.restRequests} REST requests)`, value: r.gcloudCalls, unit: 'calls', target: 1 },
+      { metric: `status: CPU, ${GCLOUD_STATUS_CPU_S} s of the status that ran 14 gcloud queries (measured quiet) over this one`, value: GCLOUD_STATUS_CPU_S / r.cpuS, unit: '×', target: 5, lowerIsBetter: false },
+      { metric: `status: gcloud processes (the token comes from gcloud's own cache while fresh; ${r.restRequests} REST requests)`, value: r.gcloudCalls, unit: 'calls', target: 0 },
     ];
   },
 };

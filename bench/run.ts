@@ -27,24 +27,6 @@ const SECTIONS: { name: string; load: () => Promise<BenchSection> }[] = [
   { name: 'deploy', load: async () => (await import('./deploy.js')).deployBench },
   { name: 'rest', load: async () => (await import('./rest.js')).restBench },
   { name: 'state', load: async () => (await import('./state.js')).stateBench },
-  {
-    name: 'status',
-    load: async () => {
-      const { benchStatus } = await import('./status.js');
-      return {
-        name: 'status',
-        async run() {
-          const r = await benchStatus();
-          return [
-            { metric: `status: ${r.queries} queries at once (the task)`, value: r.statusQueriesMs / 1000, unit: 's', target: 30 },
-            { metric: 'status: whole CLI process', value: r.statusMs / 1000, unit: 's' },
-            { metric: `status: the same ${r.queries} queries one after another`, value: r.sequentialMs / 1000, unit: 's' },
-            { metric: 'status: speed-up over one after another', value: r.sequentialMs / r.statusQueriesMs, unit: '×' },
-          ];
-        },
-      };
-    },
-  },
 ];
 
 const format = (n: number) => (Math.abs(n) >= 100 ? n.toFixed(0) : Math.abs(n) >= 10 ? n.toFixed(1) : n.toFixed(2));

@@ -43,6 +43,11 @@ export function createRuntime(setup: RuntimeSetup): CliRuntime {
   const envFile = createEnvFile(path.join(setup.paths.envDir, `.env.${setup.env}`));
   const shellEnv = { ...process.env, ...setup.vars };
   const platformFields = setup.platform.fields();
+  const computed = new Map<string, unknown>();
+  const once = <T>(key: string, compute: () => T): T => {
+    if (!computed.has(key)) computed.set(key, compute());
+    return computed.get(key) as T;
+  };
 
   const fingerprintContext = (task: TaskDef<any>): FingerprintContext =>
     ({
@@ -52,6 +57,7 @@ export function createRuntime(setup: RuntimeSetup): CliRuntime {
       target: setup.platform.target,
       paths: pathsFor(task.name),
       args: setup.argsFor(task.name),
+      once,
     }) as FingerprintContext;
 
   return {

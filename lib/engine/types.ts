@@ -31,6 +31,11 @@ export interface FingerprintContext {
   target: Readonly<Record<string, string>>;
   paths: Paths;
   args: TaskArgs;
+  /**
+   * The value of `compute`, computed once per run for `key` and shared by every preflight and inputs function
+   * that asks for the same key (a listing of files that several checks read, say).
+   */
+  once<T>(key: string, compute: () => T): T;
 }
 
 /** What a preflight check can look at: the fingerprint data plus where the run points. */

@@ -211,10 +211,10 @@ export function describeUpload(files: number, bytes: number): string {
  * cannot see (a test excluded by .dockerignore, a README no COPY takes) never rebuilds it.
  * Never throws: a broken context still fingerprints the Dockerfile, and preflight reports the problem.
  */
-export function sourceGlobs(appRoot: string, where: BuildLocation): string[] {
+export function sourceGlobs(appRoot: string, where: BuildLocation, read: () => BuildSource = () => readBuildSource(appRoot, where)): string[] {
   const escape = (abs: string) => abs.replace(/\\/g, '/').replace(/[*?[\]{}()!@+]/g, '\\$&');
   try {
-    const source = readBuildSource(appRoot, where);
+    const source = read();
     return source.upload.map((f) => escape(path.join(source.contextDir, f)));
   } catch {
     return [escape(path.resolve(appRoot, where.dockerfile))];

@@ -37,8 +37,7 @@ export interface PreflightResult {
 
 const LOCKFILES = ['pnpm-lock.yaml', 'package-lock.json', 'yarn.lock', 'bun.lockb'];
 
-export function preflight(appRoot: string, service: PreflightService, ws?: Workspace): PreflightResult {
-  const source = readBuildSource(appRoot, service);
+export function preflight(appRoot: string, service: PreflightService, ws?: Workspace, source: BuildSource = readBuildSource(appRoot, service)): PreflightResult {
   const problems: Problem[] = [];
   for (const r of source.reincluded) {
     problems.push({ message: `${r.file} looks like a credential or local clutter and is never uploaded, but ${r.ignoreFile} re-includes it (\`${r.pattern}\`): remove that line, or move the file out of the build context` });

@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { UserError } from '../../lib/engine/errors.js';
 import type { InfraConfig, ResolvedService } from '../../lib/gcp/infra.js';
 import { defineTask } from '../../lib/index.js';
-import type { PreflightContext, TaskDef } from '../../lib/engine/types.js';
+import type { FingerprintContext, PreflightContext, TaskDef } from '../../lib/engine/types.js';
 import { describeUpload, ensureGcloudignore, readBuildSource, sourceGlobs, uploadBytes } from './build-source.js';
 import { runCloudBuild, timestampTag } from './cloud-build.js';
 import { assertDeployableEnv } from '../deploy/deploy-env.js';
@@ -30,6 +30,10 @@ export function preflightService(service: ResolvedService): PreflightService {
   return { key: service.key, context: service.context, dockerfile: service.dockerfile, packageDir: service.packageDir || undefined, workspacePackage: service.workspacePackage };
 }
 
+/** What the service's build would upload, read once per run for its preflight and its fingerprint. */
+const buildSourceOf = (ctx: FingerprintContext, service: ResolvedService) =>
+  ctx.once(`build-source:${service.key}`, () => readBuildSource(ctx.paths.appRoot, preflightService(service)));
+
 /** The Dockerfile preflight: every problem of this service's build, before any upload. */
 export function checkBuild(ctx: PreflightContext, key: string): void {
   const service = resolvedService(ctx.infra, key);
@@ -38,7 +42,8 @@ export function checkBuild(ctx: PreflightContext, key: string): void {
     throw new UserError(`The app root ${appRoot} does not exist.`, { hint: 'Set APP_ROOT (or appRoot in tasks.config.ts) to the app monorepo.' });
   }
   const target = preflightService(service);
-  const { problems } = preflight(appRoot, target, service.workspacePackage ? readWorkspace(appRoot) : undefined);
+  const workspace = service.workspacePackage ? ctx.once('workspace', () => readWorkspace(appRoot)) : undefined;
+  const { problems } = preflight(appRoot, target, workspace, buildSourceOf(ctx, service));
   if (problems.length) throw preflightError(target, problems);
 }
 
@@ -52,7 +57,7 @@ export function buildTask(config: ServiceConfig): TaskDef<BuildOutput> {
     inputs: {
       files: (fx) => {
         const service = resolvedService(fx.infra, key);
-        return sourceGlobs(fx.paths.appRoot, { key, context: service.context, dockerfile: service.dockerfile });
+        return sourceGlobs(fx.paths.appRoot, service, () => buildSourceOf(fx, service));
       },
       config: (fx) => {
         const service = resolvedService(fx.infra, key);
