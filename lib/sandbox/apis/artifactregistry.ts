@@ -5,7 +5,7 @@ import {
   alreadyExists, invalidArgument, isRegion, notFound, ok, onOperationDone, paginate, renderLongRunning, startOperation, timestamp, validateLabels, type OperationRecord,
 } from '../google.js';
 import type { ApiContext, ApiModule, ProjectState, SandboxRequest } from '../types.js';
-import { requireApi } from './serviceusage.js';
+import { enabledProjectId, requireApi } from './serviceusage.js';
 
 interface DockerImage {
   /** Package (image) name inside the repository, e.g. `api-gateway`. */
@@ -195,8 +195,7 @@ export const artifactregistry: ApiModule = {
       method: 'GET',
       path: '/v1/projects/{project}/locations/{location}/repositories',
       handler: (req, ctx) => {
-        const projectId = ctx.project(req.params.project!).projectId;
-        requireApi(ctx, projectId, API);
+        const projectId = enabledProjectId(req, ctx, API);
         const location = req.params.location!;
         if (location !== '-') checkLocation(location);
         const repos = Object.values(repositoriesOf(ctx.project(projectId)))
@@ -210,8 +209,7 @@ export const artifactregistry: ApiModule = {
       method: 'GET',
       path: '/v1/projects/{project}/locations/{location}/repositories/{repository}',
       handler: (req, ctx) => {
-        const projectId = ctx.project(req.params.project!).projectId;
-        requireApi(ctx, projectId, API);
+        const projectId = enabledProjectId(req, ctx, API);
         return ok(renderRepository(projectId, getRepository(ctx, projectId, req.params.location!, req.params.repository!)));
       },
     },
@@ -220,8 +218,7 @@ export const artifactregistry: ApiModule = {
       method: 'DELETE',
       path: '/v1/projects/{project}/locations/{location}/repositories/{repository}',
       handler: (req, ctx) => {
-        const projectId = ctx.project(req.params.project!).projectId;
-        requireApi(ctx, projectId, API);
+        const projectId = enabledProjectId(req, ctx, API);
         const { location, repository } = req.params as Record<string, string>;
         getRepository(ctx, projectId, location, repository);
         delete repositoriesOf(ctx.project(projectId))[key(location, repository)];
@@ -233,8 +230,7 @@ export const artifactregistry: ApiModule = {
       method: 'GET',
       path: '/v1/projects/{project}/locations/{location}/repositories/{repository}/dockerImages',
       handler: (req, ctx) => {
-        const projectId = ctx.project(req.params.project!).projectId;
-        requireApi(ctx, projectId, API);
+        const projectId = enabledProjectId(req, ctx, API);
         const repo = getRepository(ctx, projectId, req.params.location!, req.params.repository!);
         const images = Object.values(repo.images).sort((a, b) => (a.image === b.image ? b.uploadTime.localeCompare(a.uploadTime) : a.image.localeCompare(b.image)));
         const page = paginate(images, req.query.get('pageSize'), req.query.get('pageToken'), 1000);

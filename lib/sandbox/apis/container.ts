@@ -4,7 +4,7 @@
 import { ApiError, findOperation, hexId, invalidArgument, isRegion, isZone, notFound, ok, onOperationDone, startOperation, timestamp, validateLabels, type OperationRecord } from '../google.js';
 import type { ApiContext, ApiModule, ProjectState, SandboxRequest } from '../types.js';
 import { renderRepositoryOperation } from './artifactregistry.js';
-import { enableApiNow, requireApi } from './serviceusage.js';
+import { enableApiNow, enabledProjectId, requireApi } from './serviceusage.js';
 
 interface Cluster {
   name: string;
@@ -120,8 +120,7 @@ export const container: ApiModule = {
       method: 'GET',
       path: '/v1/projects/{project}/locations/{location}/clusters',
       handler: (req, ctx) => {
-        const projectId = ctx.project(req.params.project!).projectId;
-        requireApi(ctx, projectId, API);
+        const projectId = enabledProjectId(req, ctx, API);
         const location = req.params.location!;
         checkLocation(location);
         const clusters = Object.values(clustersOf(ctx.project(projectId)))

@@ -5,7 +5,7 @@ import {
   ApiError, alreadyExists, hexId, invalidArgument, newPolicy, notFound, ok, paginate, renderPolicy, setIamPolicy, timestamp, type IamPolicy,
 } from '../google.js';
 import type { ApiContext, ApiModule, ProjectState, SandboxRequest } from '../types.js';
-import { requireApi } from './serviceusage.js';
+import { enabledProjectId, requireApi } from './serviceusage.js';
 import { tokenResponse } from '../auth.js';
 
 interface ServiceAccount {
@@ -65,8 +65,7 @@ function render(sa: ServiceAccount) {
 }
 
 function create(req: SandboxRequest, ctx: ApiContext) {
-  const projectId = ctx.project(req.params.project!).projectId;
-  requireApi(ctx, projectId, API);
+  const projectId = enabledProjectId(req, ctx, API);
   const body = (req.json ?? {}) as { accountId?: string; serviceAccount?: { displayName?: string; description?: string } };
   const accountId = String(body.accountId ?? '');
   if (!ACCOUNT_ID.test(accountId)) {
@@ -137,8 +136,7 @@ export const iam: ApiModule = {
       method: 'GET',
       path: '/v1/projects/{project}/serviceAccounts',
       handler: (req, ctx) => {
-        const projectId = ctx.project(req.params.project!).projectId;
-        requireApi(ctx, projectId, API);
+        const projectId = enabledProjectId(req, ctx, API);
         const accounts = Object.values(accountsOf(ctx.project(projectId))).sort((a, b) => a.email.localeCompare(b.email));
         const page = paginate(accounts, req.query.get('pageSize'), req.query.get('pageToken'), 100);
         return ok({ ...(page.items.length ? { accounts: page.items.map(render) } : {}), ...(page.nextPageToken ? { nextPageToken: page.nextPageToken } : {}) });

@@ -52,6 +52,13 @@ export function requireApi(ctx: ApiContext, projectId: string, api: string): voi
   if (stateOf(project).states[api] !== 'ENABLED') throw serviceDisabled(project, api);
 }
 
+/** The id of the request's `{project}`, once `api` is known to be enabled there (a handler's first step). */
+export function enabledProjectId(req: SandboxRequest, ctx: ApiContext, api: string): string {
+  const projectId = ctx.project(req.params.project!).projectId;
+  requireApi(ctx, projectId, api);
+  return projectId;
+}
+
 function render(project: ProjectState, service: string) {
   const parent = `projects/${project.projectNumber}`;
   return { name: `${parent}/services/${service}`, parent, config: { name: service, title: apiTitle(service) }, state: stateOf(project).states[service] ?? 'DISABLED' };

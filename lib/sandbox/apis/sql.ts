@@ -186,6 +186,12 @@ async function stopServer(ctx: ApiContext, projectId: string, name: string): Pro
   await server?.stop();
 }
 
+/** Stops and starts an instance's server, as Google does on a restart or a change of database flags. */
+async function restartServer(ctx: ApiContext, projectId: string, name: string): Promise<void> {
+  await stopServer(ctx, projectId, name);
+  await startServer(ctx, projectId, name);
+}
+
 /** Runs the async side of an operation (start/stop/remove a server); the operation stays RUNNING until it ends. */
 function runWork(ctx: ApiContext, op: OperationRecord, projectId: string, name: string, work: () => Promise<void>): void {
   const rt = runtimeOf(ctx);
@@ -521,10 +527,7 @@ function patchInstance(req: SandboxRequest, ctx: ApiContext) {
   else if (!wasOn && isOn) runWork(ctx, op, projectId, inst.name, () => startServer(ctx, projectId, inst.name));
   else if (isOn && flagsChanged) {
     // Changing database flags restarts the server on Google too.
-    runWork(ctx, op, projectId, inst.name, async () => {
-      await stopServer(ctx, projectId, inst.name);
-      await startServer(ctx, projectId, inst.name);
-    });
+    runWork(ctx, op, projectId, inst.name, () => restartServer(ctx, projectId, inst.name));
   }
   return response;
 }
@@ -553,10 +556,7 @@ function restartInstance(req: SandboxRequest, ctx: ApiContext) {
   checkIdle(ctx, project, inst.name);
   const { op, response } = operation(ctx, project, inst.name, 'RESTART', 'sqlPatch');
   const projectId = project.projectId;
-  runWork(ctx, op, projectId, inst.name, async () => {
-    await stopServer(ctx, projectId, inst.name);
-    await startServer(ctx, projectId, inst.name);
-  });
+  runWork(ctx, op, projectId, inst.name, () => restartServer(ctx, projectId, inst.name));
   return response;
 }
 
