@@ -9,6 +9,6 @@ import { dbTasks } from './db/index.js';
 import { stateInit, stateMigrate } from './setup/state.js';
 export { gcpEnvSchema } from './shared/env-schema.js';
 
-export function gcpTasks(infra: InfraConfig): TaskDef<any>[] {
+export function gcpTasks(infra: InfraConfig): TaskDef[] {
   return [...setupTasks(infra), ...buildDeployTasks(infra), ...opsTasks(infra), ...cleanupTasks(infra), ...dbTasks(infra), stateInit, stateMigrate];
 }

@@ -93,7 +93,7 @@ function mapChanges(prev: Record<string, string>, next: Record<string, string>, 
 export class Fingerprinter {
   readonly #salt: string;
   readonly #root: string;
-  readonly #definitions = new WeakMap<TaskDef<any>, Promise<string>>();
+  readonly #definitions = new WeakMap<TaskDef, Promise<string>>();
   #code?: Promise<ReadonlyMap<string, string>>;
   readonly #files = new Map<string, Promise<string>>();
 
@@ -102,7 +102,7 @@ export class Fingerprinter {
     this.#root = opts.root;
   }
 
-  async compute(task: TaskDef<any>, ctx: FingerprintContext, depOutputs: ReadonlyMap<string, Json | void>): Promise<Fingerprint> {
+  async compute(task: TaskDef, ctx: FingerprintContext, depOutputs: ReadonlyMap<string, Json | void>): Promise<Fingerprint> {
     const inputs = task.inputs ?? {};
     const env: Record<string, string> = {};
     for (const key of [...(inputs.env ?? [])].sort()) {
@@ -124,7 +124,7 @@ export class Fingerprinter {
     return { hash: sha256(stableJson(parts)), parts };
   }
 
-  #definition(task: TaskDef<any>): Promise<string> {
+  #definition(task: TaskDef): Promise<string> {
     let hash = this.#definitions.get(task);
     if (!hash) {
       hash = this.#codeOf(task).then((code) => sha256(`${stableJson({ always: !!task.always, inputEnv: task.inputs?.env ?? [] })}\0${code}`));
@@ -133,7 +133,7 @@ export class Fingerprinter {
     return hash;
   }
 
-  async #codeOf(task: TaskDef<any>): Promise<string> {
+  async #codeOf(task: TaskDef): Promise<string> {
     const source = taskSource(task);
     if (source) {
       this.#code ??= codeFingerprints(sourceFiles(), this.#root);

@@ -160,7 +160,7 @@ function listTasks({ config }: LoadedConfig, opts: CliOptions): string {
 }
 
 /** Arguments after `--` go to the named tasks only, and must be ones they declare. */
-function argsForTargets(targets: readonly string[], taskArgs: TaskArgs, tasks: ReadonlyMap<string, TaskDef<any>>): (task: string) => TaskArgs {
+function argsForTargets(targets: readonly string[], taskArgs: TaskArgs, tasks: ReadonlyMap<string, TaskDef>): (task: string) => TaskArgs {
   const keys = Object.keys(taskArgs);
   if (keys.length) {
     const declaring = targets.filter((t) => tasks.get(t)!.args);
@@ -188,7 +188,7 @@ async function run(loaded: LoadedConfig, opts: CliOptions, argv: readonly string
   const forceTTY = io.env.GCP_TASKS_PROMPT_TTY === '1';
 
   // Refuse before anything runs: a destructive task could only fail halfway through at its prompt.
-  const isDestructive = (t: TaskDef<any>) => (typeof t.destructive === 'function' ? t.destructive(argsFor(t.name)) : !!t.destructive);
+  const isDestructive = (t: TaskDef) => (typeof t.destructive === 'function' ? t.destructive(argsFor(t.name)) : !!t.destructive);
   // --unlock and --clear-cache run no task: only the platform's state is needed.
   const upkeep = opts.unlock || opts.clearCache;
   const destructive = upkeep ? [] : planned.filter(isDestructive).map((t) => t.name);

@@ -19,7 +19,7 @@ export interface LoadedConfig {
   graph: TaskGraph;
 }
 
-const fn = z.custom<(...args: any[]) => unknown>((v) => typeof v === 'function', { message: 'must be a function' });
+const fn = z.custom<(...args: never[]) => unknown>((v) => typeof v === 'function', { message: 'must be a function' });
 const names = z.array(z.string().min(1));
 
 // Strict: a misspelt key (`dep:` for `deps:`) is an error, not a silently ignored field.
@@ -112,7 +112,7 @@ export function validateConfig(value: unknown, label = 'the config'): ConfigDef 
 
 /** Duplicate names and references to unknown tasks (checked on whatever parts of the tasks are well-formed). */
 function graphProblems(raw: unknown[], label: (s: readonly PropertyKey[], i: number) => string | undefined): string[] {
-  const tasks = raw.map((t) => (t && typeof t === 'object' ? (t as Partial<TaskDef<any>>) : {}));
+  const tasks = raw.map((t) => (t && typeof t === 'object' ? (t as Partial<TaskDef>) : {}));
   const problems: string[] = [];
   const first = new Map<string, number>();
   tasks.forEach((t, i) => {

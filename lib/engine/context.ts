@@ -35,7 +35,7 @@ const loadShell = (): Shell => (zxShell ??= (require('zx/core') as typeof import
 
 /** The runtime as the CLI uses it: what the runner needs, plus the context of preflight checks. */
 export interface CliRuntime extends TaskRuntime {
-  preflightContext(task: TaskDef<any>): PreflightContext;
+  preflightContext(task: TaskDef): PreflightContext;
 }
 
 export function createRuntime(setup: RuntimeSetup): CliRuntime {
@@ -49,7 +49,7 @@ export function createRuntime(setup: RuntimeSetup): CliRuntime {
     return computed.get(key) as T;
   };
 
-  const fingerprintContext = (task: TaskDef<any>): FingerprintContext =>
+  const fingerprintContext = (task: TaskDef): FingerprintContext =>
     ({
       ...platformFields,
       env: setup.env,
@@ -63,7 +63,7 @@ export function createRuntime(setup: RuntimeSetup): CliRuntime {
   return {
     fingerprintContext,
 
-    preflightContext(task: TaskDef<any>): PreflightContext {
+    preflightContext(task: TaskDef): PreflightContext {
       return { ...fingerprintContext(task), envFilePath: envFile.path, envSources: setup.envSources ?? {}, commandFor: setup.commandFor } as PreflightContext;
     },
 

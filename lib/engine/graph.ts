@@ -6,12 +6,12 @@ import { UsageError, UserError } from './errors.js';
 
 export interface TaskGraph {
   /** Tasks by name, in declaration order. */
-  readonly tasks: ReadonlyMap<string, TaskDef<any>>;
+  readonly tasks: ReadonlyMap<string, TaskDef>;
   deps(name: string): readonly string[];
 }
 
 /** Builds the graph of already validated task definitions (unique names, known deps). */
-export function createGraph(tasks: readonly TaskDef<any>[]): TaskGraph {
+export function createGraph(tasks: readonly TaskDef[]): TaskGraph {
   const byName = new Map(tasks.map((t) => [t.name, t] as const));
   return { tasks: byName, deps: (name) => byName.get(name)?.deps ?? [] };
 }

@@ -45,7 +45,7 @@ export interface RunInput {
   local: boolean;
   dryRun: boolean;
   verbose: boolean;
-  planned: readonly TaskDef<any>[];
+  planned: readonly TaskDef[];
 }
 
 /** State kept by the platform instead of the local folder, shared by every clone and CI runner using it. */
@@ -67,7 +67,7 @@ export interface PlatformRun {
   /** Fields added to fingerprint, preflight and task contexts. */
   fields(): object;
   /** Fields added to a running task's context (clients bound to the task's log and abort signal). */
-  taskFields(task: TaskDef<any>, parts: { log: Logger; signal: AbortSignal; dryRun: boolean }): object;
+  taskFields(task: TaskDef, parts: { log: Logger; signal: AbortSignal; dryRun: boolean }): object;
   /** Checks made after the preflights and before the lock, when the run will act (not for dry runs). */
   beforeRun(): Promise<void>;
   /** Records, salt and lock of this target + environment, when the platform keeps them (else the local folder). */

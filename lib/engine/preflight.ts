@@ -3,7 +3,7 @@
 import { UsageError, UserError } from './errors.js';
 import type { PreflightContext, TaskDef } from './types.js';
 
-export async function runPreflights(tasks: readonly TaskDef<any>[], contextFor: (task: TaskDef<any>) => PreflightContext): Promise<void> {
+export async function runPreflights(tasks: readonly TaskDef[], contextFor: (task: TaskDef) => PreflightContext): Promise<void> {
   const problems: { task: string; error: UserError }[] = [];
   for (const task of tasks) {
     if (!task.preflight) continue;

@@ -57,9 +57,9 @@ export type RunEvent =
 
 /** What the runner needs from the outside world to fingerprint and run a task. */
 export interface TaskRuntime {
-  fingerprintContext(task: TaskDef<any>): FingerprintContext;
+  fingerprintContext(task: TaskDef): FingerprintContext;
   context(
-    task: TaskDef<any>,
+    task: TaskDef,
     parts: { deps: Record<string, Json | void>; log: TaskLog; signal: AbortSignal; invalidate(names: string[]): Promise<void> },
   ): Promise<TaskContext>;
 }
@@ -212,7 +212,7 @@ export async function runPlan(opts: RunOptions): Promise<RunSummary> {
   }
 
   /** --refresh: the cheap live probe of a cached task. Returns a stale reason, or null when it still holds. */
-  async function probe(task: TaskDef<any>, deps: Record<string, Json | void>): Promise<string | null> {
+  async function probe(task: TaskDef, deps: Record<string, Json | void>): Promise<string | null> {
     if (stopping) return null;
     emit({ type: 'check', task: task.name, at: now() });
     const stuck = whileRunning(task.name);
@@ -226,7 +226,7 @@ export async function runPlan(opts: RunOptions): Promise<RunSummary> {
     }
   }
 
-  async function run(task: TaskDef<any>, reason: string, deps: Record<string, Json | void>, fingerprint?: Fingerprint): Promise<TaskResult> {
+  async function run(task: TaskDef, reason: string, deps: Record<string, Json | void>, fingerprint?: Fingerprint): Promise<TaskResult> {
     const name = task.name;
     // Delete the record BEFORE running: if we die mid-run, the task is stale, never falsely done (wireit).
     // A task whose failure changes nothing keeps it: its record stays true, and only matches its own inputs.

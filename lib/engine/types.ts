@@ -169,7 +169,7 @@ export interface TaskContext {
 
 export interface ConfigDef {
   /** Tasks in declaration order (also the order of --list). */
-  tasks: TaskDef<any>[];
+  tasks: TaskDef[];
   /** Validates env values before anything runs (every problem reported at once). */
   envSchema?: z.ZodType<Record<string, string>>;
   /** Default concurrency (-j). */

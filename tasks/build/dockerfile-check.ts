@@ -9,13 +9,12 @@
 //   present in the production stage.
 // Every problem names the Dockerfile line to fix.
 import path from 'node:path/posix';
-import { readFileSync } from 'node:fs';
 import { UserError } from '../../lib/engine/errors.js';
 import { contextPath, simulate, type StageState } from '../../lib/dockerfile/context.js';
 import { ancestry, copySpec, runCommand, stageNamed, type Dockerfile, type Stage } from '../../lib/dockerfile/parse.js';
 import { readBuildSource, type BuildLocation, type BuildSource } from './build-source.js';
 import { prismaGenerations } from './prisma-generate.js';
-import { dependencyClosure, normalizeDir, packageAt, type ClosureEntry, type Workspace, type WorkspacePackage } from './workspace.js';
+import { dependencyClosure, normalizeDir, packageAt, readManifest, type ClosureEntry, type Workspace, type WorkspacePackage } from './workspace.js';
 
 export interface PreflightService extends BuildLocation {
   /** The service's workspace package directory (relative to the app root); only for workspace packages. */
@@ -106,7 +105,7 @@ function workspaceProblems(appRoot: string, service: PreflightService, ws: Works
 
   const generations: { stage: Stage; line: number; schemaPresent: boolean; wrongSchema?: string }[] = [];
   const schemas = closure.flatMap((c) => prismaSchemaOf(c.pkg, source, toContext).map((schema) => ({ entry: c, schema })));
-  const rootManifest = readJson(path.join(appRoot, 'package.json'));
+  const rootManifest = readManifest(appRoot, '.');
   const sim = simulate(dockerfile, source.visible, (state, ins) => {
     if (ins.keyword !== 'RUN' || !schemas.length) return;
     const gens = prismaGenerations(runCommand(ins), state.workdir, ws, rootManifest);
@@ -309,12 +308,4 @@ function carriesClient(dockerfile: Dockerfile, states: Map<Stage, StageState>, p
       });
     }),
   );
-}
-
-function readJson(file: string): Record<string, any> | undefined {
-  try {
-    return JSON.parse(readFileSync(file, 'utf8'));
-  } catch {
-    return undefined;
-  }
 }

@@ -3,7 +3,7 @@
 // <dir> run <script>`, `npm run <script> -w <pkg>`, `yarn workspace <pkg> <script>` (followed through
 // scripts that call scripts), anywhere in a `&&` / `||` / `;` chain.
 import path from 'node:path/posix';
-import type { Workspace, WorkspacePackage } from './workspace.js';
+import type { PackageManifest, Workspace, WorkspacePackage } from './workspace.js';
 
 const DIRECT = /\bprisma(@\S+)?\s+(?:--?\S+\s+)*generate\b/;
 const PNPM_COMMANDS = new Set([
@@ -43,11 +43,11 @@ function filtered(ws: Workspace, filter: string): WorkspacePackage[] {
 }
 
 /** The package scripts one simple command runs: [manifest scripts, script name] pairs. */
-function scriptCalls(ws: Workspace, words: string[], current: Record<string, any> | undefined, root: Record<string, any> | undefined): { scripts: Record<string, string>; name: string }[] {
+function scriptCalls(ws: Workspace, words: string[], current: PackageManifest | undefined, root: PackageManifest | undefined): { scripts: Record<string, string>; name: string }[] {
   const [tool, ...rest] = words;
-  const scriptsOf = (m: Record<string, any> | undefined) => (m?.scripts ?? {}) as Record<string, string>;
+  const scriptsOf = (m: PackageManifest | undefined) => m?.scripts ?? {};
   if (tool === 'pnpm') {
-    const targets: Record<string, any>[] = [];
+    const targets: PackageManifest[] = [];
     const args: string[] = [];
     let recursive = false;
     for (let i = 0; i < rest.length; i++) {
@@ -86,9 +86,9 @@ function scriptCalls(ws: Workspace, words: string[], current: Record<string, any
  * The Prisma generations a RUN command performs (empty when none). `cwd` is the directory it runs in
  * (the stage's WORKDIR); `rootManifest` the workspace root's package.json.
  */
-export function prismaGenerations(command: string, cwd: string, ws: Workspace, rootManifest: Record<string, any> | undefined): Generation[] {
+export function prismaGenerations(command: string, cwd: string, ws: Workspace, rootManifest: PackageManifest | undefined): Generation[] {
   const found: Generation[] = [];
-  const visit = (cmd: string, current: Record<string, any> | undefined, depth: number, direct: boolean) => {
+  const visit = (cmd: string, current: PackageManifest | undefined, depth: number, direct: boolean) => {
     for (const simple of simpleCommands(cmd, cwd)) {
       const line = simple.words.join(' ');
       if (DIRECT.test(line)) {

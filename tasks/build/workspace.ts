@@ -3,6 +3,9 @@
 // Synchronous on purpose: the build tasks' fingerprint inputs (a sync function) are computed from it.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import picomatch from 'picomatch';
+import YAML from 'yaml';
+import { z } from 'zod';
 import { UserError } from '../../lib/engine/errors.js';
 
 export interface WorkspacePackage {
@@ -11,7 +14,7 @@ export interface WorkspacePackage {
   dir: string;
   /** Names of the workspace packages it depends on directly (any dependency field). */
   deps: string[];
-  manifest: Record<string, any>;
+  manifest: PackageManifest;
 }
 
 export interface Workspace {
@@ -26,7 +29,26 @@ export interface ClosureEntry {
   via: string[];
 }
 
-const dependencyFields = ['dependencies', 'devDependencies', 'optionalDependencies', 'peerDependencies'];
+const dependencyFields = ['dependencies', 'devDependencies', 'optionalDependencies', 'peerDependencies'] as const;
+
+/** A field of the wrong type counts as absent: the checks judge the Dockerfile, not the manifest's style. */
+const lenient = <T extends z.ZodType>(schema: T) => schema.optional().catch(undefined);
+const stringMap = lenient(z.record(z.string(), z.string()));
+
+/** The package.json fields the build checks read; every other field passes through untouched. */
+export const packageManifest = z.looseObject({
+  name: lenient(z.string()),
+  main: lenient(z.string()),
+  module: lenient(z.string()),
+  scripts: stringMap,
+  prisma: lenient(z.looseObject({ schema: lenient(z.string()) })),
+  workspaces: lenient(z.union([z.array(z.string()), z.looseObject({ packages: lenient(z.array(z.string())) })])),
+  dependencies: stringMap,
+  devDependencies: stringMap,
+  optionalDependencies: stringMap,
+  peerDependencies: stringMap,
+});
+export type PackageManifest = z.infer<typeof packageManifest>;
 
 export function readWorkspace(root: string): Workspace {
   const packages = new Map<string, WorkspacePackage>();
@@ -69,16 +91,20 @@ export function normalizeDir(dir: string): string {
   return path.posix.normalize(dir.replaceAll('\\', '/')).replace(/^\.\//, '').replace(/\/+$/, '') || '.';
 }
 
-function readManifest(root: string, dir: string): Record<string, any> | undefined {
+/** The package.json in `dir` of the app, or undefined when there is none. */
+export function readManifest(root: string, dir: string): PackageManifest | undefined {
   const file = path.join(root, dir, 'package.json');
   if (!existsSync(file)) return undefined;
+  const rel = path.join(dir, 'package.json');
+  let json: unknown;
   try {
-    return JSON.parse(readFileSync(file, 'utf8'));
+    json = JSON.parse(readFileSync(file, 'utf8'));
   } catch (error) {
-    throw new UserError(`${path.join(dir, 'package.json')} in the app is not valid JSON: ${(error as Error).message}`, {
-      hint: `Fix the file (app root: ${root}).`,
-    });
+    throw new UserError(`${rel} in the app is not valid JSON: ${(error as Error).message}`, { hint: `Fix the file (app root: ${root}).` });
   }
+  const manifest = packageManifest.safeParse(json);
+  if (!manifest.success) throw new UserError(`${rel} in the app is not a JSON object.`, { hint: `Fix the file (app root: ${root}).` });
+  return manifest.data;
 }
 
 /** The `packages:` globs of pnpm-workspace.yaml, else package.json `workspaces` (npm, yarn). */
@@ -87,37 +113,28 @@ function workspacePatterns(root: string): string[] {
   if (existsSync(yamlFile)) return parsePackagesList(readFileSync(yamlFile, 'utf8'));
   const manifest = readManifest(root, '.');
   const workspaces = manifest?.workspaces;
-  return Array.isArray(workspaces) ? workspaces : Array.isArray(workspaces?.packages) ? workspaces.packages : [];
+  return Array.isArray(workspaces) ? workspaces : (workspaces?.packages ?? []);
 }
 
-/** The `packages:` list of a pnpm-workspace.yaml (block list of quoted or plain strings). */
-export function parsePackagesList(yaml: string): string[] {
-  const out: string[] = [];
-  let inList = false;
-  for (const raw of yaml.split(/\r?\n/)) {
-    const line = raw.replace(/\s+#.*$/, '');
-    if (/^packages:\s*$/.test(line)) {
-      inList = true;
-      continue;
-    }
-    if (!inList || line.trim() === '' || line.trim().startsWith('#')) continue;
-    const item = /^\s+-\s+(.+?)\s*$/.exec(line);
-    if (!item) {
-      if (/^\S/.test(line)) inList = false;
-      continue;
-    }
-    out.push(item[1].replace(/^(['"])(.*)\1$/, '$2'));
+/** The `packages:` list of a pnpm-workspace.yaml (any YAML form: block or flow lists, quotes, comments). */
+export function parsePackagesList(text: string, file = 'pnpm-workspace.yaml'): string[] {
+  let doc: unknown;
+  try {
+    doc = YAML.parse(text);
+  } catch (error) {
+    throw new UserError(`${file} in the app is not valid YAML: ${(error as Error).message.split('\n')[0]}`, { hint: 'Fix the file.' });
   }
-  return out;
+  const packages = (doc as { packages?: unknown } | null)?.packages;
+  return Array.isArray(packages) ? packages.filter((p): p is string => typeof p === 'string') : [];
 }
 
 /** Directories matching workspace globs (`apps/*`, `packages/**`, `tools/cli`, `!**\/test`). */
 function expandPatterns(root: string, patterns: string[]): string[] {
   const include = patterns.filter((p) => !p.startsWith('!')).map(normalizeDir);
-  const exclude = patterns.filter((p) => p.startsWith('!')).map((p) => globToRegExp(normalizeDir(p.slice(1))));
+  const exclude = patterns.filter((p) => p.startsWith('!')).map((p) => picomatch(normalizeDir(p.slice(1))));
   const dirs = new Set<string>();
   for (const pattern of include) {
-    for (const dir of matchDirs(root, pattern.split('/'), '')) if (!exclude.some((re) => re.test(dir))) dirs.add(dir);
+    for (const dir of matchDirs(root, pattern.split('/'), '')) if (!exclude.some((excluded) => excluded(dir))) dirs.add(dir);
   }
   return [...dirs].sort();
 }
@@ -131,22 +148,7 @@ function matchDirs(root: string, segments: string[], base: string): string[] {
       .map((d) => (base ? `${base}/${d.name}` : d.name));
   if (!existsSync(path.join(root, base || '.'))) return [];
   if (head === '**') return [...matchDirs(root, rest, base), ...children().flatMap((c) => matchDirs(root, segments, c))];
-  if (!/[*?[]/.test(head)) return matchDirs(root, rest, base ? `${base}/${head}` : head);
-  const re = globToRegExp(head);
-  return children().filter((c) => re.test(path.posix.basename(c))).flatMap((c) => matchDirs(root, rest, c));
-}
-
-/** A glob (`*`, `?`, `**`) as an anchored regular expression over `/`-separated paths. */
-export function globToRegExp(glob: string): RegExp {
-  let re = '';
-  for (let i = 0; i < glob.length; i++) {
-    const c = glob[i];
-    if (c === '*' && glob[i + 1] === '*') {
-      re += glob[i + 2] === '/' ? '(?:.*/)?' : '.*';
-      i += glob[i + 2] === '/' ? 2 : 1;
-    } else if (c === '*') re += '[^/]*';
-    else if (c === '?') re += '[^/]';
-    else re += c.replace(/[.+^${}()|[\]\\]/g, '\\$&');
-  }
-  return new RegExp(`^${re}$`);
+  if (!picomatch.scan(head).isGlob) return matchDirs(root, rest, base ? `${base}/${head}` : head);
+  const matches = picomatch(head);
+  return children().filter((c) => matches(path.posix.basename(c))).flatMap((c) => matchDirs(root, rest, c));
 }

@@ -7,6 +7,6 @@ import { sqlPgvectorTask } from '../setup/sql-pgvector.js';
 
 export { localDbStatus } from './db-local.js';
 
-export function dbTasks(infra: InfraConfig): TaskDef<any>[] {
+export function dbTasks(infra: InfraConfig): TaskDef[] {
   return [sqlPgvectorTask(infra), ...dbLocalTasks(infra), dbMigrateTask(infra)];
 }

@@ -8,7 +8,7 @@ import { secretsEnv } from './env-secrets.js';
 import { rollbackTask } from './rollback.js';
 import { urlsTask } from './urls.js';
 
-export function buildDeployTasks(infra: InfraConfig): TaskDef<any>[] {
+export function buildDeployTasks(infra: InfraConfig): TaskDef[] {
   return [
     secretsEnv,
     ...infra.services.map(buildTask),

@@ -68,7 +68,7 @@ export type CleanupOutput = {
   invalidated: string[];
 };
 
-export function cleanupTasks(_infra: InfraConfig): TaskDef<any>[] {
+export function cleanupTasks(_infra: InfraConfig): TaskDef[] {
   return [
     defineTask<CleanupOutput>({
       name: TASK.cleanup,

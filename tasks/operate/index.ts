@@ -8,6 +8,6 @@ import { resourceTasks } from './resource.js';
 import { sqlPowerTasks } from './sql-power.js';
 import { statusTask } from './status.js';
 
-export function opsTasks(_infra: InfraConfig): TaskDef<any>[] {
+export function opsTasks(_infra: InfraConfig): TaskDef[] {
   return [statusTask(), listTask(), costTask(), ...sqlPowerTasks(), ...resourceTasks()];
 }

@@ -221,4 +221,4 @@ function enableApiTask(): TaskDef<{ api: string }> {
   });
 }
 
-export const resourceTasks = (): TaskDef<any>[] => [enableApiTask(), deleteTask()];
+export const resourceTasks = (): TaskDef[] => [enableApiTask(), deleteTask()];

@@ -119,4 +119,4 @@ async function waitForPolicy(ctx: TaskContext, target: 'NEVER' | 'ALWAYS'): Prom
   }
 }
 
-export const sqlPowerTasks = (): TaskDef<any>[] => [sqlPowerTask('stop'), sqlPowerTask('start')];
+export const sqlPowerTasks = (): TaskDef[] => [sqlPowerTask('stop'), sqlPowerTask('start')];

@@ -84,6 +84,6 @@ export const setup = defineTask({
   },
 });
 
-export function setupTasks(_infra: InfraConfig): TaskDef<any>[] {
+export function setupTasks(_infra: InfraConfig): TaskDef[] {
   return [...setupSteps, setup];
 }

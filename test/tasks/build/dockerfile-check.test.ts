@@ -41,6 +41,25 @@ test('the workspace graph is read from the package.json files, transitively', ()
   assert.equal(config.via, ['@clone/api-gateway', '@clone/validation', '@clone/config']);
 });
 
+test('pnpm-workspace.yaml in any YAML form, exclusions, and package.json fields of the wrong type', () => {
+  const app = copySampleApp();
+  try {
+    const names = () => [...readWorkspace(app.root).packages.keys()].sort();
+    const all = names();
+    app.write('pnpm-workspace.yaml', "# the monorepo\npackages: ['apps/*', \"services/*\", packages/*, '!packages/validation']\n");
+    assert.equal(names(), all.filter((n) => n !== '@clone/validation'), 'a flow list with quotes and an exclusion');
+    app.write('pnpm-workspace.yaml', 'packages:\n  - apps/*   # the apps\n  - "packages/**"\n');
+    assert.equal(names(), all.filter((n) => n !== '@clone/face-processing-service'), 'a block list, comments, ** (services/ left out)');
+    app.write('apps/api-gateway/package.json', JSON.stringify({ name: '@clone/api-gateway', scripts: 'not a map', dependencies: { '@clone/logger': 'workspace:*' } }));
+    const gw = readWorkspace(app.root).packages.get('@clone/api-gateway')!;
+    assert.equal([gw.manifest.scripts, gw.deps], [undefined, ['@clone/logger']], 'a field of the wrong type counts as absent');
+    app.write('pnpm-workspace.yaml', 'packages: [apps/*\n');
+    assert.throws(() => readWorkspace(app.root), /pnpm-workspace\.yaml in the app is not valid YAML/);
+  } finally {
+    app.cleanup();
+  }
+});
+
 test('every service Dockerfile of the sample app passes', () => {
   const ws = readWorkspace(sampleApp);
   assert.is(infra.services.length, 4);
