@@ -86,11 +86,12 @@ const MIN_TOKEN_LIFETIME_MS = 5 * 60_000;
 /**
  * The access token gcloud holds for the active account in its access_tokens.db (SQLite, read with sql.js:
  * WebAssembly, nothing to compile at install), when it has minutes left. Undefined whenever gcloud would
- * decide otherwise (impersonation, an access-token file, no known account) or the cache has nothing fresh:
+ * decide otherwise (impersonation, an access-token or credential file, no known account) or the cache has nothing fresh:
  * then ask gcloud, which refreshes it.
  */
 export async function cachedAccessToken(env: Env, now = Date.now()): Promise<string | undefined> {
-  if (gcloudProperty(env, 'auth', 'impersonate_service_account') || gcloudProperty(env, 'auth', 'access_token_file')) return undefined;
+  // Properties with which gcloud's token comes from somewhere else than the account's own credentials.
+  if (['impersonate_service_account', 'access_token_file', 'credential_file_override'].some((name) => gcloudProperty(env, 'auth', name))) return undefined;
   const account = await activeAccountFromFiles(env);
   if (!account) return undefined;
   const bytes = await readFile(path.join(gcloudConfigDir(env), 'access_tokens.db')).catch(() => undefined);
