@@ -15,7 +15,7 @@ const cacheDir = fileURLToPath(new URL('../../node_modules/.cache/gcp-tasks/', i
 const treeDir = path.join(cacheDir, 'tree');
 const graphsDir = path.join(cacheDir, 'tree-graphs');
 // Bumped when the compiled output changes shape: older trees are not reused.
-const FORMAT = 3;
+const FORMAT = 4;
 // Compiled for the node that runs it (import attributes, for one, are kept only from 20.10 on).
 const TARGET = `node${process.versions.node}`;
 const TS = /\.ts$/;
@@ -58,7 +58,7 @@ function upToDate(graphFile) {
     if (graph.format !== FORMAT || graph.target !== TARGET) return false;
     return (
       Object.entries(graph.sources).every(([source, was]) => stamp(source) === was && fs.existsSync(compiledPath(source))) &&
-      Object.entries(graph.vendored).every(([name, was]) => stamp(packageJson(name)) === was && fs.existsSync(vendoredPath(name)))
+      Object.values(graph.vendored).every((v) => stamp(v.manifest) === v.stamp && fs.existsSync(v.file))
     );
   } catch {
     return false;
@@ -72,36 +72,35 @@ function writeAtomic(file, text) {
   fs.renameSync(tmp, file); // a start-up running meanwhile reads the old module or the new one, never half
 }
 
-const packageJson = (name) => path.join(toolRoot, 'node_modules', name, 'package.json');
-
-/** Where a vendored package's bundle lives: named by its version, so an upgrade is never served stale. */
-function vendoredPath(name) {
-  const { version } = JSON.parse(fs.readFileSync(packageJson(name), 'utf8'));
-  return path.join(treeDir, 'vendor', `${name}@${version}.js`);
+/**
+ * A package to bundle: its package.json (with the stamp a start-up compares) and its bundle's file, named by the
+ * package's version so an upgrade is never served stale.
+ */
+function vendoredPackage(name) {
+  const manifest = path.join(toolRoot, 'node_modules', name, 'package.json');
+  const { version, type } = JSON.parse(fs.readFileSync(manifest, 'utf8'));
+  return { name, manifest, stamp: stamp(manifest), isModule: type === 'module', file: path.join(treeDir, 'vendor', `${name}@${version}.js`) };
 }
 
 /**
- * An ES module that re-exports package `name`. A CommonJS package's names are only known by loading it, and a
+ * An ES module that re-exports the package. A CommonJS package's names are only known by loading it, and a
  * bundle must declare them: they are listed.
  */
-function reexports(name) {
-  const require = createRequire(path.join(toolRoot, 'package.json'));
-  const isModule = JSON.parse(fs.readFileSync(packageJson(name), 'utf8')).type === 'module';
-  if (isModule) return `export * from '${name}'; export { default } from '${name}';`;
-  const names = Object.keys(require(name)).filter((key) => /^[A-Za-z_$][\w$]*$/.test(key) && key !== 'default');
-  return `import m from '${name}'; export default m; export const { ${names.join(', ')} } = m;`;
+function reexports(pkg) {
+  if (pkg.isModule) return `export * from '${pkg.name}'; export { default } from '${pkg.name}';`;
+  const names = Object.keys(createRequire(path.join(toolRoot, 'package.json'))(pkg.name)).filter((key) => /^[A-Za-z_$][\w$]*$/.test(key) && key !== 'default');
+  return `import m from '${pkg.name}'; export default m; export const { ${names.join(', ')} } = m;`;
 }
 
-async function bundleVendored(esbuild, name) {
-  const file = vendoredPath(name);
-  if (fs.existsSync(file)) return;
+async function bundleVendored(esbuild, pkg) {
+  if (fs.existsSync(pkg.file)) return;
   const { outputFiles } = await esbuild.build({
-    stdin: { contents: reexports(name), resolveDir: toolRoot, loader: 'js' },
+    stdin: { contents: reexports(pkg), resolveDir: toolRoot, loader: 'js' },
     // CommonJS code in an ES module: its require() of node's builtins needs a require to call.
     banner: { js: `import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);` },
-    bundle: true, write: false, platform: 'node', format: 'esm', target: TARGET, logLevel: 'silent', outfile: file,
+    bundle: true, write: false, platform: 'node', format: 'esm', target: TARGET, logLevel: 'silent', outfile: pkg.file,
   });
-  writeAtomic(file, outputFiles[0].text);
+  writeAtomic(pkg.file, outputFiles[0].text);
 }
 
 const isPath = (specifier) => /^(\.{1,2}\/|\/|file:)/.test(specifier);
@@ -111,13 +110,13 @@ const isPath = (specifier) => /^(\.{1,2}\/|\/|file:)/.test(specifier);
  * the same layout), an absolute one to TypeScript points into the tree, and one to any other file (JSON, .mjs)
  * points at that file where it is. Packages and node: builtins stay bare.
  */
-function importsPlugin() {
+function importsPlugin(vendored) {
   return {
     name: 'tree-imports',
     setup(build) {
       build.onResolve({ filter: /.*/ }, (args) => {
         if (args.kind === 'entry-point') return undefined;
-        if (VENDORED.includes(args.path) && args.importer.startsWith(toolRoot)) return { path: vendoredPath(args.path), external: true };
+        if (Object.hasOwn(vendored, args.path) && args.importer.startsWith(toolRoot)) return { path: vendored[args.path].file, external: true };
         if (!isPath(args.path)) return { path: args.path, external: true };
         const target = args.path.startsWith('file:') ? fileURLToPath(args.path) : path.resolve(args.resolveDir, args.path);
         // TypeScript's NodeNext style: the source says `./x.js`, the file on disk is `./x.ts`.
@@ -148,8 +147,8 @@ async function compile(entry, graphFile) {
   const sources = Object.keys(metafile.inputs).map((input) => path.resolve('/', input)).filter((file) => TS.test(file));
   // Stamped before compiling: a file saved meanwhile is compiled again next time, never trusted stale.
   const stamps = Object.fromEntries(sources.map((source) => [source, stamp(source)]));
-  const vendored = Object.fromEntries(VENDORED.map((name) => [name, stamp(packageJson(name))]));
-  for (const name of VENDORED) await bundleVendored(esbuild, name);
+  const vendored = Object.fromEntries(VENDORED.map((name) => [name, vendoredPackage(name)]));
+  for (const pkg of Object.values(vendored)) await bundleVendored(esbuild, pkg);
   const { outputFiles } = await esbuild.build({
     ...common,
     entryPoints: sources,
@@ -157,7 +156,7 @@ async function compile(entry, graphFile) {
     outbase: '/',
     sourcemap: 'linked', // a file of its own, read only when source maps are on
     tsconfigRaw: { compilerOptions: { verbatimModuleSyntax: true } },
-    plugins: [importsPlugin()],
+    plugins: [importsPlugin(vendored)],
   });
   writeAtomic(path.join(treeDir, 'package.json'), '{ "type": "module" }\n');
   for (const out of outputFiles) writeAtomic(out.path, out.text);
