@@ -134,6 +134,8 @@ export interface RestSession {
   stats: { requests: number; retries: number };
   dispatcher?: Promise<Dispatcher>;
   token?: Promise<Bearer | null>;
+  /** Set once Google refused gcloud's cached token: the rest of the run takes its token from gcloud. */
+  cachedTokenRefused?: boolean;
 }
 
 export function createRestSession(env: Readonly<Record<string, string | undefined>>, project: string): RestSession {
@@ -194,23 +196,18 @@ function createTransport(session: RestSession, task: RestCaller): (api: RestApi,
     registerSecret(value);
     return { value, cached: false };
   };
-  const remember = (bearer: Promise<Bearer | null>) =>
-    (session.token = bearer.catch((e: unknown) => {
+  const token = (): Promise<Bearer | null> =>
+    (session.token ??= (async (): Promise<Bearer | null> => {
+      // With disabled credentials gcloud sends no Authorization header; neither do we.
+      if (truthy(gcloudProperty(session.env, 'auth', 'disable_credentials'))) return null;
+      const cached = session.cachedTokenRefused ? undefined : await cachedAccessToken(session.env);
+      if (!cached) return fromGcloud();
+      registerSecret(cached);
+      return { value: cached, cached: true };
+    })().catch((e: unknown) => {
       session.token = undefined;
       throw e;
     }));
-  const token = (): Promise<Bearer | null> =>
-    session.token ??
-    remember(
-      (async () => {
-        // With disabled credentials gcloud sends no Authorization header; neither do we.
-        if (truthy(gcloudProperty(session.env, 'auth', 'disable_credentials'))) return null;
-        const cached = await cachedAccessToken(session.env);
-        if (!cached) return fromGcloud();
-        registerSecret(cached);
-        return { value: cached, cached: true };
-      })(),
-    );
 
   return async (_api, url, opts) => {
     for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) url.searchParams.set(k, v);
@@ -239,7 +236,11 @@ function createTransport(session: RestSession, task: RestCaller): (api: RestApi,
         failure = toRestError(res.status, text, command, session.project);
         // gcloud's cached token was refused (revoked, or the clock is off): the run asks gcloud for one instead.
         if (failure.kind === 'unauthenticated' && bearer?.cached) {
-          if (session.token && (await session.token)?.cached) remember(fromGcloud());
+          // The first request refused forgets the token; the others then find gcloud's on its way.
+          if (!session.cachedTokenRefused) {
+            session.cachedTokenRefused = true;
+            session.token = undefined;
+          }
           bearer = await token();
           attempt--;
           continue;
