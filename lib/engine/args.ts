@@ -1,5 +1,6 @@
 // The command line: `pnpm task <names...> [flags] [-- task args]`. Flag names follow make/Task/turbo.
 // Every mistake is a UsageError (exit 2) that lists the valid flags.
+import * as path from 'node:path';
 import type { EnvName, TaskArgs } from './types.js';
 import type { PlatformFlag } from './platform.js';
 import { UsageError } from './errors.js';
@@ -86,6 +87,60 @@ export function usage(platformFlags: readonly PlatformFlag[] = []): string {
 
 const validFlags = (extra: readonly string[] = []) => [...FLAGS.flatMap((f) => f.names), ...extra].join(' ');
 
+type Token = { kind: 'rest'; args: readonly string[] } | { kind: 'target'; arg: string } | { kind: 'flag'; name: string; value: string | undefined; arg: string };
+
+/** The command line as targets, flags with their values, and what follows `--`. */
+function* tokens(argv: readonly string[], extra: readonly string[]): Generator<Token> {
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--') {
+      yield { kind: 'rest', args: argv.slice(i + 1) };
+      return;
+    }
+    if (!arg.startsWith('-') || arg === '-') {
+      yield { kind: 'target', arg };
+      continue;
+    }
+    const eq = arg.indexOf('=');
+    let name = eq > 0 ? arg.slice(0, eq) : arg;
+    let value: string | undefined = eq > 0 ? arg.slice(eq + 1) : undefined;
+    // -j4 and grouped short booleans (-ky)
+    if (/^-j\d+$/.test(name)) [name, value] = ['-j', name.slice(2)];
+    else if (/^-[a-zA-Z]{2,}$/.test(name)) {
+      for (const letter of name.slice(1)) {
+        if (byName.get(`-${letter}`)?.value) throw new UsageError(`In ${arg}: -${letter} takes a value (write -${letter} N).`, `Valid flags: ${validFlags(extra)}`);
+        yield { kind: 'flag', name: `-${letter}`, value: undefined, arg };
+      }
+      continue;
+    }
+    const flag = byName.get(name);
+    if (flag && OPTIONAL_VALUE.has(flag.key) && value === undefined && /^(mermaid|dot)$/.test(argv[i + 1] ?? '')) value = argv[++i];
+    if (flag?.value && value === undefined && !OPTIONAL_VALUE.has(flag.key)) {
+      value = argv[++i];
+      if (value === undefined) throw new UsageError(`${name} needs a value (${flag.value}).`, `Valid flags: ${validFlags(extra)}`);
+    }
+    yield { kind: 'flag', name, value, arg };
+  }
+}
+
+/** The config file a run uses: the one given, else tasks.config.ts in `cwd`. */
+export const configFileOf = (config: string | undefined, cwd: string): string => path.resolve(cwd, config ?? 'tasks.config.ts');
+
+/**
+ * The config file a command line names, read before the platform and its flags are known (they take no
+ * value, so none can swallow a --config). A command line that does not parse names the default: its run
+ * stops at the usage error before loading any config.
+ */
+export function configFileOfArgv(argv: readonly string[], cwd: string): string {
+  let config: string | undefined;
+  try {
+    for (const token of tokens(argv, [])) if (token.kind === 'flag' && byName.get(token.name)?.key === 'config' && token.value?.trim()) config = token.value;
+  } catch {
+    // reported by the run itself
+  }
+  return configFileOf(config, cwd);
+}
+
 export function parseArgs(argv: readonly string[], platformFlags: readonly PlatformFlag[] = []): CliOptions {
   const extra = platformFlags.map((f) => `--${f.name}`);
   const opts: CliOptions = {
@@ -109,35 +164,10 @@ export function parseArgs(argv: readonly string[], platformFlags: readonly Platf
     unlock: false,
     lockTimeoutMs: 0,
   };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (arg === '--') {
-      opts.taskArgs = parseTaskArgs(argv.slice(i + 1));
-      break;
-    }
-    if (!arg.startsWith('-') || arg === '-') {
-      opts.targets.push(arg);
-      continue;
-    }
-    const eq = arg.indexOf('=');
-    let name = eq > 0 ? arg.slice(0, eq) : arg;
-    let value: string | undefined = eq > 0 ? arg.slice(eq + 1) : undefined;
-    // -j4 and grouped short booleans (-ky)
-    if (/^-j\d+$/.test(name)) [name, value] = ['-j', name.slice(2)];
-    else if (/^-[a-zA-Z]{2,}$/.test(name)) {
-      for (const letter of name.slice(1)) {
-        if (byName.get(`-${letter}`)?.value) throw new UsageError(`In ${arg}: -${letter} takes a value (write -${letter} N).`, `Valid flags: ${validFlags(extra)}`);
-        setFlag(opts, `-${letter}`, undefined, arg, extra);
-      }
-      continue;
-    }
-    const flag = byName.get(name);
-    if (flag && OPTIONAL_VALUE.has(flag.key) && value === undefined && /^(mermaid|dot)$/.test(argv[i + 1] ?? '')) value = argv[++i];
-    if (flag?.value && value === undefined && !OPTIONAL_VALUE.has(flag.key)) {
-      value = argv[++i];
-      if (value === undefined) throw new UsageError(`${name} needs a value (${flag.value}).`, `Valid flags: ${validFlags(extra)}`);
-    }
-    setFlag(opts, name, value, arg, extra);
+  for (const token of tokens(argv, extra)) {
+    if (token.kind === 'rest') opts.taskArgs = parseTaskArgs(token.args);
+    else if (token.kind === 'target') opts.targets.push(token.arg);
+    else setFlag(opts, token.name, token.value, token.arg, extra);
   }
   return opts;
 }

@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { EnvName, Prompt, TaskArgs, TaskDef } from './types.js';
 import { UsageError, UserError } from './errors.js';
-import { parseArgs, usage, wantsJson, type CliOptions } from './args.js';
+import { configFileOf, parseArgs, usage, wantsJson, type CliOptions } from './args.js';
 import { loadConfig, type LoadedConfig } from './config.js';
 import { createRuntime } from './context.js';
 import { commandFor, type CommandTarget } from './command.js';
@@ -90,7 +90,7 @@ function version(): string {
 async function dispatch(opts: CliOptions, argv: readonly string[], io: Io, platform: Platform, watch: Watch): Promise<number> {
   if (opts.help) return io.stdout.write(usage(platform.flags)), 0;
   if (opts.version) return io.stdout.write(`gcp-tasks ${version()}\n`), 0;
-  const configFile = path.resolve(io.cwd, opts.config ?? 'tasks.config.ts');
+  const configFile = configFileOf(opts.config, io.cwd);
   watch.stage = `loading the config ${path.basename(configFile)}`;
   const loaded = await loadConfig(configFile, { verbose: opts.verbose });
   watch.stage = 'planning';
@@ -125,7 +125,7 @@ function commandBuilder(loaded: LoadedConfig, opts: CliOptions, env: EnvName, io
   const target: CommandTarget = {
     env,
     platformFlags: Object.keys(opts.platform).filter((f) => opts.platform[f]),
-    ...(opts.config !== undefined && loaded.file !== path.resolve(io.cwd, 'tasks.config.ts') ? { config: opts.config } : {}),
+    ...(opts.config !== undefined && loaded.file !== configFileOf(undefined, io.cwd) ? { config: opts.config } : {}),
   };
   return (task, taskArgs) => commandFor(target, task, taskArgs);
 }

@@ -1,11 +1,11 @@
-// Loads a config file (from the compiled tree, or as a plain dynamic import under TypeScript hooks) and validates it before
+// Loads a config file (from the compiled program, or as a plain dynamic import under TypeScript hooks) and validates it before
 // anything runs: the shape of every task, unique names, known deps, no cycle. Every problem is reported at
 // once, each with its path. (What a platform adds to the config, it validates itself.)
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { z } from 'zod';
-import { compiledUrl, treeActive } from '../loader/tree.mjs';
+import { programActive, programEntryUrl } from '../loader/program.mjs';
 import type { ConfigDef, TaskDef } from './types.js';
 import { UserError } from './errors.js';
 import { assertAcyclic, createGraph, suggest, type TaskGraph } from './graph.js';
@@ -70,8 +70,8 @@ export async function loadConfig(file: string, opts: { verbose?: boolean } = {})
   }
   let mod: { default?: unknown };
   try {
-    // A CLI loaded from the compiled tree loads the config from it too: one copy of every module it shares.
-    mod = await import(treeActive() ? await compiledUrl(abs) : pathToFileURL(abs).href);
+    // A CLI run from a compiled program loads the config compiled with it: one copy of every module they share.
+    mod = await import(programActive() ? await programEntryUrl(abs) : pathToFileURL(abs).href);
   } catch (error) {
     const message = opts.verbose && error instanceof Error ? error.stack : (error as Error)?.message ?? String(error);
     throw new UserError(`Cannot load ${path.basename(abs)}: ${message}`, { hint: 'Fix the error in the config file (run with --verbose for the stack).' });

@@ -1,7 +1,7 @@
 // Which module defines each task, so its code fingerprint can be that module and what it imports. defineTask
 // records its caller's file; loading a config assigns the config file to tasks made any other way.
 import { fileURLToPath } from 'node:url';
-import { sourcePath } from '../loader/tree.mjs';
+import { sourceAt } from '../loader/program.mjs';
 
 const sources = new WeakMap<object, string>();
 const files = new Set<string>();
@@ -12,10 +12,11 @@ export function callerFile(depth: number): string | undefined {
   try {
     Error.prepareStackTrace = (_error, frames) => frames;
     const frames = new Error().stack as unknown as NodeJS.CallSite[];
-    const name = frames[depth + 1]?.getFileName();
+    const frame = frames[depth + 1];
+    const name = frame?.getFileName();
     if (!name) return undefined;
     const file = name.startsWith('file:') ? fileURLToPath(name) : name.startsWith('/') ? name : undefined;
-    return file && sourcePath(file);
+    return file && sourceAt(file, frame!.getLineNumber() ?? 0);
   } finally {
     Error.prepareStackTrace = original;
   }
