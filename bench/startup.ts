@@ -1,7 +1,7 @@
 // Start-up benchmark: what `pnpm task` costs when there is nothing to do. Against a standalone-style sandbox
 // (found through its sandbox.json) that already holds a deployed project: --version, --help, --list, a
 // --dry-run and a fully cached deploy:all, each the median of several runs (wall and CPU seconds, since
-// the machine may be shared), with a breakdown: process start (node alone), CLI modules (the compiled tree's
+// the machine may be shared), with a breakdown: process start (node alone), CLI modules (the compiled program's
 // check included), config load, cache check (the runner's own time), the rest (sandbox connect, env, render). Then a DAG of sleeping tasks
 // through the CLI: the runner's wall against the critical path of the sleeps, and the first task's
 // overhead over its own sleep. Run alone: node_modules/.bin/tsx bench/startup.ts
@@ -47,7 +47,7 @@ function once(argv: readonly string[], env: Record<string, string>, cwd = repoRo
 }
 
 async function measure(argv: readonly string[], env: Record<string, string> = {}, cwd?: string): Promise<Timing & { all: Timing[] }> {
-  await once(argv, env, cwd); // warm the compiled tree and the disk cache
+  await once(argv, env, cwd); // warm the compiled program and the disk cache
   const all: Timing[] = [];
   for (let i = 0; i < RUNS; i++) all.push(await once(argv, env, cwd));
   return { wall: median(all.map((t) => t.wall)), cpu: median(all.map((t) => t.cpu)), stdout: all.at(-1)!.stdout, all };
