@@ -18,7 +18,7 @@ let w: DeployWorld;
 const keys = ['api-gateway', 'websocket-server', 'face-processing-service', 'voice-cloning-service'];
 
 test.before(async () => {
-  w = await deployWorld();
+  w = await deployWorld({ snapshot: 'setup', setup: [] });
   // Credentials and clutter a careless checkout holds, each where a COPY of its folder would reach it.
   const plant = (rel: string, text: string) => {
     fs.mkdirSync(path.dirname(w.app.file(rel)), { recursive: true });
