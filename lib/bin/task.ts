@@ -1,4 +1,4 @@
-// Entry point of `pnpm task`: run from lib/loader's compiled tree (task.mjs), or with its TypeScript hooks or tsx, so
+// Entry point of `pnpm task`: run from lib/loader's compiled program (task.mjs), or with its TypeScript hooks or tsx, so
 // a .ts config loads as a plain import.
 import './zod-jitless.js';
 import { main } from '../engine/cli.js';
@@ -11,7 +11,9 @@ process.on('unhandledRejection', (reason) => {
   process.stderr.write(`Warning: a task left a promise rejected without handling it: ${redact(message)}\n`);
 });
 
-const code = await main(process.argv.slice(2), gcpPlatform);
-// Exit explicitly: a task may leave a handle open (a socket, a timer); the run is over either way.
-// Wait for stdout to drain first so a piped --json summary is never cut short.
-process.stdout.write('', () => process.exit(code));
+// No top-level await: a compiled program is a CommonJS script (its code can then be cached by V8).
+void main(process.argv.slice(2), gcpPlatform).then((code) => {
+  // Exit explicitly: a task may leave a handle open (a socket, a timer); the run is over either way.
+  // Wait for stdout to drain first so a piped --json summary is never cut short.
+  process.stdout.write('', () => process.exit(code));
+});

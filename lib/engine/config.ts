@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { z } from 'zod';
-import { programActive, programEntryUrl } from '../loader/program.mjs';
+import { runningProgram } from './program.js';
 import type { ConfigDef, TaskDef } from './types.js';
 import { UserError } from './errors.js';
 import { assertAcyclic, createGraph, suggest, type TaskGraph } from './graph.js';
@@ -70,8 +70,9 @@ export async function loadConfig(file: string, opts: { verbose?: boolean } = {})
   }
   let mod: { default?: unknown };
   try {
-    // A CLI run from a compiled program loads the config compiled with it: one copy of every module they share.
-    mod = await import(programActive() ? await programEntryUrl(abs) : pathToFileURL(abs).href);
+    // A CLI run from a compiled program loads the config compiled into it: one copy of every module they share.
+    const program = runningProgram();
+    mod = (await (program ? program.config(abs) : import(pathToFileURL(abs).href))) as { default?: unknown };
   } catch (error) {
     const message = opts.verbose && error instanceof Error ? error.stack : (error as Error)?.message ?? String(error);
     throw new UserError(`Cannot load ${path.basename(abs)}: ${message}`, { hint: 'Fix the error in the config file (run with --verbose for the stack).' });

@@ -1,7 +1,7 @@
 // Which module defines each task, so its code fingerprint can be that module and what it imports. defineTask
 // records its caller's file; loading a config assigns the config file to tasks made any other way.
 import { fileURLToPath } from 'node:url';
-import { sourceAt } from '../loader/program.mjs';
+import { runningProgram } from './program.js';
 
 const sources = new WeakMap<object, string>();
 const files = new Set<string>();
@@ -16,7 +16,7 @@ export function callerFile(depth: number): string | undefined {
     const name = frame?.getFileName();
     if (!name) return undefined;
     const file = name.startsWith('file:') ? fileURLToPath(name) : name.startsWith('/') ? name : undefined;
-    return file && sourceAt(file, frame!.getLineNumber() ?? 0);
+    return file && (runningProgram()?.sourceAt(file, frame!.getLineNumber() ?? 0) ?? file);
   } finally {
     Error.prepareStackTrace = original;
   }

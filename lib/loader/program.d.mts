@@ -1,14 +1,14 @@
-// Types of program.mjs, for the TypeScript modules that ask it for a config's module or a line's source.
+// Types of program.mjs, for the tests that compile and run programs.
 export interface Program {
+  /** The program's folder, its script and the script's V8 code cache. */
   dir: string;
-  /** Entry source → its module's file in `dir`. */
-  entries: Record<string, string>;
-  /** Chunk file in `dir` → [first line, source module] of each module in it. */
-  modules: Record<string, [number, string][]>;
+  file: string;
+  cacheFile: string;
+  main: string;
+  configs: string[];
+  /** [first line, source module] of each module in the script. */
+  modules: [number, string][];
+  inputs: Record<string, string>;
 }
-export declare function useProgram(program: Program): void;
-export declare function programUrl(entry: string): string | undefined;
-export declare const programActive: () => boolean;
-export declare function programEntryUrl(entry: string): Promise<string>;
-export declare function sourceAt(file: string, line: number): string;
-export declare function compileProgram(entries: readonly string[]): Promise<Program>;
+export declare function compileProgram(main: string, configs?: readonly string[]): Promise<Program>;
+export declare function runProgram(program: Program, opts?: { configErrors?: Map<string, Error>; sourceMaps?: boolean }): Promise<void>;

@@ -1,77 +1,36 @@
-// The CLI and its config compiled ahead by esbuild into one program of plain ES modules, so `pnpm task` runs on
-// node alone. Module hooks (register.mjs) answer every import from a separate thread, and even plain ES modules
-// cost node a resolution, a read and a link each: loading the ~300 modules of the CLI, the config and their
-// packages one by one took longer than everything a cached run does. A program bundles its entries with code
-// splitting: what several entries import lives in a shared chunk, so the CLI and the config it loads later see
-// one instance of every module they share (the secret registry among them), and what only a lazy import needs
-// (the sandbox, the embedded PostgreSQL) stays in chunks of its own that load when used.
+// The CLI and its config compiled ahead by esbuild into one program, a single CommonJS script that `pnpm task`
+// runs on node alone, with V8's code cache. Module hooks (register.mjs) answer every import from a separate
+// thread; plain ES modules still cost node a resolution, a read and a link each, and V8 compiles every one of
+// them again on each start (Node 20 keeps no compile cache for ES modules). One script is read once, and its
+// code cache, written after a run, holds the functions that run compiled: the next start skips compiling them.
+// A CommonJS script loads other packages with require, which cannot load an ES module in Node 20: packages that
+// are ES modules only are bundled in too.
+// The config is a lazy module of the script: the CLI loads it when it needs it, and the modules both use exist
+// once (the secret registry among them). Of the packages that require can load, only those in BUNDLED come in;
+// zx, packages that find files of their own (WebAssembly, a native binary), and the packages a config outside
+// the tool imports load from where they are installed.
 // Each program's record lists every input with its size and modification time; a start that finds them
 // unchanged only stats the files, and a change recompiles. Plain JavaScript: it runs before anything can be
 // transpiled.
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { createRequire } from 'node:module';
+import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const toolRoot = fileURLToPath(new URL('../../', import.meta.url));
 const programsDir = path.join(toolRoot, 'node_modules', '.cache', 'gcp-tasks', 'programs');
 // Bumped when the compiled output changes shape: older programs are not reused.
-const FORMAT = 3;
-// Compiled for the node that runs it (import attributes, for one, are kept only from 20.10 on).
+const FORMAT = 5;
+// Compiled for the node that runs it.
 const TARGET = `node${process.versions.node}`;
 const TS = /\.[cm]?tsx?$/;
 // Packages of many small modules that every run loads, bundled into the program: loading zod's ~95 modules,
 // undici's ~100 or yaml's ~60 one by one takes several times as long as in one file.
 const BUNDLED = ['zod', 'undici', 'yaml', 'listr2', 'ignore', 'picomatch', 'dotenv', 'p-limit', 'write-file-atomic'];
-// Chunks a newer compile replaced are removed once nothing started before could still be loading them.
+// Programs nothing has run for a day (a config in a folder long gone, most often) are removed.
 const STALE_MS = 24 * 60 * 60 * 1000;
-
-/** The program the running process was loaded from, if any. */
-let active;
-
-/** Marks `program` as the one this process runs: configs and source lookups are answered from it. */
-export function useProgram(program) {
-  active = program;
-}
-
-/** The URL of `entry` in the running program, or undefined when it was not compiled into it. */
-export function programUrl(entry) {
-  const file = active?.entries[entry];
-  return file && pathToFileURL(path.join(active.dir, file)).href;
-}
-
-/** True when the running process was loaded from a program. */
-export const programActive = () => active !== undefined;
-
-/**
- * The URL of `entry` (a config) in the running program. One left out did not compile when the run started:
- * compiling it again throws its error. (One that compiles now appeared since: the run cannot take it in.)
- */
-export async function programEntryUrl(entry) {
-  const url = programUrl(entry);
-  if (url) return url;
-  await compileProgram([...Object.keys(active.entries), entry]);
-  throw new Error(`${path.basename(entry)} appeared or changed while the run was starting: run the command again.`);
-}
-
-/**
- * The source module of line `line` of `file`: for a chunk of the running program, the module esbuild placed
- * there (each module's code follows a comment naming it); any other file is its own source.
- */
-export function sourceAt(file, line) {
-  const chunk = active && file.startsWith(`${active.dir}${path.sep}`) ? active.modules[file.slice(active.dir.length + 1)] : undefined;
-  if (!chunk) return file;
-  let lo = 0;
-  let hi = chunk.length - 1;
-  if (hi < 0 || line < chunk[0][0]) return file;
-  while (lo < hi) {
-    const mid = (lo + hi + 1) >> 1;
-    if (chunk[mid][0] <= line) lo = mid;
-    else hi = mid - 1;
-  }
-  return chunk[lo][1];
-}
+const CONFIGS = 'gcp-tasks-configs';
 
 const sha256 = (text) => createHash('sha256').update(text).digest('hex');
 
@@ -80,26 +39,37 @@ function stamp(file) {
   return `${st.size}:${st.mtimeMs}`;
 }
 
-/** The recorded program when every input and output is still there unchanged, else undefined. */
+function writeAtomic(file, data) {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+  fs.writeFileSync(tmp, data);
+  fs.renameSync(tmp, file); // a start-up running meanwhile reads the old file or the new one, never half
+}
+
+/** Marks a program as used (its record's time), so it is not removed as stale. */
+function touch(file) {
+  try {
+    const now = new Date();
+    fs.utimesSync(file, now, now);
+  } catch {
+    // a read-only install keeps everything
+  }
+}
+
+/** The recorded program when every input is unchanged and its script is there, else undefined. */
 function upToDate(dir) {
   try {
     const record = JSON.parse(fs.readFileSync(path.join(dir, 'program.json'), 'utf8'));
-    if (record.format !== FORMAT || record.target !== TARGET) return undefined;
-    const same = Object.entries(record.inputs).every(([file, was]) => stamp(file) === was) && Object.keys(record.modules).every((out) => fs.existsSync(path.join(dir, out)));
-    if (!same) return undefined;
+    if (record.format !== FORMAT || record.target !== TARGET || !fs.existsSync(path.join(dir, record.script))) return undefined;
+    if (!Object.entries(record.inputs).every(([file, was]) => stamp(file) === was)) return undefined;
     touch(path.join(dir, 'program.json'));
-    return { ...record, dir };
+    return withPaths(record, dir);
   } catch {
     return undefined;
   }
 }
 
-function writeAtomic(file, text) {
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
-  fs.writeFileSync(tmp, text);
-  fs.renameSync(tmp, file); // a start-up running meanwhile reads the old file or the new one, never half
-}
+const withPaths = (record, dir) => ({ ...record, dir, file: path.join(dir, record.script), cacheFile: path.join(dir, `${record.script}.v8cache`) });
 
 /**
  * A TypeScript module keeps its source's location: `import.meta.url` and its kin name the source, so files it
@@ -121,37 +91,9 @@ const sourceLocation = {
 
 const packageName = (specifier) => specifier.split('/').slice(0, specifier.startsWith('@') ? 2 : 1).join('/');
 
-/**
- * Which packages come into the program: those of BUNDLED that the tool's own modules import, with everything
- * they import in turn. Any other package is loaded by node from where it is installed, as without compiling:
- * the tool's zx (whose CommonJS instance the task context shares), packages that find files of their own,
- * and every package a config outside the tool imports.
- */
-const packages = {
-  name: 'packages',
-  setup(build) {
-    build.onResolve({ filter: /^[^./]/ }, (args) => {
-      if (args.pluginData === 'plain' || args.path.startsWith('node:') || args.importer.includes(`${path.sep}node_modules${path.sep}`)) return undefined;
-      return args.importer.startsWith(toolRoot) && BUNDLED.includes(packageName(args.path)) ? undefined : { path: args.path, external: true };
-    });
-  },
-};
-
-/** This loader stays one module the launcher and the program share: the program it runs is its state. */
-const sharedLoader = {
-  name: 'shared-loader',
-  setup(build) {
-    const self = fileURLToPath(import.meta.url);
-    build.onResolve({ filter: /program\.mjs$/ }, (args) => {
-      const file = path.resolve(args.resolveDir, args.path);
-      return file === self ? { path: file, external: true } : undefined;
-    });
-  },
-};
-
-/** Whether a resolved package file is CommonJS (node's rule: by extension, else the nearest package.json). */
+/** Whether node resolves a file as CommonJS (by extension, else by the nearest package.json's type). */
 function isCommonJs(file) {
-  if (/\.cjs$/.test(file)) return true;
+  if (/\.(cjs|json|node)$/.test(file)) return true;
   if (!/\.js$/.test(file)) return false;
   for (let dir = path.dirname(file); dir !== path.dirname(dir); dir = path.dirname(dir)) {
     const manifest = path.join(dir, 'package.json');
@@ -161,27 +103,51 @@ function isCommonJs(file) {
 }
 
 /**
- * A CommonJS package imported by the project's TypeScript keeps node's named exports: esbuild gives a dynamic
- * import of one only `default`. Such an import goes through a module that names every export the package has.
+ * Whether `specifier` is a package `require` cannot load (an ES module only: no require of those before node 22),
+ * looked up from its importer, else from the tool (where the script will look). One found nowhere is left to
+ * node to report.
  */
-const commonJsNames = {
-  name: 'commonjs-names',
+function esModuleOnly(specifier, importer) {
+  for (const from of [importer, path.join(toolRoot, 'package.json')]) {
+    try {
+      return !isCommonJs(createRequire(from).resolve(specifier));
+    } catch (error) {
+      if (error?.code === 'ERR_PACKAGE_PATH_NOT_EXPORTED') return true;
+    }
+  }
+  return false;
+}
+
+/**
+ * Which packages come into the program: those of BUNDLED the tool's own modules import, and any package only
+ * an ES module can load (the script is CommonJS), each with what it imports. The others load from where they
+ * are installed, through require.
+ */
+const packages = {
+  name: 'packages',
   setup(build) {
-    build.onResolve({ filter: /^[^./]/ }, async (args) => {
-      if (args.pluginData === 'plain' || !TS.test(args.importer) || args.path.startsWith('node:')) return undefined;
-      const real = await build.resolve(args.path, { kind: args.kind, importer: args.importer, resolveDir: args.resolveDir, pluginData: 'plain' });
-      if (real.errors.length || real.external || !isCommonJs(real.path)) return undefined;
-      return { path: real.path, namespace: 'commonjs-names', pluginData: { specifier: args.path, resolveDir: args.resolveDir } };
-    });
-    build.onLoad({ filter: /.*/, namespace: 'commonjs-names' }, (args) => {
-      const { specifier, resolveDir } = args.pluginData;
-      const names = Object.keys(createRequire(args.path)(args.path)).filter((key) => /^[A-Za-z_$][\w$]*$/.test(key) && key !== 'default');
-      return { contents: `import m from ${JSON.stringify(args.path)}; export default m; export const { ${names.join(', ')} } = m;`, resolveDir, loader: 'js' };
+    build.onResolve({ filter: /^[^./]/ }, (args) => {
+      if (args.namespace === CONFIGS || args.path.startsWith('node:') || args.importer.includes(`${path.sep}node_modules${path.sep}`)) return undefined;
+      if (args.importer.startsWith(toolRoot) && BUNDLED.includes(packageName(args.path))) return undefined;
+      return esModuleOnly(args.path, args.importer) ? undefined : { path: args.path, external: true };
     });
   },
 };
 
-/** Line → module index of a chunk: esbuild opens each module's code with a `// path` comment. */
+/** The entry's first module: it gives the launcher each config as a lazy import, before the CLI starts. */
+const configsModule = (configs) => ({
+  name: 'configs',
+  setup(build) {
+    build.onResolve({ filter: new RegExp(`^${CONFIGS}$`) }, () => ({ path: CONFIGS, namespace: CONFIGS }));
+    build.onLoad({ filter: /.*/, namespace: CONFIGS }, () => ({
+      contents: configs.map((c) => `globalThis[Symbol.for(${JSON.stringify(CONFIGS)})].set(${JSON.stringify(c)}, () => import(${JSON.stringify(c)}));`).join('\n'),
+      resolveDir: '/',
+      loader: 'js',
+    }));
+  },
+});
+
+/** Line → module index of the script: esbuild opens each module's code with a `// path` comment. */
 function moduleLines(text) {
   const out = [];
   const lines = text.split('\n');
@@ -199,73 +165,59 @@ function compileError(error) {
   return new Error(error.errors.map((e) => `${where(e.location)}${e.text}`).join('\n'));
 }
 
-async function compile(entries, dir) {
+async function compile(main, configs, dir) {
   const esbuild = await import('esbuild');
-  const { metafile, outputFiles } = await esbuild.build({
-    entryPoints: entries,
-    absWorkingDir: '/',
-    bundle: true,
-    splitting: true,
-    write: false,
-    metafile: true,
-    platform: 'node',
-    format: 'esm',
-    target: TARGET,
-    outdir: dir,
-    entryNames: '[name]-[hash]',
-    chunkNames: 'chunk-[hash]',
-    sourcemap: 'linked', // a file of its own, read only when source maps are on
-    sourcesContent: false,
-    logLevel: 'silent',
-    tsconfigRaw: { compilerOptions: { verbatimModuleSyntax: true } },
-    // CommonJS packages in an ES module: their require() of node's builtins needs a require to call, and
-    // their __filename and __dirname name the chunk they are in.
-    banner: {
-      js: [
-        `import { createRequire as __createRequire } from 'node:module';`,
-        `import { fileURLToPath as __fileURLToPath } from 'node:url';`,
-        `const require = __createRequire(import.meta.url);`,
-        `const __chunkFilename = __fileURLToPath(import.meta.url), __chunkDirname = __fileURLToPath(new URL('.', import.meta.url));`,
-      ].join(' '),
-    },
-    define: { __filename: '__chunkFilename', __dirname: '__chunkDirname' },
-    plugins: [sharedLoader, sourceLocation, packages, commonJsNames],
-  }).catch((error) => {
-    throw compileError(error);
-  });
+  const { metafile, outputFiles } = await esbuild
+    .build({
+      stdin: { contents: `import '${CONFIGS}'; export * from ${JSON.stringify(main)};`, resolveDir: '/', sourcefile: 'gcp-tasks:program-entry.js', loader: 'js' },
+      absWorkingDir: '/',
+      bundle: true,
+      write: false,
+      metafile: true,
+      platform: 'node',
+      format: 'cjs',
+      target: TARGET,
+      outfile: path.join(dir, 'program.cjs'),
+      sourcemap: 'linked', // a file of its own, read only when source maps are on
+      sourcesContent: false,
+      logLevel: 'silent',
+      tsconfigRaw: { compilerOptions: { verbatimModuleSyntax: true } },
+      // A dynamic import in a script run from a code cache finds no loader in Node 20: they become requires.
+      supported: { 'dynamic-import': false },
+      plugins: [configsModule(configs), sourceLocation, packages],
+    })
+    .catch((error) => {
+      throw compileError(error);
+    });
   // Stamped after compiling: a file saved during the compile may be trusted stale once, until its next save.
-  // Files only: a module made up here (a namespace:path input) is stamped through the file it stands for.
   // This file is an input too: a change to how programs are made remakes them.
   const files = [...Object.keys(metafile.inputs).filter((input) => !/^[\w-]+:/.test(input)).map((input) => path.resolve('/', input)), fileURLToPath(import.meta.url)];
-  const inputs = Object.fromEntries(files.map((file) => [file, stamp(file)]));
-  const record = { format: FORMAT, target: TARGET, inputs, entries: {}, modules: {} };
-  for (const [out, info] of Object.entries(metafile.outputs)) {
-    if (info.entryPoint) record.entries[path.resolve('/', info.entryPoint)] = path.relative(dir, path.resolve('/', out));
-  }
+  const script = outputFiles.find((o) => o.path.endsWith('.cjs'));
+  // Named by content: a run still executing an older script keeps its file (and its lazily read source map).
+  const name = `program-${sha256(script.text).slice(0, 16)}.cjs`;
   for (const out of outputFiles) {
-    const rel = path.relative(dir, out.path);
-    // Content-hashed names: a file already there is this very file, possibly being loaded by a run right now.
-    if (!fs.existsSync(out.path)) writeAtomic(out.path, out.text);
-    if (rel.endsWith('.js')) record.modules[rel] = moduleLines(out.text);
+    const target = path.join(dir, path.basename(out.path).replace('program.cjs', name));
+    if (!fs.existsSync(target)) writeAtomic(target, out.path.endsWith('.cjs') ? out.text.replace(/sourceMappingURL=program\.cjs\.map/, `sourceMappingURL=${name}.map`) : out.text);
   }
-  writeAtomic(path.join(dir, 'package.json'), '{ "type": "module" }\n');
+  const record = { format: FORMAT, target: TARGET, main, configs, script: name, inputs: Object.fromEntries(files.map((f) => [f, stamp(f)])), modules: moduleLines(script.text) };
   writeAtomic(path.join(dir, 'program.json'), JSON.stringify(record));
-  removeStale(dir, record);
+  removeStale(dir, name);
   removeUnusedPrograms(dir);
-  return { ...record, dir };
+  return withPaths(record, dir);
 }
 
-/** Marks a program as used (its record's time), so it is not removed as stale. */
-function touch(file) {
-  try {
-    const now = new Date();
-    fs.utimesSync(file, now, now);
-  } catch {
-    // a read-only install keeps everything
+/** Scripts of older compiles of this program that nothing has run for a day. */
+function removeStale(dir, current) {
+  for (const name of fs.readdirSync(dir)) {
+    const file = path.join(dir, name);
+    try {
+      if (name !== 'program.json' && !name.startsWith(current) && Date.now() - fs.statSync(file).mtimeMs > STALE_MS) fs.rmSync(file, { force: true });
+    } catch {
+      // removed by another run meanwhile
+    }
   }
 }
 
-/** Programs unused for a day (a config in a folder long gone, most often). */
 function removeUnusedPrograms(current) {
   for (const name of fs.readdirSync(programsDir)) {
     const dir = path.join(programsDir, name);
@@ -277,26 +229,73 @@ function removeUnusedPrograms(current) {
   }
 }
 
-/** Files of older compiles of this program that nothing has touched for a day. */
-function removeStale(dir, record) {
-  const keep = new Set(['program.json', 'package.json', ...Object.keys(record.modules).flatMap((f) => [f, `${f}.map`])]);
-  for (const name of fs.readdirSync(dir)) {
-    const file = path.join(dir, name);
-    try {
-      if (!keep.has(name) && Date.now() - fs.statSync(file).mtimeMs > STALE_MS) fs.rmSync(file, { force: true });
-    } catch {
-      // removed by another run meanwhile
-    }
+/**
+ * The program of `main` (an absolute path) with `configs` as lazy modules, compiled again when any input
+ * changed. Throws what esbuild reports for a source that does not compile, with its file and line.
+ */
+export async function compileProgram(main, configs = []) {
+  const sorted = [...new Set(configs)].sort();
+  const dir = path.join(programsDir, sha256([main, ...sorted].join('\0')).slice(0, 32));
+  return upToDate(dir) ?? (await compile(main, sorted, dir));
+}
+
+/** The source module of line `line` of the program's script (by its module index); other files are their own. */
+function sourceOf(program, file, line) {
+  if (file !== program.file) return file;
+  const index = program.modules;
+  let lo = 0;
+  let hi = index.length - 1;
+  if (hi < 0 || line < index[0][0]) return file;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if (index[mid][0] <= line) lo = mid;
+    else hi = mid - 1;
   }
+  return index[lo][1];
 }
 
 /**
- * The program of `entries` (absolute paths), compiled again when any input changed: `entries` maps each entry to
- * its module's file, `modules` each chunk to its line index. Throws what esbuild reports for a source that does
- * not compile, with its file and line.
+ * Runs a compiled program in this process. Its modules learn of it through one global (lib/engine/program.ts):
+ * the configs compiled in, each loaded when first asked for (one left out rejects with `configErrors`' entry),
+ * and where a line of the script comes from. The code cache is read if there is one, and written when this run
+ * ends if there was none or V8 refused it (another node version). With `sourceMaps`, stack traces name the
+ * TypeScript sources: node's own loader runs the script then (it reads the source map; it has no code cache).
  */
-export async function compileProgram(entries) {
-  const sorted = [...new Set(entries)].sort();
-  const dir = path.join(programsDir, sha256(`${sorted.join('\0')}`).slice(0, 32));
-  return upToDate(dir) ?? (await compile(sorted, dir));
+export async function runProgram(program, { configErrors = new Map(), sourceMaps = false } = {}) {
+  const vm = await import('node:vm');
+  const { default: Module } = await import('node:module');
+  const configs = new Map();
+  globalThis[Symbol.for(CONFIGS)] = configs;
+  globalThis[Symbol.for('gcp-tasks.program')] = {
+    config(file) {
+      const load = configs.get(file);
+      if (load) return load();
+      return Promise.reject(configErrors.get(file) ?? new Error(`${path.basename(file)} appeared or changed while the run was starting: run the command again.`));
+    },
+    sourceAt: (file, line) => sourceOf(program, file, line),
+  };
+  if (sourceMaps) {
+    process.setSourceMapsEnabled(true);
+    createRequire(program.file)(program.file);
+    return;
+  }
+  let cachedData;
+  try {
+    cachedData = fs.readFileSync(program.cacheFile);
+  } catch {
+    // not written yet
+  }
+  const script = new vm.Script(Module.wrap(fs.readFileSync(program.file, 'utf8')), { filename: program.file, cachedData });
+  if (!cachedData || script.cachedDataRejected) {
+    // At exit the cache holds every function this run compiled, not only the script's top level.
+    process.once('exit', () => {
+      try {
+        writeAtomic(program.cacheFile, script.createCachedData());
+      } catch {
+        // a read-only install runs without it
+      }
+    });
+  }
+  const module = { exports: {} };
+  script.runInThisContext()(module.exports, createRequire(program.file), module, program.file, program.dir);
 }

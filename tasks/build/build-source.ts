@@ -152,7 +152,8 @@ export function readBuildSource(appRoot: string, where: BuildLocation): BuildSou
     } catch {
       return;
     }
-    for (const entry of entries.sort((a, b) => a.name.localeCompare(b.name))) {
+    // Code-unit order: the same on every machine, whatever its locale.
+    for (const entry of entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
       const rel = dir ? `${dir}/${entry.name}` : entry.name;
       const isDir = entry.isDirectory() || (entry.isSymbolicLink() && statSync(path.join(abs, entry.name), { throwIfNoEntry: false })?.isDirectory());
       if (isDir) {

@@ -1,7 +1,8 @@
 // The compiled program `pnpm task` runs from: every import keeps its meaning (relative and absolute TypeScript,
-// JSON beside the source, packages, lazy imports), a module still sees its source's location, entries share one
-// instance of what they both import, a line of a chunk maps back to its module, and an edited source is
-// compiled again while an unchanged program is not.
+// JSON beside the source, packages, lazy imports), a module still sees its source's location, a config compiled
+// in loads lazily and shares one instance of every module with the CLI, a line of the script maps back to its
+// module, V8's code cache is written once and then used, and an edited source is compiled again while an
+// unchanged program is not.
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -10,80 +11,106 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { compileProgram, type Program } from '../../lib/loader/program.mjs';
 import { tempDir } from '../helpers/engine.js';
+import { repoRoot } from '../helpers/cli.js';
+
+const PROGRAM_KEY = `globalThis[Symbol.for('gcp-tasks.program')]`;
 
 function project() {
   const t = tempDir();
   const write = (file: string, text: string) => fs.writeFileSync(path.join(t.dir, file), text);
   write('data.json', '{ "answer": 42 }\n');
-  write('helper.ts', `export const greeting: string = 'hello';\nexport function whereAmI() { return new Error('marker-in-helper').stack; }\n`);
-  write('shared.ts', `export const registry = new Set<string>();\n`);
+  write(
+    'helper.ts',
+    [
+      `export const greeting: string = 'hello';`,
+      `/** This function's own file and line, as the V8 stack sees them. */`,
+      `export function whereAmI(): [string, number] {`,
+      `  const original = Error.prepareStackTrace;`,
+      `  Error.prepareStackTrace = (_e, frames) => frames;`,
+      `  const frame = (new Error().stack as unknown as NodeJS.CallSite[])[0]!;`,
+      `  Error.prepareStackTrace = original;`,
+      `  return [frame.getFileName()!, frame.getLineNumber()!];`,
+      `}`,
+    ].join('\n') + '\n',
+  );
+  write('shared.ts', `export const registry: string[] = [];\n`);
   write('absolute.ts', `export const where = 'absolute';\n`);
+  write('config.ts', `import { registry } from './shared.js';\nregistry.push('config');\nexport default [...registry];\n`);
   write(
     'entry.ts',
     [
-      `import { greeting } from './helper.js';`,
+      `import { greeting, whereAmI } from './helper.js';`,
       `import { where } from ${JSON.stringify(path.join(t.dir, 'absolute.js'))};`,
       `import data from './data.json' with { type: 'json' };`,
       `import { z } from 'zod';`,
       `import { registry } from './shared.js';`,
-      `const lazy = await import('./helper.js');`,
-      `const undici = await import('undici');`,
-      `registry.add('entry');`,
-      `export { registry };`,
-      `export default { greeting, where, answer: data.answer, lazy: lazy.greeting, zod: typeof z.string, agent: typeof undici.Agent, url: import.meta.url };`,
+      `registry.push('entry');`,
+      `const program = ${PROGRAM_KEY};`,
+      `void (async () => {`,
+      `  const lazy = await import('./helper.js');`,
+      `  const undici = await import('undici');`,
+      `  // A config not compiled in is refused (its load rejects).`,
+      `  const config = await program.config(${JSON.stringify(path.join(t.dir, 'config.ts'))}).then((m: { default: string[] }) => m.default, () => null);`,
+      `  const [file, line] = whereAmI();`,
+      `  console.log(JSON.stringify({ greeting, where, answer: data.answer, lazy: lazy.greeting, zod: typeof z.string, agent: typeof undici.Agent,`,
+      `    url: import.meta.url, config, registry, helperSource: program.sourceAt(file, line) }));`,
+      `})();`,
     ].join('\n') + '\n',
   );
-  write('config.ts', `import { registry } from './shared.js';\nregistry.add('config');\nexport default [...registry];\n`);
   return { ...t, entry: path.join(t.dir, 'entry.ts'), config: path.join(t.dir, 'config.ts'), write };
 }
 
-const urlOf = (program: Program, entry: string) => pathToFileURL(path.join(program.dir, program.entries[entry]!)).href;
-
-/** Runs `script` (an ES module body) in a fresh node with no hooks at all: only the program can make it load. */
-function run(script: string): unknown {
-  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+/** Runs `program` in a fresh node with no hooks at all, as `pnpm task` does: only the program can make it load. */
+function run(program: Program): Record<string, unknown> {
+  const loader = pathToFileURL(path.join(repoRoot, 'lib', 'loader', 'program.mjs')).href;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', `import { runProgram } from ${JSON.stringify(loader)}; await runProgram(${JSON.stringify(program)});`], { encoding: 'utf8' });
   assert.is(r.status, 0, r.stderr);
   return JSON.parse(r.stdout);
 }
 
-test('a compiled entry runs on plain node with every import meaning what it did in the source', async () => {
+test('a compiled program runs on plain node with every import meaning what it did in the source', async () => {
   const p = project();
   try {
-    const program = await compileProgram([p.entry]);
-    const got = run(`const m = await import(${JSON.stringify(urlOf(program, p.entry))}); console.log(JSON.stringify(m.default));`);
-    assert.equal(got, { greeting: 'hello', where: 'absolute', answer: 42, lazy: 'hello', zod: 'function', agent: 'function', url: pathToFileURL(p.entry).href });
-  } finally {
-    p.cleanup();
-  }
-});
-
-test('two entries of one program share a single instance of every module both import', async () => {
-  const p = project();
-  try {
-    const program = await compileProgram([p.entry, p.config]);
-    const got = run(
-      `const a = await import(${JSON.stringify(urlOf(program, p.entry))}); const b = await import(${JSON.stringify(urlOf(program, p.config))}); console.log(JSON.stringify({ seenByConfig: b.default, same: [...a.registry] }));`,
+    const got = run(await compileProgram(p.entry));
+    assert.equal(
+      { ...got, helperSource: undefined },
+      { greeting: 'hello', where: 'absolute', answer: 42, lazy: 'hello', zod: 'function', agent: 'function', url: pathToFileURL(p.entry).href, config: null, registry: ['entry'], helperSource: undefined },
     );
-    assert.equal(got, { seenByConfig: ['entry', 'config'], same: ['entry', 'config'] });
   } finally {
     p.cleanup();
   }
 });
 
-test('a line of a compiled chunk maps back to the module whose code it is', async () => {
+test('a config compiled in loads when asked, after the CLI, with one instance of every module both import', async () => {
   const p = project();
   try {
-    const program = await compileProgram([p.entry]);
-    const found = Object.entries(program.modules).flatMap(([chunk]) => {
-      const lines = fs.readFileSync(path.join(program.dir, chunk), 'utf8').split('\n');
-      const at = lines.findIndex((l) => l.includes('marker-in-helper'));
-      return at < 0 ? [] : [{ chunk, line: at + 1 }];
-    });
-    assert.is(found.length, 1, 'the helper is compiled once');
-    const script = `import { useProgram, sourceAt } from ${JSON.stringify(pathToFileURL(path.resolve('lib/loader/program.mjs')).href)};
-      useProgram(${JSON.stringify(program)});
-      console.log(JSON.stringify([sourceAt(${JSON.stringify(path.join(program.dir, found[0]!.chunk))}, ${found[0]!.line}), sourceAt('/elsewhere.js', 3)]));`;
-    assert.equal(run(script), [path.join(p.dir, 'helper.ts'), '/elsewhere.js']);
+    const got = run(await compileProgram(p.entry, [p.config]));
+    assert.equal(got.config, ['entry', 'config'], 'the config ran after the entry and saw its registry');
+    assert.equal(got.registry, ['entry', 'config'], 'the entry sees what the config added: one registry');
+  } finally {
+    p.cleanup();
+  }
+});
+
+test("a line of the program's script maps back to the module whose code it is", async () => {
+  const p = project();
+  try {
+    assert.is(run(await compileProgram(p.entry)).helperSource, path.join(p.dir, 'helper.ts'));
+  } finally {
+    p.cleanup();
+  }
+});
+
+test("V8's code cache is written by the first run and used, not rewritten, by the next", async () => {
+  const p = project();
+  try {
+    const program = await compileProgram(p.entry);
+    assert.not.ok(fs.existsSync(program.cacheFile), 'no cache before any run');
+    run(program);
+    const first = fs.statSync(program.cacheFile);
+    assert.ok(first.size > 0, 'the first run wrote the cache');
+    run(program);
+    assert.is(fs.statSync(program.cacheFile).ino, first.ino, 'the second run accepted the cache (a refused one is rewritten)');
   } finally {
     p.cleanup();
   }
@@ -92,16 +119,14 @@ test('a line of a compiled chunk maps back to the module whose code it is', asyn
 test('an edited source is compiled again; an unchanged program is left as it is', async () => {
   const p = project();
   try {
-    const first = await compileProgram([p.entry]);
+    const first = await compileProgram(p.entry);
     const record = path.join(first.dir, 'program.json');
     const before = fs.statSync(record).ino;
-    await compileProgram([p.entry]);
+    await compileProgram(p.entry);
     assert.is(fs.statSync(record).ino, before, 'nothing changed, nothing recompiled (a compile writes a new record)');
 
-    p.write('helper.ts', `export const greeting: string = 'hello again';\n`);
-    const second = await compileProgram([p.entry]);
-    const got = run(`const m = await import(${JSON.stringify(urlOf(second, p.entry))}); console.log(JSON.stringify(m.default.greeting));`);
-    assert.is(got, 'hello again');
+    p.write('helper.ts', fs.readFileSync(path.join(p.dir, 'helper.ts'), 'utf8').replace(`'hello'`, `'hello again'`));
+    assert.is(run(await compileProgram(p.entry)).greeting, 'hello again');
   } finally {
     p.cleanup();
   }
@@ -111,7 +136,7 @@ test('a source that does not compile is reported with its file and line', async 
   const p = project();
   try {
     p.write('helper.ts', `export const greeting: string = ;\n`);
-    const error = await compileProgram([p.entry]).then(() => null, (e: Error) => e);
+    const error = await compileProgram(p.entry).then(() => null, (e: Error) => e);
     assert.ok(error, 'compiling must fail');
     assert.match(error!.message, new RegExp(`${path.join(p.dir, 'helper.ts').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:1:\\d+`));
   } finally {
