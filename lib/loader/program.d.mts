@@ -11,4 +11,4 @@ export interface Program {
   inputs: Record<string, string>;
 }
 export declare function compileProgram(main: string, configs?: readonly string[]): Promise<Program>;
-export declare function runProgram(program: Program, opts?: { configErrors?: Map<string, Error>; sourceMaps?: boolean }): Promise<void>;
+export declare function runProgram(program: Program, opts?: { sourceMaps?: boolean }): Promise<void>;

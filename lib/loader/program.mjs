@@ -256,12 +256,12 @@ function sourceOf(program, file, line) {
 
 /**
  * Runs a compiled program in this process. Its modules learn of it through one global (lib/engine/program.ts):
- * the configs compiled in, each loaded when first asked for (one left out rejects with `configErrors`' entry),
+ * the configs compiled in, each loaded when first asked for (one left out was not there when the run started),
  * and where a line of the script comes from. The code cache is read if there is one, and written when this run
  * ends if there was none or V8 refused it (another node version). With `sourceMaps`, stack traces name the
  * TypeScript sources: node's own loader runs the script then (it reads the source map; it has no code cache).
  */
-export async function runProgram(program, { configErrors = new Map(), sourceMaps = false } = {}) {
+export async function runProgram(program, { sourceMaps = false } = {}) {
   const vm = await import('node:vm');
   const { default: Module } = await import('node:module');
   const configs = new Map();
@@ -270,7 +270,7 @@ export async function runProgram(program, { configErrors = new Map(), sourceMaps
     config(file) {
       const load = configs.get(file);
       if (load) return load();
-      return Promise.reject(configErrors.get(file) ?? new Error(`${path.basename(file)} appeared or changed while the run was starting: run the command again.`));
+      return Promise.reject(new Error(`${path.basename(file)} appeared while the run was starting: run the command again.`));
     },
     sourceAt: (file, line) => sourceOf(program, file, line),
   };

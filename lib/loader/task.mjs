@@ -21,22 +21,19 @@ async function configFile() {
   return configFileOfArgv(process.argv.slice(2), process.cwd());
 }
 
+// A config that does not compile into the program (a syntax error, or a top-level await, which a CommonJS
+// script cannot hold) runs under the module hooks: the run then reports the error, or waits on that await.
 let program;
-const configErrors = new Map();
 try {
   const config = await configFile();
-  if (fs.existsSync(config) && fs.statSync(config).isFile()) {
-    // A config that does not compile is reported by the run when it loads it, as any other broken config.
-    program = await compileProgram(cli, [config]).catch((error) => void configErrors.set(config, error));
-  }
-  program ??= await compileProgram(cli);
+  program = await (fs.existsSync(config) && fs.statSync(config).isFile() ? compileProgram(cli, [config]) : compileProgram(cli));
 } catch {
   register('./hooks.mjs', import.meta.url);
 }
 if (program) {
   // Stack traces, shown with --verbose only, name the TypeScript sources and lines rather than the program;
   // reading the source map costs more than a cached run, so other runs skip it.
-  await runProgram(program, { configErrors, sourceMaps: process.argv.includes('--verbose') || process.argv.includes('-v') });
+  await runProgram(program, { sourceMaps: process.argv.includes('--verbose') || process.argv.includes('-v') });
 } else {
   await import(pathToFileURL(cli).href);
 }
