@@ -28,7 +28,7 @@ const envVar = z.looseObject({
   valueFrom: z.looseObject({ secretKeyRef: z.looseObject({ name: z.string(), key: z.string().optional() }).optional() }).optional(),
 });
 /** Knative's traffic percent is an int32: a JSON number. */
-const trafficTarget = z.looseObject({
+export const trafficTarget = z.looseObject({
   revisionName: z.string().optional(),
   latestRevision: z.boolean().optional(),
   percent: z.number().optional(),
@@ -36,6 +36,8 @@ const trafficTarget = z.looseObject({
   url: z.string().optional(),
 });
 const condition = z.looseObject({ type: z.string(), status: z.string().optional(), message: z.string().optional() });
+/** A container of a revision template (the sandbox reads deploy requests with it too). */
+export const runContainer = z.looseObject({ image: z.string().optional(), env: z.array(envVar).optional(), resources: z.looseObject({ limits: labels }).optional() });
 export const runService = z.looseObject({
   metadata: z.looseObject({ name: z.string(), labels, annotations: labels }),
   spec: z
@@ -45,7 +47,7 @@ export const runService = z.looseObject({
           metadata: z.looseObject({ annotations: labels }).optional(),
           spec: z
             .looseObject({
-              containers: z.array(z.looseObject({ image: z.string().optional(), env: z.array(envVar).optional(), resources: z.looseObject({ limits: labels }).optional() })).optional(),
+              containers: z.array(runContainer).optional(),
               timeoutSeconds: int64,
               serviceAccountName: z.string().optional(),
             })
@@ -86,6 +88,20 @@ export const cluster = z.looseObject({
   resourceLabels: labels,
 });
 
+/** Cloud SQL instance settings (the sandbox reads insert and patch requests with them too). */
+export const sqlSettings = z.looseObject({
+  tier: z.string().optional(),
+  activationPolicy: z.string().optional(),
+  availabilityType: z.string().optional(),
+  dataDiskSizeGb: int64,
+  dataDiskType: z.string().optional(),
+  storageAutoResize: z.boolean().optional(),
+  userLabels: labels,
+  databaseFlags: z.array(z.looseObject({ name: z.string(), value: z.string() })).optional(),
+  maintenanceWindow: z.looseObject({ day: z.number().optional(), hour: z.number().optional() }).optional(),
+  backupConfiguration: z.looseObject({ enabled: z.boolean().optional(), startTime: z.string().optional() }).optional(),
+  ipConfiguration: z.looseObject({ requireSsl: z.boolean().optional(), sslMode: z.string().optional() }).optional(),
+});
 /** Cloud SQL Admin v1beta4: `GET sql/v1beta4/projects/{p}/instances`. */
 export const sqlInstance = z.looseObject({
   name: z.string(),
@@ -94,21 +110,7 @@ export const sqlInstance = z.looseObject({
   databaseVersion: z.string().optional(),
   connectionName: z.string().optional(),
   ipAddresses: z.array(z.looseObject({ type: z.string().optional(), ipAddress: z.string().optional() })).optional(),
-  settings: z
-    .looseObject({
-      tier: z.string().optional(),
-      activationPolicy: z.string().optional(),
-      availabilityType: z.string().optional(),
-      dataDiskSizeGb: int64,
-      dataDiskType: z.string().optional(),
-      storageAutoResize: z.boolean().optional(),
-      userLabels: labels,
-      databaseFlags: z.array(z.looseObject({ name: z.string(), value: z.string() })).optional(),
-      maintenanceWindow: z.looseObject({ day: z.number().optional(), hour: z.number().optional() }).optional(),
-      backupConfiguration: z.looseObject({ enabled: z.boolean().optional(), startTime: z.string().optional() }).optional(),
-      ipConfiguration: z.looseObject({ requireSsl: z.boolean().optional(), sslMode: z.string().optional() }).optional(),
-    })
-    .optional(),
+  settings: sqlSettings.optional(),
 });
 export type SqlInstance = z.infer<typeof sqlInstance>;
 export const sqlDatabase = z.looseObject({ name: z.string() });
