@@ -1,5 +1,7 @@
 // Shared helpers of the sandbox API modules: Google-style errors, checksums, etags, long-running operations.
 import { createHash, randomBytes } from 'node:crypto';
+import { z } from 'zod';
+import { iamPolicy } from '../gcp/resources.js';
 import type { ApiContext, GoogleError, LatencyKind, ProjectState, SandboxResponse } from './types.js';
 
 // ---------------------------------------------------------------------------------------------- errors
@@ -58,6 +60,23 @@ export const permissionDenied = (message: string) => new ApiError(403, message);
 
 export function ok(body: unknown = {}, headers?: Record<string, string>): SandboxResponse {
   return { status: 200, body, headers };
+}
+
+// ------------------------------------------------------------------------------------- request bodies
+
+/** A JSON object whose fields the handler checks itself (each one is `unknown`). */
+export const jsonObject = z.looseObject({});
+
+/**
+ * A request body read with a schema (no body reads as `{}`). A body of another shape is the 400
+ * INVALID_ARGUMENT Google answers, naming the first field that is wrong.
+ */
+export function parseBody<S extends z.ZodType>(schema: S, json: unknown): z.output<S> {
+  const result = schema.safeParse(json ?? {});
+  if (result.success) return result.data;
+  const issue = result.error.issues[0]!;
+  const field = issue.path.map((key) => (typeof key === 'number' ? `[${key}]` : `.${String(key)}`)).join('').replace(/^\./, '');
+  throw invalidArgument(`Invalid JSON payload received. Invalid value at '${field || 'body'}': ${issue.message}.`);
 }
 
 // ------------------------------------------------------------------------------------ checksums, ids
@@ -142,14 +161,14 @@ export interface OperationRecord {
   done: boolean;
   endTime?: string;
   /** Result resource (when done and successful). */
-  response?: any;
+  response?: Record<string, unknown>;
   /** Failure, when done and failed. */
   error?: { code: number; message: string };
   /** Free-form data for the finisher and the renderer (target resource, location, …). */
-  data: Record<string, any>;
+  data: Record<string, unknown>;
 }
 
-type Finisher = (ctx: ApiContext, op: OperationRecord) => void | { response?: any; error?: { code: number; message: string } };
+type Finisher = (ctx: ApiContext, op: OperationRecord) => void | { response?: Record<string, unknown>; error?: { code: number; message: string } };
 const finishers = new Map<string, Finisher>();
 
 /**
@@ -167,7 +186,7 @@ function operationsOf(project: ProjectState): Record<string, OperationRecord> {
 /** Starts an operation that becomes done after the simulated duration of `latency` (0 → already done). */
 export function startOperation(
   ctx: ApiContext,
-  opts: { projectId: string; api: string; kind: string; latency: LatencyKind | number; id?: string; data?: Record<string, any>; response?: any },
+  opts: { projectId: string; api: string; kind: string; latency: LatencyKind | number; id?: string; data?: Record<string, unknown>; response?: Record<string, unknown> },
 ): OperationRecord {
   const project = ctx.project(opts.projectId);
   const duration = typeof opts.latency === 'number' ? opts.latency : ctx.latency(opts.latency);
@@ -192,7 +211,7 @@ export function startOperation(
 export function findOperation(ctx: ApiContext, id: string, projectId?: string): OperationRecord | undefined {
   const projects = projectId ? [ctx.project(projectId)] : Object.values(ctx.state.projects);
   for (const project of projects) {
-    const op = project.operations?.[id] as OperationRecord | undefined;
+    const op = project.operations?.[id];
     if (op) return op;
   }
   return undefined;
@@ -211,7 +230,7 @@ export function settleDueOperations(ctx: ApiContext): void {
   const now = Date.now();
   let changed = false;
   for (const project of Object.values(ctx.state.projects)) {
-    for (const op of Object.values(project.operations ?? {}) as OperationRecord[]) {
+    for (const op of Object.values(project.operations ?? {})) {
       if (!op.done && op.doneAt <= now) {
         settleOperation(ctx, op);
         changed = true;
@@ -374,23 +393,26 @@ export function renderPolicy(policy: IamPolicy): Record<string, unknown> {
   return { version: policy.version, etag: policy.etag, ...(policy.bindings.length ? { bindings: policy.bindings } : {}) };
 }
 
+/** The body of setIamPolicy: the policy has Resource Manager's shape on every API. */
+export const setIamPolicyBody = z.looseObject({ policy: iamPolicy.optional() });
+
 /**
  * setIamPolicy: validates the request's policy and its etag against the current one (a stale etag is the
  * concurrent-change conflict Google answers with 409 ABORTED), and returns the new policy with a new etag.
  * `serviceAccountExists` lets a caller reject bindings for service accounts of sandbox projects that do not exist.
  */
-export function setIamPolicy(current: IamPolicy, body: any, serviceAccountExists?: (email: string) => boolean | undefined): IamPolicy {
-  const policy = body?.policy;
-  if (!policy || typeof policy !== 'object') throw invalidArgument('Invalid value for policy: a policy is required.');
+export function setIamPolicy(current: IamPolicy, body: unknown, serviceAccountExists?: (email: string) => boolean | undefined): IamPolicy {
+  const { policy } = parseBody(setIamPolicyBody, body);
+  if (!policy) throw invalidArgument('Invalid value for policy: a policy is required.');
   if (policy.etag !== undefined && !sameEtag(policy.etag, current.etag)) {
     throw aborted('There were concurrent policy changes. Please retry the whole read-modify-write with exponential backoff.');
   }
   const bindings: IamBinding[] = [];
-  for (const [i, b] of ((policy.bindings ?? []) as IamBinding[]).entries()) {
-    if (typeof b?.role !== 'string' || !ROLE.test(b.role)) throw invalidArgument(`Invalid value for policy.bindings[${i}].role: '${b?.role}' is not a valid role.`);
+  for (const [i, b] of (policy.bindings ?? []).entries()) {
+    if (!ROLE.test(b.role)) throw invalidArgument(`Invalid value for policy.bindings[${i}].role: '${b.role}' is not a valid role.`);
     if (!isKnownRole(b.role)) throw invalidArgument(`Role ${b.role} is not supported for this resource.`);
     for (const m of b.members ?? []) {
-      if (typeof m !== 'string' || !MEMBER.test(m)) throw invalidArgument(`Invalid value for policy.bindings[${i}].members: '${m}'. Policy members must be of the form "<type>:<value>".`);
+      if (!MEMBER.test(m)) throw invalidArgument(`Invalid value for policy.bindings[${i}].members: '${m}'. Policy members must be of the form "<type>:<value>".`);
       if (m.startsWith('serviceAccount:') && serviceAccountExists?.(m.slice('serviceAccount:'.length)) === false) {
         throw invalidArgument(`Service account ${m.slice('serviceAccount:'.length)} does not exist.`);
       }

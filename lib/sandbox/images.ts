@@ -34,7 +34,7 @@ export function resolveArtifactImage(ctx: ApiContext, ref: ArtifactImageRef): st
   const project = ctx.state.projects[ref.project] ?? Object.values(ctx.state.projects).find((p) => p.projectNumber === ref.project);
   const repo = project?.artifactregistry?.repositories?.[`${ref.location}/${ref.repository}`];
   if (!repo) return null;
-  const images = Object.values(repo.images ?? {}) as { image: string; digest: string; tags: string[] }[];
+  const images = Object.values(repo.images ?? {});
   const tag = ref.tag ?? (ref.digest ? undefined : 'latest');
   const found = images.find((i) => i.image === ref.image && (ref.digest ? i.digest === ref.digest : true) && (tag ? i.tags.includes(tag) : true));
   return found?.digest ?? null;

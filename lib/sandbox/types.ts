@@ -1,5 +1,16 @@
 // CONTRACT between the sandbox server core (lib/sandbox/server.ts) and its API modules (lib/sandbox/apis/*.ts).
 import type { IncomingMessage } from 'node:http';
+import type { IamPolicy, OperationRecord } from './google.js';
+import type { ArtifactRegistryState } from './apis/artifactregistry.js';
+import type { CloudBuildState } from './apis/cloudbuild.js';
+import type { ContainerState } from './apis/container.js';
+import type { IamState } from './apis/iam.js';
+import type { MonitoringState } from './apis/monitoring.js';
+import type { RunState } from './apis/run.js';
+import type { SecretManagerState } from './apis/secretmanager.js';
+import type { ServiceUsageState } from './apis/serviceusage.js';
+import type { SqlState } from './apis/sql.js';
+import type { StorageState } from './apis/storage.js';
 
 /** A parsed request as an API module sees it (absolute-form proxy requests already normalised). */
 export interface SandboxRequest {
@@ -12,8 +23,8 @@ export interface SandboxRequest {
   headers: IncomingMessage['headers'];
   /** Raw body bytes. */
   body: Buffer;
-  /** Body parsed as JSON when the content type is JSON (else undefined). */
-  json?: any;
+  /** Body parsed as JSON when the content type is JSON (else undefined); handlers read it with `parseBody`. */
+  json?: unknown;
   /** Path parameters captured by the route pattern (`{project}` → params.project). */
   params: Record<string, string>;
 }
@@ -58,8 +69,21 @@ export interface SandboxState {
 export interface ProjectState {
   projectId: string;
   projectNumber: string;
-  /** Free-form per-API state; each API module owns its key (`serviceusage`, `storage`, `sql`, `run`, …). */
-  [api: string]: any;
+  createTime?: string;
+  /** Long-running operations of every API, by id (google.ts). */
+  operations?: Record<string, OperationRecord>;
+  // Each API module owns its key.
+  projects?: { policy?: IamPolicy };
+  serviceusage?: ServiceUsageState;
+  iam?: IamState;
+  storage?: StorageState;
+  artifactregistry?: ArtifactRegistryState;
+  cloudbuild?: CloudBuildState;
+  run?: RunState;
+  sql?: SqlState;
+  secretmanager?: SecretManagerState;
+  monitoring?: MonitoringState;
+  container?: ContainerState;
 }
 
 export interface ApiContext {

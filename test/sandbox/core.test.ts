@@ -92,7 +92,7 @@ test('control endpoints: health, state dump, invalid faults refused, reset', asy
   assert.is(health.stateDir, sb.dir);
   await sb.fetch(`/storage/v1/b?project=${sb.handle.project}`, { method: 'POST', body: JSON.stringify({ name: 'gt-core-reset' }), headers: json });
   const state = await sb.dump();
-  assert.ok(state.projects[sb.handle.project]!.storage.buckets['gt-core-reset']);
+  assert.ok(state.projects[sb.handle.project]!.storage?.buckets['gt-core-reset']);
   const bad = await sb.fetch('/__sandbox/faults', { method: 'PUT', body: JSON.stringify({ transientRate: 7 }), headers: json });
   assert.is(bad.status, 400);
   assert.match((await bad.json()).error.message, 'transientRate');

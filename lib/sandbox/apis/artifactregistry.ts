@@ -1,8 +1,11 @@
 // Artifact Registry v1: repositories (create as an operation, get, list, patch labels/description, delete)
 // and their Docker images (listed with tags). Cloud Build adds images through `putDockerImage`.
 // The operations GET path is shared with GKE: container.ts serves it and renders ours with `renderRepositoryOperation`.
+import { z } from 'zod';
+import { repository } from '../../gcp/resources.js';
 import {
-  alreadyExists, invalidArgument, isRegion, notFound, ok, onOperationDone, paginate, renderLongRunning, startOperation, timestamp, validateLabels, type OperationRecord,
+  alreadyExists, invalidArgument, isRegion, notFound, ok, onOperationDone, paginate, parseBody, renderLongRunning, startOperation, timestamp, validateLabels,
+  type OperationRecord,
 } from '../google.js';
 import type { ApiContext, ApiModule, ProjectState, SandboxRequest } from '../types.js';
 import { enabledProjectId, requireApi } from './serviceusage.js';
@@ -33,11 +36,19 @@ interface Repository {
   images: Record<string, DockerImage>;
 }
 
+export interface ArtifactRegistryState {
+  /** `location/repositoryId` → repository. */
+  repositories: Record<string, Repository>;
+}
+
 const API = 'artifactregistry.googleapis.com';
 const FORMATS = ['DOCKER', 'MAVEN', 'NPM', 'PYTHON', 'APT', 'YUM', 'GO', 'KFP', 'GENERIC'];
 const MULTI_REGIONS = ['us', 'europe', 'asia'];
 const REPOSITORY_ID = /^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$/;
 const OPERATION_METADATA = 'type.googleapis.com/google.devtools.artifactregistry.v1.OperationMetadata';
+
+/** Create and patch bodies: a repository. */
+const repositoryBody = repository.partial().extend({ mode: z.string().optional(), description: z.string().optional() });
 
 function repositoriesOf(project: ProjectState): Record<string, Repository> {
   return ((project.artifactregistry ??= { repositories: {} }).repositories ??= {});
@@ -130,7 +141,7 @@ export function renderRepositoryOperation(op: OperationRecord) {
 }
 
 onOperationDone('artifactregistry.repository', (ctx, op) => {
-  const repo = repositoriesOf(ctx.project(op.projectId))[key(op.data.location, op.data.repositoryId)];
+  const repo = repositoriesOf(ctx.project(op.projectId))[key(String(op.data.location), String(op.data.repositoryId))];
   if (op.data.deleted || !repo) return { response: { '@type': 'type.googleapis.com/google.protobuf.Empty' } };
   return { response: { '@type': 'type.googleapis.com/google.devtools.artifactregistry.v1.Repository', ...renderRepository(op.projectId, repo) } };
 });
@@ -145,12 +156,12 @@ function createRepository(req: SandboxRequest, ctx: ApiContext) {
   const projectId = ctx.project(project).projectId;
   requireApi(ctx, projectId, API);
   checkLocation(location);
-  const body = (req.json ?? {}) as Record<string, any>;
-  const repositoryId = req.query.get('repositoryId') ?? String(body.name ?? '').split('/').pop() ?? '';
+  const body = parseBody(repositoryBody, req.json);
+  const repositoryId = req.query.get('repositoryId') ?? (body.name ?? '').split('/').pop() ?? '';
   if (!REPOSITORY_ID.test(repositoryId)) {
     throw invalidArgument(`Invalid value for repository_id: '${repositoryId}' must start with a lowercase letter, contain only lowercase letters, digits and hyphens, end with a letter or digit, and be at most 63 characters.`);
   }
-  const format = String(body.format ?? 'FORMAT_UNSPECIFIED');
+  const format = body.format ?? 'FORMAT_UNSPECIFIED';
   if (!FORMATS.includes(format)) throw invalidArgument(`Invalid value for format: '${format}' (one of ${FORMATS.join(', ')}).`);
   const repositories = repositoriesOf(ctx.project(projectId));
   if (repositories[key(location, repositoryId)]) throw alreadyExists('the repository already exists');
@@ -160,7 +171,7 @@ function createRepository(req: SandboxRequest, ctx: ApiContext) {
     location,
     format,
     mode: body.mode && body.mode !== 'MODE_UNSPECIFIED' ? body.mode : 'STANDARD_REPOSITORY',
-    ...(body.description ? { description: String(body.description) } : {}),
+    ...(body.description ? { description: body.description } : {}),
     ...(body.labels ? { labels: validateLabels(body.labels) } : {}),
     createTime: now,
     updateTime: now,
@@ -175,7 +186,7 @@ function patchRepository(req: SandboxRequest, ctx: ApiContext) {
   const projectId = ctx.project(project).projectId;
   requireApi(ctx, projectId, API);
   const repo = getRepository(ctx, projectId, location, repository);
-  const body = (req.json ?? {}) as Record<string, any>;
+  const body = parseBody(repositoryBody, req.json);
   const mask = (req.query.get('updateMask') ?? 'labels,description').split(',').map((s) => s.trim()).filter(Boolean);
   for (const field of mask) {
     if (field === 'labels') repo.labels = body.labels ? validateLabels(body.labels) : {};

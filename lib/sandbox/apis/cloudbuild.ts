@@ -12,7 +12,8 @@
 // https://storage.googleapis.com log URL.
 import { gunzipSync } from 'node:zlib';
 import tar from 'tar-stream';
-import { ApiError, invalidArgument, notFound, ok, onOperationDone, paginate, startOperation, timestamp, uuid, type OperationRecord } from '../google.js';
+import { z } from 'zod';
+import { ApiError, invalidArgument, notFound, ok, onOperationDone, paginate, parseBody, startOperation, timestamp, uuid, type OperationRecord } from '../google.js';
 import { runBuildSteps, type BuildOutcome, type BuildStep } from '../build-steps.js';
 import { parseArtifactImage } from '../images.js';
 import { putDockerImage, repositoryExists } from './artifactregistry.js';
@@ -24,6 +25,36 @@ const API = 'cloudbuild.googleapis.com';
 const OPERATION_METADATA = 'type.googleapis.com/google.devtools.cloudbuild.v1.BuildOperationMetadata';
 const FAILED_BUILD_FRACTION = 0.3;
 
+/** A build request: the fields the sandbox reads; the rest is kept and answered as sent. */
+const buildBody = z.looseObject({
+  steps: z
+    .array(
+      z.looseObject({
+        name: z.string().optional(),
+        args: z.array(z.string()).optional(),
+        env: z.array(z.string()).optional(),
+        dir: z.string().optional(),
+        id: z.string().optional(),
+        entrypoint: z.string().optional(),
+      }),
+    )
+    .optional(),
+  images: z.array(z.string()).optional(),
+  timeout: z.string().optional(),
+  options: z.looseObject({ logging: z.string().optional(), substitutionOption: z.string().optional() }).optional(),
+  substitutions: z.record(z.string(), z.string()).optional(),
+  source: z.looseObject({ storageSource: z.looseObject({ bucket: z.string(), object: z.string() }).optional() }).optional(),
+  logsBucket: z.string().optional(),
+  tags: z.array(z.string()).optional(),
+});
+type BuildBody = z.infer<typeof buildBody>;
+/** A request as kept: substitutions applied, every step named. */
+type BuildRequest = BuildBody & { steps: BuildStep[]; images: string[] };
+
+export interface CloudBuildState {
+  builds: Record<string, BuildRecord>;
+}
+
 interface BuildRecord {
   id: string;
   projectId: string;
@@ -34,7 +65,7 @@ interface BuildRecord {
   /** Epoch ms at which it ends. */
   finishAt: number;
   /** The request as received, substitutions applied. */
-  request: Record<string, any>;
+  request: BuildRequest;
   outcome: BuildOutcome;
   logsBucket: string;
   /** Set when the build ended (images pushed, log written) or was cancelled. */
@@ -67,7 +98,7 @@ async function extractTarball(data: Buffer): Promise<Map<string, Buffer>> {
   return files;
 }
 
-async function fetchSource(ctx: ApiContext, source: any): Promise<{ files: Map<string, Buffer> } | { error: string }> {
+async function fetchSource(ctx: ApiContext, source: BuildBody['source']): Promise<{ files: Map<string, Buffer> } | { error: string }> {
   const storage = source?.storageSource;
   if (!storage) return { files: new Map() };
   const data = readObject(ctx, storage.bucket, storage.object);
@@ -84,8 +115,8 @@ async function fetchSource(ctx: ApiContext, source: any): Promise<{ files: Map<s
 const BUILT_INS = ['PROJECT_ID', 'PROJECT_NUMBER', 'BUILD_ID', 'LOCATION', 'SERVICE_ACCOUNT_EMAIL', 'SERVICE_ACCOUNT', 'REPO_NAME', 'REPO_FULL_NAME', 'BRANCH_NAME', 'TAG_NAME', 'REF_NAME', 'COMMIT_SHA', 'SHORT_SHA', 'REVISION_ID', 'TRIGGER_NAME', 'TRIGGER_BUILD_CONFIG_PATH'];
 
 /** Applies `$VAR` / `${VAR}` substitutions to the steps and images, with Cloud Build's checks. */
-function substitute(build: Record<string, any>, builtIns: Record<string, string>): Record<string, any> {
-  const user: Record<string, string> = build.substitutions ?? {};
+function substitute(build: BuildBody, steps: BuildStep[], builtIns: Record<string, string>): BuildRequest {
+  const user = build.substitutions ?? {};
   for (const key of Object.keys(user)) {
     if (!/^_[A-Z0-9_]+$/.test(key)) throw invalidArgument(`invalid build: invalid substitution key "${key}": user-defined substitutions must start with _ and contain only uppercase letters, digits and _`);
   }
@@ -102,7 +133,7 @@ function substitute(build: Record<string, any>, builtIns: Record<string, string>
       if (loose) return '';
       throw invalidArgument(`invalid build: key in the template "${key}" is not matched in the substitution data; substitutions = map[${Object.entries(user).map(([k, v]) => `${k}:${v}`).join(' ')}]`);
     });
-  const steps = (build.steps as BuildStep[]).map((s) => ({
+  const substituted = steps.map((s) => ({
     ...s,
     ...(s.args ? { args: s.args.map(apply) } : {}),
     ...(s.env ? { env: s.env.map(apply) } : {}),
@@ -111,7 +142,7 @@ function substitute(build: Record<string, any>, builtIns: Record<string, string>
   const images = (build.images ?? []).map(apply);
   const unused = Object.keys(user).filter((k) => !used.has(k));
   if (unused.length && !loose) throw invalidArgument(`invalid build: key "${unused[0]}" in the substitution data is not matched in the template`);
-  return { ...build, steps, images };
+  return { ...build, steps: substituted, images };
 }
 
 // ------------------------------------------------------------------------------------------- rendering
@@ -130,7 +161,7 @@ function renderBuild(ctx: ApiContext, project: ProjectState, build: BuildRecord)
   const req = build.request;
   const startTime = timestamp(new Date(build.startAt).toISOString());
   const finishTime = build.final ? timestamp(build.final.finishTime) : undefined;
-  const steps = (req.steps as BuildStep[]).map((step, i) => ({
+  const steps = req.steps.map((step, i) => ({
     ...step,
     status: done ? (build.final!.status === 'CANCELLED' && build.outcome.stepStatuses[i] !== 'FAILURE' ? 'CANCELLED' : build.outcome.stepStatuses[i]) : started ? (i === 0 ? 'WORKING' : 'QUEUED') : 'QUEUED',
   }));
@@ -185,26 +216,27 @@ function getBuild(project: ProjectState, id: string): BuildRecord {
   return build;
 }
 
-function validate(body: any): void {
-  if (!Array.isArray(body?.steps) || body.steps.length === 0) throw invalidArgument('invalid build: must specify at least one build step');
-  body.steps.forEach((s: any, i: number) => {
-    if (typeof s?.name !== 'string' || !s.name) throw invalidArgument(`invalid build: build step ${i} must specify name`);
-    if (s.args !== undefined && (!Array.isArray(s.args) || s.args.some((a: unknown) => typeof a !== 'string'))) throw invalidArgument(`invalid build: build step ${i}: args must be a list of strings`);
+/** Cloud Build's checks of a request; returns its steps, each named. */
+function validate(body: BuildBody): BuildStep[] {
+  if (!body.steps?.length) throw invalidArgument('invalid build: must specify at least one build step');
+  const steps = body.steps.map((s, i) => {
+    if (!s.name) throw invalidArgument(`invalid build: build step ${i} must specify name`);
+    return { ...s, name: s.name };
   });
-  if (body.images !== undefined && (!Array.isArray(body.images) || body.images.some((i: unknown) => typeof i !== 'string'))) throw invalidArgument('invalid build: images must be a list of strings');
   if (body.timeout !== undefined && !/^\d+(\.\d+)?s$/.test(body.timeout)) throw invalidArgument(`invalid build: invalid timeout "${body.timeout}" (e.g. "600s")`);
   const logging = body.options?.logging;
   if (logging !== undefined && !['LOGGING_UNSPECIFIED', 'LEGACY', 'GCS_ONLY', 'STACKDRIVER_ONLY', 'CLOUD_LOGGING_ONLY', 'NONE'].includes(logging)) {
     throw invalidArgument(`invalid build: unknown options.logging "${logging}"`);
   }
+  return steps;
 }
 
 async function createBuild(req: SandboxRequest, ctx: ApiContext) {
   const project = projectOf(req, ctx);
-  const body = req.json ?? {};
-  validate(body);
+  const body = parseBody(buildBody, req.json);
+  const steps = validate(body);
   const id = uuid(ctx);
-  const request = substitute(body, {
+  const request = substitute(body, steps, {
     PROJECT_ID: project.projectId,
     PROJECT_NUMBER: project.projectNumber,
     BUILD_ID: id,
@@ -278,7 +310,7 @@ function writeLog(ctx: ApiContext, project: ProjectState, build: BuildRecord): v
 
 onOperationDone('cloudbuild.build', (ctx, op: OperationRecord) => {
   const project = ctx.project(op.projectId);
-  const build = buildsOf(project)[op.data.buildId];
+  const build = buildsOf(project)[String(op.data.buildId)];
   if (build) finishBuild(ctx, project, build);
 });
 

@@ -1,7 +1,10 @@
 // Kubernetes Engine v1: clusters list / get / delete (a zonal operation polled until DONE). The tasks only
 // clean up clusters, so clusters are created by seeding: POST /__sandbox/container/clusters.
 // Also serves the operations path it shares with Artifact Registry (`…/locations/{l}/operations/{op}`).
-import { ApiError, findOperation, hexId, invalidArgument, isRegion, isZone, notFound, ok, onOperationDone, startOperation, timestamp, validateLabels, type OperationRecord } from '../google.js';
+import { z } from 'zod';
+import {
+  ApiError, findOperation, hexId, invalidArgument, isRegion, isZone, notFound, ok, onOperationDone, parseBody, startOperation, timestamp, validateLabels, type OperationRecord,
+} from '../google.js';
 import type { ApiContext, ApiModule, ProjectState, SandboxRequest } from '../types.js';
 import { renderRepositoryOperation } from './artifactregistry.js';
 import { enableApiNow, enabledProjectId, requireApi } from './serviceusage.js';
@@ -18,8 +21,23 @@ interface Cluster {
   resourceLabels?: Record<string, string>;
 }
 
+export interface ContainerState {
+  /** `location/name` → cluster. */
+  clusters: Record<string, Cluster>;
+}
+
 const API = 'container.googleapis.com';
 const VERSION = '1.30.5-gke.1014001';
+
+/** The test seeding body (`resourceLabels` are checked by validateLabels). */
+const seedBody = z.looseObject({
+  project: z.string().optional(),
+  location: z.string().optional(),
+  zone: z.string().optional(),
+  name: z.string().optional(),
+  nodeCount: z.number().optional(),
+  machineType: z.string().optional(),
+});
 
 function clustersOf(project: ProjectState): Record<string, Cluster> {
   return ((project.container ??= { clusters: {} }).clusters ??= {});
@@ -91,19 +109,20 @@ function deleteCluster(req: SandboxRequest, ctx: ApiContext) {
 
 /** Test seeding: `POST /__sandbox/container/clusters {project, location, name, nodeCount?, machineType?, resourceLabels?}` (enables the API). */
 function seedCluster(req: SandboxRequest, ctx: ApiContext) {
-  const body = (req.json ?? {}) as Record<string, any>;
-  const projectId = ctx.project(String(body.project ?? '')).projectId;
-  const location = String(body.location ?? body.zone ?? '');
+  const body = parseBody(seedBody, req.json);
+  const projectId = ctx.project(body.project ?? '').projectId;
+  const location = body.location ?? body.zone ?? '';
   checkLocation(location);
-  if (!/^[a-z]([a-z0-9-]{0,38}[a-z0-9])?$/.test(String(body.name ?? ''))) throw invalidArgument(`Invalid value for name: '${body.name}'.`);
+  const name = body.name ?? '';
+  if (!/^[a-z]([a-z0-9-]{0,38}[a-z0-9])?$/.test(name)) throw invalidArgument(`Invalid value for name: '${body.name}'.`);
   enableApiNow(ctx, projectId, API);
   const c: Cluster = {
-    name: body.name,
+    name,
     location,
     status: 'RUNNING',
     version: VERSION,
-    nodeCount: Number(body.nodeCount ?? 3),
-    machineType: String(body.machineType ?? 'e2-medium'),
+    nodeCount: body.nodeCount ?? 3,
+    machineType: body.machineType ?? 'e2-medium',
     endpoint: `34.${Math.floor(ctx.random() * 255)}.${Math.floor(ctx.random() * 255)}.${Math.floor(ctx.random() * 255)}`,
     createTime: ctx.now(),
     ...(body.resourceLabels ? { resourceLabels: validateLabels(body.resourceLabels, 'resourceLabels') } : {}),

@@ -1,8 +1,10 @@
 // IAM v1: service accounts (create, get, list, patch, delete), their keys (create returns a key file whose
 // token_uri is the sandbox, list, delete) and their own IAM policy.
 import { generateKeyPairSync } from 'node:crypto';
+import { z } from 'zod';
+import { serviceAccount } from '../../gcp/resources.js';
 import {
-  ApiError, alreadyExists, hexId, invalidArgument, newPolicy, notFound, ok, paginate, renderPolicy, setIamPolicy, timestamp, type IamPolicy,
+  ApiError, alreadyExists, hexId, invalidArgument, jsonObject, newPolicy, notFound, ok, paginate, parseBody, renderPolicy, setIamPolicy, timestamp, type IamPolicy,
 } from '../google.js';
 import type { ApiContext, ApiModule, ProjectState, SandboxRequest } from '../types.js';
 import { enabledProjectId, requireApi } from './serviceusage.js';
@@ -19,8 +21,15 @@ interface ServiceAccount {
   policy: IamPolicy;
 }
 
+export interface IamState {
+  serviceAccounts: Record<string, ServiceAccount>;
+}
+
 const API = 'iam.googleapis.com';
 const ACCOUNT_ID = /^[a-z]([-a-z0-9]{4,28}[a-z0-9])$/;
+
+/** Create and patch bodies: the account's fields as IAM returns them (`accountId` is checked by the handler). */
+const accountBody = z.looseObject({ serviceAccount: serviceAccount.partial().optional(), updateMask: z.string().optional() });
 
 function accountsOf(project: ProjectState): Record<string, ServiceAccount> {
   return ((project.iam ??= { serviceAccounts: {} }).serviceAccounts ??= {});
@@ -66,7 +75,7 @@ function render(sa: ServiceAccount) {
 
 function create(req: SandboxRequest, ctx: ApiContext) {
   const projectId = enabledProjectId(req, ctx, API);
-  const body = (req.json ?? {}) as { accountId?: string; serviceAccount?: { displayName?: string; description?: string } };
+  const body = parseBody(accountBody, req.json);
   const accountId = String(body.accountId ?? '');
   if (!ACCOUNT_ID.test(accountId)) {
     throw invalidArgument(`Invalid value for account_id: "${accountId}" must be 6 to 30 characters: a lowercase letter, then lowercase letters, digits or hyphens, ending with a letter or digit.`);
@@ -92,7 +101,7 @@ function create(req: SandboxRequest, ctx: ApiContext) {
 
 function createKey(req: SandboxRequest, ctx: ApiContext) {
   const sa = getAccount(ctx, req.params.account!);
-  const type = (req.json as any)?.privateKeyType ?? 'TYPE_GOOGLE_CREDENTIALS_FILE';
+  const type = parseBody(jsonObject, req.json).privateKeyType ?? 'TYPE_GOOGLE_CREDENTIALS_FILE';
   if (type !== 'TYPE_GOOGLE_CREDENTIALS_FILE') throw invalidArgument(`Invalid value for private_key_type: '${type}' (the sandbox issues JSON key files only).`);
   if (Object.keys(sa.keys).length >= 10) throw new ApiError(400, 'Precondition check failed: a service account has at most 10 keys.', 'FAILED_PRECONDITION');
   const keyId = hexId(ctx, 40);
@@ -148,7 +157,7 @@ export const iam: ApiModule = {
       path: SA,
       handler: (req, ctx) => {
         const sa = getAccount(ctx, req.params.account!);
-        const body = (req.json ?? {}) as { serviceAccount?: { displayName?: string; description?: string }; updateMask?: string };
+        const body = parseBody(accountBody, req.json);
         for (const field of (body.updateMask ?? 'displayName,description').split(',')) {
           if (field === 'displayName' || field === 'description') sa[field] = body.serviceAccount?.[field] || undefined;
           else throw invalidArgument(`Invalid value for update_mask: '${field}' cannot be updated.`);

@@ -1,12 +1,23 @@
 // Cloud Monitoring v3: alert policies (list, get, create, delete).
-import { invalidArgument, notFound, ok, paginate, timestamp } from '../google.js';
+import { z } from 'zod';
+import { alertPolicy } from '../../gcp/resources.js';
+import { invalidArgument, notFound, ok, paginate, parseBody, timestamp } from '../google.js';
 import type { ApiContext, ApiModule, ProjectState, SandboxRequest } from '../types.js';
 import { requireApi } from './serviceusage.js';
 
 const API = 'monitoring.googleapis.com';
 const COMBINERS = ['AND', 'OR', 'AND_WITH_MATCHING_RESOURCE'];
 
-function policiesOf(project: ProjectState): Record<string, any> {
+/** A policy as created: the fields Monitoring checks, the rest kept as sent. */
+const policyBody = alertPolicy.extend({ conditions: z.array(z.looseObject({})).optional(), combiner: z.string().optional() });
+type AlertPolicy = z.infer<typeof policyBody>;
+
+export interface MonitoringState {
+  /** Policy id → policy as answered. */
+  alertPolicies: Record<string, AlertPolicy>;
+}
+
+function policiesOf(project: ProjectState): Record<string, AlertPolicy> {
   return ((project.monitoring ??= { alertPolicies: {} }).alertPolicies ??= {});
 }
 
@@ -18,11 +29,11 @@ function projectOf(req: SandboxRequest, ctx: ApiContext): ProjectState {
 
 function create(req: SandboxRequest, ctx: ApiContext) {
   const project = projectOf(req, ctx);
-  const body = (req.json ?? {}) as Record<string, any>;
+  const body = parseBody(policyBody, req.json);
   if (!body.displayName) throw invalidArgument('Field alert_policy.display_name is required.');
-  if (!Array.isArray(body.conditions) || body.conditions.length === 0) throw invalidArgument('Field alert_policy.conditions must contain at least one condition.');
+  if (!body.conditions?.length) throw invalidArgument('Field alert_policy.conditions must contain at least one condition.');
   const combiner = body.combiner ?? (body.conditions.length === 1 ? 'OR' : undefined);
-  if (!COMBINERS.includes(combiner)) throw invalidArgument(`Field alert_policy.combiner had an invalid value of "${body.combiner}".`);
+  if (!combiner || !COMBINERS.includes(combiner)) throw invalidArgument(`Field alert_policy.combiner had an invalid value of "${body.combiner}".`);
   const id = String(Math.floor(ctx.random() * 9e18) + 1e18).slice(0, 19);
   const name = `projects/${project.projectId}/alertPolicies/${id}`;
   const record = { user: 'owner@sandbox.local', time: timestamp(ctx.now()) };
@@ -31,7 +42,7 @@ function create(req: SandboxRequest, ctx: ApiContext) {
     name,
     combiner,
     enabled: body.enabled ?? true,
-    conditions: body.conditions.map((c: Record<string, unknown>, i: number) => ({ ...c, name: `${name}/conditions/${id.slice(0, 8)}${i}` })),
+    conditions: body.conditions.map((c, i) => ({ ...c, name: `${name}/conditions/${id.slice(0, 8)}${i}` })),
     creationRecord: { mutateTime: record.time, mutatedBy: record.user },
     mutationRecord: { mutateTime: record.time, mutatedBy: record.user },
   };

@@ -40,9 +40,10 @@ export const projects: ApiModule = {
       path: '/v1/projects/{project}:setIamPolicy',
       handler: (req, ctx) => {
         const project = ctx.project(req.params.project!);
-        project.projects.policy = setIamPolicy(policyOf(project), req.json, (email) => serviceAccountExists(ctx, email));
+        const policy = setIamPolicy(policyOf(project), req.json, (email) => serviceAccountExists(ctx, email));
+        (project.projects ??= {}).policy = policy;
         ctx.save();
-        return ok(renderPolicy(project.projects.policy));
+        return ok(renderPolicy(policy));
       },
     },
   ],

@@ -18,7 +18,9 @@
 // unhealthy. Without an `allUsers` run.invoker binding, a request without a valid identity token the sandbox
 // issued (`gcloud auth print-identity-token`) gets 403, as on Google.
 import { createHash } from 'node:crypto';
-import { ApiError, aborted, base64Etag, invalidArgument, isRegion, notFound, ok, sameEtag, timestamp, uuid } from '../google.js';
+import { z } from 'zod';
+import { runContainer, trafficTarget, type IamPolicyShape } from '../../gcp/resources.js';
+import { ApiError, aborted, base64Etag, invalidArgument, isRegion, notFound, ok, parseBody, sameEtag, setIamPolicyBody, timestamp, uuid } from '../google.js';
 import { parseArtifactImage, resolveArtifactImage } from '../images.js';
 import { pickRevision, resolveTraffic, validateTraffic, type RevisionView, type TrafficTarget } from '../run-traffic.js';
 import { identityOf } from '../auth.js';
@@ -40,6 +42,26 @@ const L = {
   lastModifier: 'serving.knative.dev/lastModifier',
 };
 
+const stringMap = z.record(z.string(), z.string()).optional();
+/** A revision template: what the sandbox reads of it, the rest kept as sent. */
+const templateSchema = z.looseObject({
+  metadata: z.looseObject({ name: z.string().optional(), labels: stringMap, annotations: stringMap }).optional(),
+  spec: z
+    .looseObject({
+      containers: z.array(runContainer.extend({ name: z.string().optional(), ports: z.array(z.looseObject({})).optional() })).optional(),
+      serviceAccountName: z.string().optional(),
+    })
+    .optional(),
+});
+type Template = z.infer<typeof templateSchema>;
+/** Create and replace bodies (`metadata.name` and `metadata.resourceVersion` are checked by the handlers). */
+const serviceBody = z.looseObject({
+  metadata: z.looseObject({ labels: stringMap, annotations: stringMap }).optional(),
+  spec: z.looseObject({ template: templateSchema.optional(), traffic: z.array(trafficTarget).optional() }).optional(),
+});
+type ServiceBody = z.infer<typeof serviceBody>;
+const permissionsBody = z.looseObject({ permissions: z.array(z.string()).optional() });
+
 interface ServiceRecord {
   name: string;
   region: string;
@@ -50,7 +72,7 @@ interface ServiceRecord {
   resourceVersion: string;
   labels: Record<string, string>;
   annotations: Record<string, string>;
-  template: Record<string, any>;
+  template: Template;
   traffic: TrafficTarget[];
   /** Templates seen so far (the N of SERVICE-0000N-xyz). */
   revisionCount: number;
@@ -64,7 +86,7 @@ interface RevisionRecord {
   uid: string;
   createTime: string;
   generation: number;
-  template: Record<string, any>;
+  template: Template;
   image: string;
   imageDigest: string;
   /** Epoch ms at which it is Ready (or reported failed). */
@@ -72,10 +94,10 @@ interface RevisionRecord {
   failure?: string;
 }
 
-interface RunState {
+export interface RunState {
   services: Record<string, ServiceRecord>;
   revisions: Record<string, RevisionRecord>;
-  policies: Record<string, { bindings: { role: string; members: string[] }[]; etag: string }>;
+  policies: Record<string, { bindings: NonNullable<IamPolicyShape['bindings']>; etag: string }>;
 }
 
 const runOf = (project: ProjectState): RunState => (project.run ??= { services: {}, revisions: {}, policies: {} });
@@ -110,13 +132,13 @@ function memoryBounds(cpu: number): [number, number] {
   return [4 * 2 ** 30, 32 * 2 ** 30];
 }
 
-function validateTemplate(template: any): void {
+/** Checks a template as Cloud Run does; returns the image of its first container (the one serving). */
+function validateTemplate(template: Template | undefined): string {
   const spec = template?.spec;
-  const containers = spec?.containers;
-  if (!Array.isArray(containers) || containers.length === 0) throw invalidArgument('spec.template.spec.containers: at least one container is required.');
-  containers.forEach((c: any, i: number) => {
+  if (!spec?.containers?.length) throw invalidArgument('spec.template.spec.containers: at least one container is required.');
+  const images = spec.containers.map((c, i) => {
     const field = `spec.template.spec.containers[${i}]`;
-    if (typeof c?.image !== 'string' || !c.image) throw invalidArgument(`${field}.image: Required value: an image is required.`);
+    if (!c.image) throw invalidArgument(`${field}.image: Required value: an image is required.`);
     const limits = c.resources?.limits ?? {};
     const cpu = limits.cpu === undefined ? 1 : cpusOf(limits.cpu);
     if (cpu === null || !(cpu >= 0.08 && cpu <= 8) || (cpu > 1 && ![2, 4, 6, 8].includes(cpu))) {
@@ -131,8 +153,10 @@ function validateTemplate(template: any): void {
       }
     }
     for (const p of c.ports ?? []) {
-      if (!Number.isInteger(p.containerPort) || p.containerPort < 1 || p.containerPort > 65535) throw invalidArgument(`${field}.ports.containerPort: must be between 1 and 65535.`);
+      const port = p.containerPort;
+      if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535) throw invalidArgument(`${field}.ports.containerPort: must be between 1 and 65535.`);
     }
+    return c.image;
   });
   if (spec.timeoutSeconds !== undefined && !(Number.isInteger(Number(spec.timeoutSeconds)) && Number(spec.timeoutSeconds) >= 1 && Number(spec.timeoutSeconds) <= 3600)) {
     throw invalidArgument('spec.template.spec.timeoutSeconds: Invalid value specified for timeout: it must be between 1 and 3600 seconds.');
@@ -140,31 +164,36 @@ function validateTemplate(template: any): void {
   if (spec.containerConcurrency !== undefined && !(Number(spec.containerConcurrency) >= 0 && Number(spec.containerConcurrency) <= 1000)) {
     throw invalidArgument('spec.template.spec.containerConcurrency: must be between 0 and 1000.');
   }
-  const annotations = template.metadata?.annotations ?? {};
+  const annotations = template?.metadata?.annotations ?? {};
   const min = Number(annotations['autoscaling.knative.dev/minScale'] ?? 0);
   const max = Number(annotations['autoscaling.knative.dev/maxScale'] ?? 100);
   if (!Number.isInteger(min) || !Number.isInteger(max) || min < 0 || max < 1 || min > max) {
     throw invalidArgument(`spec.template.metadata.annotations[autoscaling.knative.dev/maxScale]: the maximum number of instances (${max}) must be at least 1 and at least the minimum (${min}).`);
   }
+  return images[0];
 }
 
 const human = (bytes: number) => (bytes >= 2 ** 30 ? `${bytes / 2 ** 30}Gi` : `${bytes / 2 ** 20}Mi`);
 
 /** The template as Google stores it: defaults filled in (so a re-sent template compares equal). */
-function normaliseTemplate(project: ProjectState, template: any): Record<string, any> {
-  const copy = JSON.parse(JSON.stringify(template ?? {}));
-  const spec = (copy.spec ??= {});
-  spec.containerConcurrency ??= 80;
-  spec.timeoutSeconds ??= 300;
-  spec.serviceAccountName ??= `${project.projectNumber}-compute@developer.gserviceaccount.com`;
-  spec.containers = spec.containers.map((c: any, i: number) => ({
-    ...c,
-    name: c.name || (i === 0 ? '' : `container-${i}`),
-    ...(i === 0 ? { ports: c.ports?.length ? c.ports.map((p: any) => ({ name: p.name ?? 'http1', ...p })) : [{ name: 'http1', containerPort: 8080 }] } : {}),
-    resources: { ...(c.resources ?? {}), limits: { cpu: '1000m', memory: '512Mi', ...(c.resources?.limits ?? {}) } },
-  }));
-  copy.metadata ??= {};
-  return copy;
+function normaliseTemplate(project: ProjectState, template: Template | undefined): Template {
+  const spec = template?.spec ?? {};
+  return {
+    ...template,
+    spec: {
+      ...spec,
+      containerConcurrency: spec.containerConcurrency ?? 80,
+      timeoutSeconds: spec.timeoutSeconds ?? 300,
+      serviceAccountName: spec.serviceAccountName ?? `${project.projectNumber}-compute@developer.gserviceaccount.com`,
+      containers: (spec.containers ?? []).map((c, i) => ({
+        ...c,
+        name: c.name || (i === 0 ? '' : `container-${i}`),
+        ...(i === 0 ? { ports: c.ports?.length ? c.ports.map((p) => ({ name: p.name ?? 'http1', ...p })) : [{ name: 'http1', containerPort: 8080 }] } : {}),
+        resources: { ...(c.resources ?? {}), limits: { cpu: '1000m', memory: '512Mi', ...(c.resources?.limits ?? {}) } },
+      })),
+    },
+    metadata: template?.metadata ?? {},
+  };
 }
 
 // ---------------------------------------------------------------------------------------------- views
@@ -290,7 +319,7 @@ function renderRevision(ctx: ApiContext, project: ProjectState, rev: RevisionRec
       ],
       logUrl: `https://console.cloud.google.com/logs/viewer?project=${project.projectId}&resource=cloud_run_revision/service_name/${rev.service}/revision_name/${rev.name}`,
       imageDigest: rev.imageDigest,
-      containerStatuses: [{ name: rev.template.spec.containers[0].name ?? '', imageDigest: rev.imageDigest }],
+      containerStatuses: [{ name: rev.template.spec?.containers?.[0]?.name ?? '', imageDigest: rev.imageDigest }],
     },
   };
 }
@@ -335,13 +364,13 @@ function resolveImage(ctx: ApiContext, image: string): { digest: string } | { fa
 }
 
 /** Applies a create/replace body: new revision when the template changed, traffic, labels, bumps. */
-function applySpec(ctx: ApiContext, project: ProjectState, svc: ServiceRecord, body: any): void {
+function applySpec(ctx: ApiContext, project: ProjectState, svc: ServiceRecord, body: ServiceBody): void {
   const run = runOf(project);
-  validateTemplate(body.spec?.template);
-  const template = normaliseTemplate(project, body.spec.template);
+  const image = validateTemplate(body.spec?.template);
+  const template = normaliseTemplate(project, body.spec?.template);
   const previous = svc.latestCreatedRevisionName ? run.revisions[key(svc.region, svc.latestCreatedRevisionName)] : undefined;
   const templateChanged = !previous || JSON.stringify(previous.template) !== JSON.stringify(template);
-  const wantedName: string | undefined = template.metadata?.name;
+  const wantedName = template.metadata?.name;
   if (wantedName !== undefined && !wantedName.startsWith(`${svc.name}-`)) {
     throw invalidArgument(`spec.template.metadata.name: the revision name '${wantedName}' must start with the service name followed by '-' (${svc.name}-…).`);
   }
@@ -350,7 +379,6 @@ function applySpec(ctx: ApiContext, project: ProjectState, svc: ServiceRecord, b
     if (wantedName && run.revisions[key(svc.region, wantedName)]) throw new ApiError(409, `Revision named '${wantedName}' with different configuration already exists.`, 'ALREADY_EXISTS');
     const generation = svc.revisionCount + 1;
     const name = wantedName ?? `${svc.name}-${String(generation).padStart(5, '0')}-${suffix(ctx)}`;
-    const image = template.spec.containers[0].image as string;
     const resolved = resolveImage(ctx, image);
     newRevision = {
       name,
@@ -366,7 +394,7 @@ function applySpec(ctx: ApiContext, project: ProjectState, svc: ServiceRecord, b
       ...('failure' in resolved ? { failure: resolved.failure } : {}),
     };
   }
-  const traffic: TrafficTarget[] = Array.isArray(body.spec.traffic) && body.spec.traffic.length ? body.spec.traffic : [{ percent: 100, latestRevision: true }];
+  const traffic: TrafficTarget[] = body.spec?.traffic?.length ? body.spec.traffic : [{ percent: 100, latestRevision: true }];
   const known = new Set(revisionsOf(run, svc).map((r) => r.name));
   if (newRevision) known.add(newRevision.name);
   const problem = validateTraffic(traffic, known);
@@ -395,7 +423,7 @@ function applySpec(ctx: ApiContext, project: ProjectState, svc: ServiceRecord, b
 function createService(req: SandboxRequest, ctx: ApiContext) {
   const project = projectOf(req, ctx);
   const region = regionOf(req);
-  const body = req.json ?? {};
+  const body = parseBody(serviceBody, req.json);
   const name = body.metadata?.name;
   if (typeof name !== 'string' || !SERVICE_NAME.test(name)) {
     throw invalidArgument(`metadata.name: Invalid value '${name ?? ''}': a service name must start with a letter, contain only lowercase letters, digits and hyphens, not end with a hyphen, and be at most 49 characters.`);
@@ -414,7 +442,7 @@ function replaceService(req: SandboxRequest, ctx: ApiContext) {
   const project = projectOf(req, ctx);
   const region = regionOf(req);
   const svc = getService(project, region, req.params.service!);
-  const body = req.json ?? {};
+  const body = parseBody(serviceBody, req.json);
   if (body.metadata?.name !== undefined && body.metadata.name !== svc.name) throw invalidArgument(`metadata.name: '${body.metadata.name}' does not match the service in the path (${svc.name}).`);
   const version = body.metadata?.resourceVersion;
   if (version !== undefined && version !== svc.resourceVersion) {
@@ -514,14 +542,14 @@ function setIamPolicy(req: SandboxRequest, ctx: ApiContext) {
   const region = regionOf(req);
   getService(project, region, req.params.service!);
   const policy = policyOf(project, region, req.params.service!);
-  const next = req.json?.policy;
-  if (!next || typeof next !== 'object') throw invalidArgument('policy: Required value.');
-  if (next.etag !== undefined && !sameEtag(String(next.etag), policy.etag)) {
+  const next = parseBody(setIamPolicyBody, req.json).policy;
+  if (!next) throw invalidArgument('policy: Required value.');
+  if (next.etag !== undefined && !sameEtag(next.etag, policy.etag)) {
     throw aborted('There were concurrent policy changes. Please retry the whole read-modify-write with exponential backoff.');
   }
-  const bindings = (next.bindings ?? []).filter((b: any) => b.members?.length);
+  const bindings = (next.bindings ?? []).filter((b) => b.members?.length);
   for (const b of bindings) {
-    if (typeof b.role !== 'string' || !b.role.startsWith('roles/')) throw invalidArgument(`policy.bindings.role: Invalid role '${b.role}'.`);
+    if (!b.role.startsWith('roles/')) throw invalidArgument(`policy.bindings.role: Invalid role '${b.role}'.`);
   }
   policy.bindings = bindings;
   policy.etag = base64Etag({ bindings, n: ctx.random() });
@@ -531,7 +559,7 @@ function setIamPolicy(req: SandboxRequest, ctx: ApiContext) {
 
 function testIamPermissions(req: SandboxRequest, ctx: ApiContext) {
   projectOf(req, ctx);
-  const permissions: string[] = req.json?.permissions ?? [];
+  const permissions = parseBody(permissionsBody, req.json).permissions ?? [];
   return ok(permissions.length ? { permissions } : {});
 }
 

@@ -1,8 +1,9 @@
 // Secret Manager v1: secrets (create with replication/labels, get, list, patch labels, delete), versions (add
 // with the CRC32C checks gcloud relies on, list, get, access by number or `latest`, enable/disable/destroy)
 // and the secret IAM policy (getIamPolicy is a GET here, unlike Resource Manager).
+import { z } from 'zod';
 import {
-  alreadyExists, crc32c, failedPrecondition, invalidArgument, newPolicy, notFound, ok, paginate, renderPolicy, setIamPolicy, timestamp, validateLabels,
+  alreadyExists, crc32c, failedPrecondition, invalidArgument, newPolicy, notFound, ok, paginate, parseBody, renderPolicy, setIamPolicy, timestamp, validateLabels,
   type IamPolicy,
 } from '../google.js';
 import type { ApiContext, ApiModule, ProjectState, SandboxRequest } from '../types.js';
@@ -27,6 +28,10 @@ interface Secret {
   annotations?: Record<string, string>;
   versions: Version[];
   policy: IamPolicy;
+}
+
+export interface SecretManagerState {
+  secrets: Record<string, Secret>;
 }
 
 const API = 'secretmanager.googleapis.com';
@@ -90,10 +95,22 @@ function renderVersion(project: ProjectState, s: Secret, v: Version) {
   };
 }
 
-function checkReplication(replication: any): Record<string, unknown> {
+/** Create and patch bodies (`labels` are checked by validateLabels; a patch may clear annotations with null). */
+const secretBody = z.looseObject({
+  replication: z
+    .looseObject({
+      automatic: z.looseObject({}).optional(),
+      userManaged: z.looseObject({ replicas: z.array(z.looseObject({ location: z.string() })).optional() }).optional(),
+    })
+    .optional(),
+  annotations: z.record(z.string(), z.string()).nullish(),
+});
+const versionBody = z.looseObject({ payload: z.looseObject({ data: z.string().optional() }).optional() });
+
+function checkReplication(replication: z.infer<typeof secretBody>['replication']): Record<string, unknown> {
   if (replication?.automatic) return { automatic: replication.automatic };
   const replicas = replication?.userManaged?.replicas;
-  if (Array.isArray(replicas) && replicas.length && replicas.every((r: any) => typeof r?.location === 'string')) return { userManaged: { replicas } };
+  if (replicas?.length) return { userManaged: { replicas } };
   throw invalidArgument('Invalid value for secret.replication: a replication policy (automatic or user-managed with at least one location) is required.');
 }
 
@@ -101,7 +118,7 @@ function create(req: SandboxRequest, ctx: ApiContext) {
   const project = projectOf(req, ctx);
   const id = req.query.get('secretId') ?? '';
   if (!SECRET_ID.test(id)) throw invalidArgument(`Invalid value for secret_id: '${id}' must be 1 to 255 letters, digits, _ or -.`);
-  const body = (req.json ?? {}) as Record<string, any>;
+  const body = parseBody(secretBody, req.json);
   const secrets = secretsOf(project);
   if (secrets[id]) throw alreadyExists(`Secret [${secretName(project, id)}] already exists.`);
   secrets[id] = {
@@ -120,7 +137,7 @@ function create(req: SandboxRequest, ctx: ApiContext) {
 function patch(req: SandboxRequest, ctx: ApiContext) {
   const project = projectOf(req, ctx);
   const secret = getSecret(project, req.params.secret!);
-  const body = (req.json ?? {}) as Record<string, any>;
+  const body = parseBody(secretBody, req.json);
   const mask = req.query.get('updateMask');
   if (!mask) throw invalidArgument('Invalid value for update_mask: a field mask is required.');
   for (const field of mask.split(',')) {
@@ -135,8 +152,8 @@ function patch(req: SandboxRequest, ctx: ApiContext) {
 function addVersion(req: SandboxRequest, ctx: ApiContext) {
   const project = projectOf(req, ctx);
   const secret = getSecret(project, req.params.secret!);
-  const payload = (req.json as any)?.payload;
-  if (typeof payload?.data !== 'string') throw invalidArgument('Invalid value for payload.data: the secret payload is required.');
+  const { payload } = parseBody(versionBody, req.json);
+  if (payload?.data === undefined) throw invalidArgument('Invalid value for payload.data: the secret payload is required.');
   const data = Buffer.from(payload.data, 'base64');
   if (data.length > MAX_PAYLOAD) throw invalidArgument(`Invalid value for payload.data: the payload is ${data.length} bytes; the limit is ${MAX_PAYLOAD}.`);
   const checksum = payload.dataCrc32c !== undefined;

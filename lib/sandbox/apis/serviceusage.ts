@@ -1,7 +1,10 @@
 // Service Usage v1: enable (one or a batch), disable, get, list with `filter=state:ENABLED`, operations.
 // Other modules ask `isApiEnabled` / `requireApi` so that a call to a disabled API fails like Google's
 // (403 PERMISSION_DENIED, reason SERVICE_DISABLED).
-import { apiTitle, findOperation, invalidArgument, notFound, ok, onOperationDone, paginate, permissionDenied, renderLongRunning, serviceDisabled, startOperation, uuid, type OperationRecord } from '../google.js';
+import {
+  apiTitle, findOperation, invalidArgument, jsonObject, notFound, ok, onOperationDone, paginate, parseBody, permissionDenied, renderLongRunning, serviceDisabled, startOperation, uuid,
+  type OperationRecord,
+} from '../google.js';
 import type { ApiContext, ApiModule, ProjectState, SandboxRequest } from '../types.js';
 
 /** What a new Google Cloud project has enabled before anyone enables anything. */
@@ -33,7 +36,7 @@ const isGoogleApi = (name: string) => GOOGLE_APIS.has(name);
 const SERVICE_NAME = /^[a-z0-9][a-z0-9-]*(\.[a-z0-9-]+)*\.googleapis\.com$/;
 const TYPE = 'type.googleapis.com/google.api.serviceusage.v1.';
 
-interface ServiceUsageState {
+export interface ServiceUsageState {
   /** service → ENABLED | DISABLED (absent: the default). */
   states: Record<string, 'ENABLED' | 'DISABLED'>;
 }
@@ -125,7 +128,7 @@ export const serviceusage: ApiModule = {
     {
       method: 'POST',
       path: '/v1/projects/{project}/services:batchEnable',
-      handler: (req, ctx) => operation(ctx, req.params.project!, 'batchEnable', checkNames(req.json?.serviceIds)),
+      handler: (req, ctx) => operation(ctx, req.params.project!, 'batchEnable', checkNames(parseBody(jsonObject, req.json).serviceIds)),
     },
     {
       method: 'POST',

@@ -19,7 +19,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
-import { ApiError, findOperation, invalidArgument, isRegion, isZone, notFound, ok, onOperationDone, paginate, startOperation, timestamp, validateLabels, type OperationRecord } from '../google.js';
+import { z } from 'zod';
+import { sqlInstance, sqlSettings, sqlUser } from '../../gcp/resources.js';
+import {
+  ApiError, findOperation, invalidArgument, isRegion, isZone, notFound, ok, onOperationDone, paginate, parseBody, startOperation, timestamp, validateLabels,
+  type OperationRecord,
+} from '../google.js';
 import { PortInUseError, startEmbeddedPostgres, type EmbeddedPostgres } from '../../postgres/embedded.js';
 import { isScramVerifier, scramVerifier } from '../../postgres/scram.js';
 import { requireApi } from './serviceusage.js';
@@ -32,6 +37,25 @@ const FIRST_HOST = 10;
 const LAST_HOST = 250;
 const ROOT_USER = 'postgres';
 
+/**
+ * Settings as a request sends them and as the instance keeps them. A patch removes a user label with null;
+ * the objects a patch merges into the current ones may be null (nothing to merge).
+ */
+const settingsSchema = sqlSettings.extend({
+  userLabels: z.record(z.string(), z.string().nullable()).optional(),
+  backupConfiguration: sqlSettings.shape.backupConfiguration.nullable(),
+  maintenanceWindow: sqlSettings.shape.maintenanceWindow.nullable(),
+  ipConfiguration: sqlSettings.shape.ipConfiguration.nullable(),
+  locationPreference: z.looseObject({ zone: z.string().optional() }).nullish(),
+});
+type Settings = z.infer<typeof settingsSchema>;
+/** Insert and patch bodies (`rootPassword` is checked by the handler). */
+const instanceBody = sqlInstance.partial().extend({ settings: settingsSchema.optional() });
+/** `name` is checked by the handler. */
+const databaseBody = z.looseObject({ charset: z.string().optional(), collation: z.string().optional() });
+/** `password` is checked by the handler. */
+const userBody = sqlUser.partial();
+
 interface InstanceRecord {
   name: string;
   databaseVersion: string;
@@ -39,7 +63,7 @@ interface InstanceRecord {
   gceZone: string;
   state: 'PENDING_CREATE' | 'RUNNABLE' | 'PENDING_DELETE';
   createTime: string;
-  settings: Record<string, any>;
+  settings: Settings;
   /** Loopback address of the embedded server (127.0.0.x). */
   ipAddress: string;
   /** SCRAM-SHA-256 verifier of each user's password; absent = no password set yet (nobody can log in). */
@@ -47,7 +71,7 @@ interface InstanceRecord {
   databases: Record<string, { charset: string; collation: string }>;
 }
 
-interface SqlState {
+export interface SqlState {
   instances: Record<string, InstanceRecord>;
   /** Names of deleted instances → when their deletion finished: Google reserves a name for about a week. */
   deletedNames?: Record<string, string>;
@@ -103,7 +127,7 @@ function liveInstance(ctx: ApiContext, projectId: string, name: string): Instanc
 function usedAddresses(ctx: ApiContext, except?: InstanceRecord): Set<string> {
   const used = new Set<string>();
   for (const project of Object.values(ctx.state.projects)) {
-    for (const inst of Object.values((project.sql as SqlState | undefined)?.instances ?? {})) if (inst !== except) used.add(inst.ipAddress);
+    for (const inst of Object.values(project.sql?.instances ?? {})) if (inst !== except) used.add(inst.ipAddress);
   }
   return used;
 }
@@ -124,7 +148,7 @@ function freeAddress(ctx: ApiContext, skip: Set<string>, except?: InstanceRecord
 }
 
 function maxConnectionsOf(inst: InstanceRecord): number {
-  const flag = (inst.settings.databaseFlags as { name: string; value: string }[] | undefined)?.find((f) => f.name === 'max_connections');
+  const flag = inst.settings.databaseFlags?.find((f) => f.name === 'max_connections');
   const n = Number(flag?.value);
   return Number.isInteger(n) && n > 0 ? Math.min(n, 500) : 100;
 }
@@ -242,13 +266,13 @@ function tierProblem(tier: string, edition: string): string | null {
   return null;
 }
 
-function checkSettings(settings: Record<string, any>, databaseVersion: string, current?: Record<string, any>): void {
+function checkSettings(settings: Settings, databaseVersion: string, current?: Settings): void {
   const bad = (field: string, why: string) => invalidArgument(`Invalid request: Invalid value for settings.${field}: ${why}.`);
   const edition = settings.edition ?? current?.edition ?? defaultEdition(databaseVersion);
-  if (!['ENTERPRISE', 'ENTERPRISE_PLUS'].includes(edition)) throw bad('edition', `${edition} (ENTERPRISE or ENTERPRISE_PLUS)`);
+  if (typeof edition !== 'string' || !['ENTERPRISE', 'ENTERPRISE_PLUS'].includes(edition)) throw bad('edition', `${edition} (ENTERPRISE or ENTERPRISE_PLUS)`);
   const tier = settings.tier ?? current?.tier;
   if (!tier) throw invalidArgument('Invalid request: settings.tier is required (e.g. db-f1-micro or db-custom-1-3840).');
-  const problem = tierProblem(String(tier), edition);
+  const problem = tierProblem(tier, edition);
   if (problem) {
     throw invalidArgument(`Invalid request: Invalid Tier (${tier}) for (${edition}) Edition: ${problem}. Use \`gcloud sql tiers list\` to see the tiers, or set --edition.`);
   }
@@ -270,13 +294,10 @@ function checkSettings(settings: Record<string, any>, databaseVersion: string, c
   const window = settings.maintenanceWindow;
   if (window?.day !== undefined && !(Number.isInteger(window.day) && window.day >= 0 && window.day <= 7)) throw bad('maintenanceWindow.day', `${window.day} (1 = Monday … 7 = Sunday)`);
   if (window?.hour !== undefined && !(Number.isInteger(window.hour) && window.hour >= 0 && window.hour <= 23)) throw bad('maintenanceWindow.hour', `${window.hour} (0 to 23)`);
-  if (settings.databaseFlags !== undefined) {
-    if (!Array.isArray(settings.databaseFlags)) throw bad('databaseFlags', 'expected a list');
-    for (const flag of settings.databaseFlags) {
-      if (typeof flag?.name !== 'string' || !/^[a-z][a-z0-9_.]*$/.test(flag.name)) throw bad('databaseFlags', `flag name ${JSON.stringify(flag?.name)}`);
-      if (flag.name === 'max_connections' && !(Number(flag.value) >= 14 && Number(flag.value) <= 262143)) {
-        throw invalidArgument(`Invalid request: Invalid flag value for max_connections: ${flag.value} (14 to 262143).`);
-      }
+  for (const flag of settings.databaseFlags ?? []) {
+    if (!/^[a-z][a-z0-9_.]*$/.test(flag.name)) throw bad('databaseFlags', `flag name ${JSON.stringify(flag.name)}`);
+    if (flag.name === 'max_connections' && !(Number(flag.value) >= 14 && Number(flag.value) <= 262143)) {
+      throw invalidArgument(`Invalid request: Invalid flag value for max_connections: ${flag.value} (14 to 262143).`);
     }
   }
   if (settings.userLabels !== undefined) validateLabels(settings.userLabels, 'settings.userLabels');
@@ -367,7 +388,7 @@ function getInstance(project: ProjectState, name: string): InstanceRecord {
 /** Cloud SQL runs one operation at a time per instance. */
 function checkIdle(ctx: ApiContext, project: ProjectState, name: string): void {
   const rt = runtimeOf(ctx);
-  const busy = Object.values((project.operations ?? {}) as Record<string, OperationRecord>).some(
+  const busy = Object.values(project.operations ?? {}).some(
     (op) => op.api === 'sql' && op.data.instance === name && (!op.done || rt.pending.has(op.id)),
   );
   if (busy) throw new ApiError(409, 'Operation failed because another operation was already in progress. Try your request after the current operation is complete.', 'ABORTED');
@@ -377,7 +398,7 @@ function requireRunning(inst: InstanceRecord): void {
   if (inst.state !== 'RUNNABLE' || inst.settings.activationPolicy === 'NEVER') throw invalidArgument('Invalid request since instance is not running.');
 }
 
-function operation(ctx: ApiContext, project: ProjectState, instance: string, operationType: string, latency: LatencyKind | number, data: Record<string, any> = {}) {
+function operation(ctx: ApiContext, project: ProjectState, instance: string, operationType: string, latency: LatencyKind | number, data: Record<string, unknown> = {}) {
   const op = startOperation(ctx, { projectId: project.projectId, api: 'sql', kind: `sql.${operationType}`, latency, data: { instance, operationType, ...data } });
   const body = renderOperation(ctx, { ...op, data: { ...op.data, fresh: true } });
   return { op, response: ok(body) };
@@ -385,9 +406,9 @@ function operation(ctx: ApiContext, project: ProjectState, instance: string, ope
 
 function insertInstance(req: SandboxRequest, ctx: ApiContext) {
   const project = projectOf(req, ctx);
-  const body = req.json ?? {};
+  const body = parseBody(instanceBody, req.json);
   const name = body.name;
-  if (typeof name !== 'string' || !name) throw invalidArgument('Invalid request: instance name (name) is required.');
+  if (!name) throw invalidArgument('Invalid request: instance name (name) is required.');
   if (!INSTANCE_NAME.test(name) || project.projectId.length + 1 + name.length > 98) {
     throw invalidArgument(`Invalid request: Invalid instance name "${name}": it must start with a lowercase letter, contain only lowercase letters, digits and hyphens, not end with a hyphen, and project ID + instance ID must be at most 97 characters.`);
   }
@@ -403,7 +424,7 @@ function insertInstance(req: SandboxRequest, ctx: ApiContext) {
   if (!POSTGRES_VERSIONS.includes(databaseVersion)) throw invalidArgument(`Invalid request: Invalid database version ${databaseVersion}.`);
   const region = body.region ?? 'us-central1';
   if (!isRegion(region)) throw invalidArgument(`Invalid request: Invalid region: ${region}.`);
-  const settings: Record<string, any> = { ...(body.settings ?? {}) };
+  const settings: Settings = { ...(body.settings ?? {}) };
   checkSettings(settings, databaseVersion);
   const zone = settings.locationPreference?.zone;
   if (zone !== undefined && (!isZone(zone) || !zone.startsWith(`${region}-`))) throw invalidArgument(`Invalid request: Invalid zone ${zone} for region ${region}.`);
@@ -432,7 +453,7 @@ function insertInstance(req: SandboxRequest, ctx: ApiContext) {
 }
 
 /** The settings as Google returns them: every default filled in. */
-function normaliseSettings(s: Record<string, any>, databaseVersion: string, gceZone: string): Record<string, any> {
+function normaliseSettings(s: Settings, databaseVersion: string, gceZone: string): Settings {
   const backup = s.backupConfiguration ?? {};
   return {
     kind: 'sql#settings',
@@ -483,11 +504,11 @@ const KNOWN_SETTINGS = new Set([
 function patchInstance(req: SandboxRequest, ctx: ApiContext) {
   const project = projectOf(req, ctx);
   const inst = getInstance(project, req.params.instance!);
-  const body = req.json ?? {};
+  const body = parseBody(instanceBody, req.json);
   if (body.name !== undefined && body.name !== inst.name) throw invalidArgument(`Invalid request: the instance name cannot be changed (${inst.name} → ${body.name}).`);
   if (inst.state !== 'RUNNABLE') throw new ApiError(409, `Operation failed because the instance is ${inst.state}.`, 'ABORTED');
   checkIdle(ctx, project, inst.name);
-  const patch: Record<string, any> = { ...(body.settings ?? {}) };
+  const patch: Settings = { ...(body.settings ?? {}) };
   if (patch.settingsVersion !== undefined && String(patch.settingsVersion) !== inst.settings.settingsVersion) {
     throw new ApiError(412, 'Precondition check failed: the settings version does not match the current settings (another change was made meanwhile).', 'FAILED_PRECONDITION');
   }
@@ -499,19 +520,18 @@ function patchInstance(req: SandboxRequest, ctx: ApiContext) {
   checkSettings(patch, body.databaseVersion ?? inst.databaseVersion, inst.settings);
 
   const before = inst.settings;
-  const next: Record<string, any> = { ...before };
-  for (const [key, value] of Object.entries(patch)) {
-    if (key === 'kind' || key === 'settingsVersion') continue;
-    if (key === 'userLabels') {
-      const labels = { ...(before.userLabels ?? {}), ...value };
-      for (const [k, v] of Object.entries(labels)) if (v === null) delete labels[k];
-      next.userLabels = labels;
-    } else if (key === 'backupConfiguration' || key === 'maintenanceWindow' || key === 'ipConfiguration' || key === 'locationPreference') {
-      next[key] = { ...(before[key] ?? {}), ...value };
-    } else {
-      next[key] = value;
-    }
+  const next: Settings = { ...before };
+  for (const [key, value] of Object.entries(patch)) if (key !== 'kind' && key !== 'settingsVersion') next[key] = value;
+  // Labels and these objects are merged into the current ones (a label set to null is removed).
+  if ('userLabels' in patch) {
+    const labels = { ...before.userLabels, ...patch.userLabels };
+    for (const [k, v] of Object.entries(labels)) if (v === null) delete labels[k];
+    next.userLabels = labels;
   }
+  if ('backupConfiguration' in patch) next.backupConfiguration = { ...before.backupConfiguration, ...patch.backupConfiguration };
+  if ('maintenanceWindow' in patch) next.maintenanceWindow = { ...before.maintenanceWindow, ...patch.maintenanceWindow };
+  if ('ipConfiguration' in patch) next.ipConfiguration = { ...before.ipConfiguration, ...patch.ipConfiguration };
+  if ('locationPreference' in patch) next.locationPreference = { ...before.locationPreference, ...patch.locationPreference };
   next.dataDiskSizeGb = String(next.dataDiskSizeGb);
   next.settingsVersion = String(Number(before.settingsVersion) + 1);
   inst.settings = next;
@@ -577,7 +597,7 @@ function getOperation(req: SandboxRequest, ctx: ApiContext) {
 function listOperations(req: SandboxRequest, ctx: ApiContext) {
   const project = projectOf(req, ctx);
   const instance = req.query.get('instance');
-  const ops = Object.values((project.operations ?? {}) as Record<string, OperationRecord>)
+  const ops = Object.values(project.operations ?? {})
     .filter((op) => op.api === 'sql' && (!instance || op.data.instance === instance))
     .sort((a, b) => b.createTime.localeCompare(a.createTime))
     .map((op) => renderOperation(ctx, op));
@@ -590,15 +610,16 @@ const DATABASE_NAME = /^[A-Za-z_][A-Za-z0-9_$-]{0,62}$/;
 function insertDatabase(req: SandboxRequest, ctx: ApiContext) {
   const project = projectOf(req, ctx);
   const inst = getInstance(project, req.params.instance!);
-  const name = req.json?.name;
+  const body = parseBody(databaseBody, req.json);
+  const name = body.name;
   if (typeof name !== 'string' || !DATABASE_NAME.test(name)) throw invalidArgument(`Invalid request: Invalid database name ${JSON.stringify(name ?? '')} (letters, digits, _, $ and -, at most 63 characters).`);
   requireRunning(inst);
   if (inst.databases[name]) throw new ApiError(409, `The database ${name} already exists on instance ${inst.name}.`);
   checkIdle(ctx, project, inst.name);
   return operation(ctx, project, inst.name, 'CREATE_DATABASE', 'write', {
     database: name,
-    charset: req.json.charset ?? 'UTF8',
-    collation: req.json.collation ?? 'en_US.UTF8',
+    charset: body.charset ?? 'UTF8',
+    collation: body.collation ?? 'en_US.UTF8',
   }).response;
 }
 
@@ -639,11 +660,12 @@ function listUsers(req: SandboxRequest, ctx: ApiContext) {
 function updateUser(req: SandboxRequest, ctx: ApiContext) {
   const project = projectOf(req, ctx);
   const inst = getInstance(project, req.params.instance!);
-  const name = req.query.get('name') ?? req.json?.name;
+  const body = parseBody(userBody, req.json);
+  const name = req.query.get('name') ?? body.name;
   if (!name) throw invalidArgument('Invalid request: the user name (name) is required.');
   if (!inst.users[name]) throw notFound(`The user ${name} does not exist on instance ${inst.name}.`);
   // As Google: a built-in user's update must carry the new password (gcloud without a prompt sends none).
-  const password = req.json?.password;
+  const password = body.password;
   if (typeof password !== 'string' || password === '') throw invalidArgument(`Invalid request: a password is required to update user ${name}.`);
   checkIdle(ctx, project, inst.name);
   // Only the hash goes into the state (and into the operation's data).
@@ -654,7 +676,7 @@ function updateUser(req: SandboxRequest, ctx: ApiContext) {
 // ------------------------------------------------------------------------------ operation completions
 
 function instanceOf(ctx: ApiContext, op: OperationRecord): InstanceRecord | undefined {
-  return liveInstance(ctx, op.projectId, op.data.instance);
+  return liveInstance(ctx, op.projectId, String(op.data.instance));
 }
 
 onOperationDone('sql.CREATE', (ctx, op) => {
@@ -662,25 +684,27 @@ onOperationDone('sql.CREATE', (ctx, op) => {
   if (inst?.state === 'PENDING_CREATE') inst.state = 'RUNNABLE';
 });
 onOperationDone('sql.DELETE', (ctx, op) => {
-  const sql = ctx.state.projects[op.projectId]?.sql as SqlState | undefined;
-  if (sql?.instances[op.data.instance]?.state === 'PENDING_DELETE') {
-    delete sql.instances[op.data.instance];
-    (sql.deletedNames ??= {})[op.data.instance] = ctx.now();
+  const sql = ctx.state.projects[op.projectId]?.sql;
+  const name = String(op.data.instance);
+  if (sql?.instances[name]?.state === 'PENDING_DELETE') {
+    delete sql.instances[name];
+    (sql.deletedNames ??= {})[name] = ctx.now();
   }
 });
 onOperationDone('sql.CREATE_DATABASE', (ctx, op) => {
   const inst = instanceOf(ctx, op);
-  if (inst) inst.databases[op.data.database] = { charset: op.data.charset, collation: op.data.collation };
+  if (inst) inst.databases[String(op.data.database)] = { charset: String(op.data.charset), collation: String(op.data.collation) };
 });
 onOperationDone('sql.DELETE_DATABASE', (ctx, op) => {
   const inst = instanceOf(ctx, op);
-  if (inst) delete inst.databases[op.data.database];
+  if (inst) delete inst.databases[String(op.data.database)];
 });
 onOperationDone('sql.UPDATE_USER', (ctx, op) => {
   const inst = instanceOf(ctx, op);
-  if (!inst || op.data.passwordHash === undefined) return;
-  inst.users[op.data.user] = { passwordHash: op.data.passwordHash };
-  runtimeOf(ctx).servers.get(keyOf(op.projectId, inst.name))?.setPassword(loginVerifier(op.data.passwordHash));
+  const passwordHash = op.data.passwordHash;
+  if (!inst || typeof passwordHash !== 'string') return;
+  inst.users[String(op.data.user)] = { passwordHash };
+  runtimeOf(ctx).servers.get(keyOf(op.projectId, inst.name))?.setPassword(loginVerifier(passwordHash));
 });
 
 // ------------------------------------------------------------------------------------------ the module
@@ -715,7 +739,7 @@ export const sql: ApiModule = {
     const wanted: { projectId: string; name: string }[] = [];
     const keep = new Set<string>();
     for (const project of Object.values(ctx.state.projects)) {
-      for (const inst of Object.values((project.sql as SqlState | undefined)?.instances ?? {})) {
+      for (const inst of Object.values(project.sql?.instances ?? {})) {
         keep.add(path.join(root, project.projectId, inst.name));
         if (inst.state !== 'PENDING_DELETE' && inst.settings.activationPolicy === 'ALWAYS') wanted.push({ projectId: project.projectId, name: inst.name });
       }

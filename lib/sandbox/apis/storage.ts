@@ -6,8 +6,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
+import { z } from 'zod';
+import { bucket, iamPolicy, storageObject, type IamPolicyShape } from '../../gcp/resources.js';
 import {
-  ApiError, base64Etag, crc32cBase64, failedPrecondition, hexId, invalidArgument, isRegion, md5Base64, sameEtag, validateLabels, notFound, ok, paginate, timestamp,
+  ApiError, base64Etag, crc32cBase64, failedPrecondition, hexId, invalidArgument, isRegion, md5Base64, parseBody, sameEtag, validateLabels, notFound, ok, paginate, timestamp,
 } from '../google.js';
 import type { ApiContext, ApiModule, ProjectState, SandboxRequest, SandboxResponse } from '../types.js';
 import { requireApi } from './serviceusage.js';
@@ -32,7 +34,13 @@ interface ObjectRecord {
 interface Policy {
   version: number;
   etag: string;
-  bindings: { role: string; members: string[]; condition?: unknown }[];
+  bindings: NonNullable<IamPolicyShape['bindings']>;
+}
+
+/** Uniform bucket-level access (and its older name, bucket policy only). */
+interface AccessLock {
+  enabled: boolean;
+  lockedTime?: string;
 }
 
 interface BucketRecord {
@@ -44,7 +52,7 @@ interface BucketRecord {
   timeCreated: string;
   updated: string;
   metageneration: number;
-  iamConfiguration: Record<string, any>;
+  iamConfiguration: { bucketPolicyOnly: AccessLock; uniformBucketLevelAccess: AccessLock; publicAccessPrevention: string };
   labels?: Record<string, string>;
   lifecycle?: { rule: unknown[] };
   versioning?: { enabled: boolean };
@@ -52,6 +60,27 @@ interface BucketRecord {
   iamPolicy: Policy;
   objects: Record<string, ObjectRecord>;
 }
+
+export interface StorageState {
+  buckets: Record<string, BucketRecord>;
+}
+
+/**
+ * Bucket insert and patch bodies. `labels` are checked by validateLabels (a patch removes a label with null,
+ * all of them with `labels: null`); a patch clears the lifecycle with `lifecycle: null`.
+ */
+const bucketBody = bucket.partial().omit({ labels: true }).extend({ lifecycle: bucket.shape.lifecycle.nullable() });
+type BucketBody = z.infer<typeof bucketBody>;
+/** The object resource sent with an upload (its name may be in the query instead). */
+const objectMeta = storageObject.partial().extend({
+  contentType: z.string().optional(),
+  md5Hash: z.string().optional(),
+  crc32c: z.string().optional(),
+  metadata: z.record(z.string(), z.string()).optional(),
+});
+type ObjectMeta = z.infer<typeof objectMeta>;
+/** A bucket's IAM policy, sent as it is (not inside `{policy}`). */
+const bucketPolicyBody = iamPolicy.extend({ version: z.number().optional() });
 
 const MULTI_REGIONS = ['US', 'EU', 'ASIA'];
 const DUAL_REGIONS = ['NAM4', 'EUR4', 'ASIA1'];
@@ -66,7 +95,7 @@ function bucketsOf(project: ProjectState): Record<string, BucketRecord> {
 
 function findBucket(ctx: ApiContext, name: string): BucketRecord | undefined {
   for (const project of Object.values(ctx.state.projects)) {
-    const b = project.storage?.buckets?.[name] as BucketRecord | undefined;
+    const b = project.storage?.buckets?.[name];
     if (b) return b;
   }
   return undefined;
@@ -93,12 +122,12 @@ export function bucketNameProblem(name: string): string | null {
   return null;
 }
 
-function normaliseLocation(location: unknown): { location: string; locationType: string } {
-  if (location === undefined || location === null || location === '') return { location: 'US', locationType: 'multi-region' };
-  const upper = String(location).toUpperCase();
+function normaliseLocation(location: string | undefined): { location: string; locationType: string } {
+  if (!location) return { location: 'US', locationType: 'multi-region' };
+  const upper = location.toUpperCase();
   if (MULTI_REGIONS.includes(upper)) return { location: upper, locationType: 'multi-region' };
   if (DUAL_REGIONS.includes(upper)) return { location: upper, locationType: 'dual-region' };
-  if (isRegion(String(location).toLowerCase())) return { location: upper, locationType: 'region' };
+  if (isRegion(location.toLowerCase())) return { location: upper, locationType: 'region' };
   throw invalidArgument(`Invalid value for location: '${location}' is not a valid Cloud Storage location (a region such as us-central1, or US, EU, ASIA).`);
 }
 
@@ -214,12 +243,12 @@ function checkPreconditions(req: SandboxRequest, current: ObjectRecord | undefin
   if (notWant !== null && notWant === (current?.generation ?? '0')) throw failedPrecondition('At least one of the pre-conditions you specified did not hold.');
 }
 
-function checkIntegrity(meta: Record<string, any>, data: Buffer): void {
+function checkIntegrity(meta: ObjectMeta, data: Buffer): void {
   if (meta.md5Hash && meta.md5Hash !== md5Base64(data)) throw invalidArgument('Provided MD5 hash "' + meta.md5Hash + '" doesn\'t match calculated MD5 hash "' + md5Base64(data) + '".');
   if (meta.crc32c && meta.crc32c !== crc32cBase64(data)) throw invalidArgument('Provided CRC32C "' + meta.crc32c + '" doesn\'t match calculated CRC32C "' + crc32cBase64(data) + '".');
 }
 
-function finishUpload(req: SandboxRequest, ctx: ApiContext, bucketName: string, meta: Record<string, any>, data: Buffer, contentType: string | undefined): SandboxResponse {
+function finishUpload(req: SandboxRequest, ctx: ApiContext, bucketName: string, meta: ObjectMeta, data: Buffer, contentType: string | undefined): SandboxResponse {
   const bucket = getBucket(ctx, bucketName);
   const name = meta.name ?? req.query.get('name');
   if (!name) throw invalidArgument('Required value: name (the object name is missing from the metadata and from the query).');
@@ -230,7 +259,7 @@ function finishUpload(req: SandboxRequest, ctx: ApiContext, bucketName: string, 
 }
 
 /** Splits `multipart/related` (gcloud quotes the boundary with single quotes). */
-function parseMultipart(contentType: string, body: Buffer): { meta: Record<string, any>; data: Buffer; dataType?: string } {
+function parseMultipart(contentType: string, body: Buffer): { meta: ObjectMeta; data: Buffer; dataType?: string } {
   const m = contentType.match(/boundary=(?:"([^"]+)"|'([^']+)'|([^;\s]+))/i);
   if (!m) throw invalidArgument('Invalid multipart request: no boundary in the content type.');
   const boundary = Buffer.from(`--${m[1] ?? m[2] ?? m[3]}`);
@@ -259,19 +288,19 @@ function parseMultipart(contentType: string, body: Buffer): { meta: Record<strin
   };
   const meta = split(parts[0]!);
   const media = split(parts[1]!);
-  let parsed: Record<string, any>;
+  let parsed: unknown;
   try {
     parsed = meta.content.length ? JSON.parse(meta.content.toString('utf8')) : {};
   } catch {
     throw invalidArgument('Invalid multipart request: the metadata part is not valid JSON.');
   }
   const dataType = media.headers.match(/content-type:\s*([^\r\n]+)/i)?.[1]?.trim();
-  return { meta: parsed, data: media.content, dataType };
+  return { meta: parseBody(objectMeta, parsed), data: media.content, dataType };
 }
 
 interface UploadSession {
   bucket: string;
-  meta: Record<string, any>;
+  meta: ObjectMeta;
   contentType?: string;
   chunks: Buffer[];
   received: number;
@@ -291,7 +320,7 @@ function startUpload(req: SandboxRequest, ctx: ApiContext): SandboxResponse {
     return finishUpload(req, ctx, bucketName, {}, req.body, req.headers['content-type']);
   }
   if (uploadType === 'resumable') {
-    const meta = (req.json ?? {}) as Record<string, any>;
+    const meta = parseBody(objectMeta, req.json);
     const name = meta.name ?? req.query.get('name');
     if (!name) throw invalidArgument('Required value: name (the object name is missing from the metadata and from the query).');
     checkPreconditions(req, bucket.objects[name]);
@@ -402,8 +431,8 @@ function deleteObject(req: SandboxRequest, ctx: ApiContext): SandboxResponse {
 
 // ------------------------------------------------------------------------------------------ buckets
 
-function createBucketRecord(ctx: ApiContext, project: ProjectState, body: Record<string, any>, opts: { system?: boolean } = {}): BucketRecord {
-  const name = String(body.name ?? '');
+function createBucketRecord(ctx: ApiContext, project: ProjectState, body: BucketBody, opts: { system?: boolean } = {}): BucketRecord {
+  const name = body.name ?? '';
   if (!name) throw invalidArgument('Required value: name (the bucket name).');
   if (!opts.system) {
     const problem = bucketNameProblem(name);
@@ -459,13 +488,12 @@ function lockTime(now: string): string {
 
 const LIFECYCLE_ACTIONS = ['Delete', 'SetStorageClass', 'AbortIncompleteMultipartUpload'];
 
-function checkLifecycle(lifecycle: any): { rule: unknown[] } {
-  const rules = lifecycle?.rule ?? [];
-  if (!Array.isArray(rules)) throw invalidArgument('Invalid value for lifecycle.rule: expected a list.');
+function checkLifecycle(lifecycle: NonNullable<BucketBody['lifecycle']>): { rule: unknown[] } {
+  const rules = lifecycle.rule ?? [];
   for (const [i, r] of rules.entries()) {
-    if (!LIFECYCLE_ACTIONS.includes(r?.action?.type)) throw invalidArgument(`Invalid value for lifecycle.rule[${i}].action.type: '${r?.action?.type}'.`);
-    if (typeof r.condition !== 'object' || !r.condition || Object.keys(r.condition).length === 0) throw invalidArgument(`Invalid value for lifecycle.rule[${i}].condition: a rule needs at least one condition.`);
-    if (r.condition.age !== undefined && (!Number.isInteger(Number(r.condition.age)) || Number(r.condition.age) < 0)) {
+    if (!LIFECYCLE_ACTIONS.includes(r.action.type)) throw invalidArgument(`Invalid value for lifecycle.rule[${i}].action.type: '${r.action.type}'.`);
+    if (Object.keys(r.condition).length === 0) throw invalidArgument(`Invalid value for lifecycle.rule[${i}].condition: a rule needs at least one condition.`);
+    if (r.condition.age !== undefined && (!Number.isInteger(r.condition.age) || r.condition.age < 0)) {
       throw invalidArgument(`Invalid value for lifecycle.rule[${i}].condition.age: '${r.condition.age}'.`);
     }
   }
@@ -477,7 +505,7 @@ function createBucket(req: SandboxRequest, ctx: ApiContext) {
   if (!projectId) throw invalidArgument('Required parameter: project.');
   const project = ctx.project(projectId);
   requireApi(ctx, project.projectId, API);
-  return ok(renderBucket(ctx, createBucketRecord(ctx, project, (req.json ?? {}) as Record<string, any>)));
+  return ok(renderBucket(ctx, createBucketRecord(ctx, project, parseBody(bucketBody, req.json))));
 }
 
 function listBuckets(req: SandboxRequest, ctx: ApiContext) {
@@ -497,7 +525,7 @@ function listBuckets(req: SandboxRequest, ctx: ApiContext) {
 
 function patchBucket(req: SandboxRequest, ctx: ApiContext) {
   const b = getBucket(ctx, req.params.bucket!);
-  const body = (req.json ?? {}) as Record<string, any>;
+  const body = parseBody(bucketBody, req.json);
   const want = req.query.get('ifMetagenerationMatch');
   if (want !== null && want !== String(b.metageneration)) throw failedPrecondition('At least one of the pre-conditions you specified did not hold.');
   if ('labels' in body) {
@@ -509,7 +537,7 @@ function patchBucket(req: SandboxRequest, ctx: ApiContext) {
     }
   }
   if ('lifecycle' in body) {
-    if (body.lifecycle === null || (Array.isArray(body.lifecycle?.rule) && body.lifecycle.rule.length === 0)) delete b.lifecycle;
+    if (!body.lifecycle || body.lifecycle.rule?.length === 0) delete b.lifecycle;
     else b.lifecycle = checkLifecycle(body.lifecycle);
   }
   if (body.storageClass) {
@@ -545,13 +573,12 @@ function renderPolicy(b: BucketRecord) {
 
 function setBucketPolicy(req: SandboxRequest, ctx: ApiContext) {
   const b = getBucket(ctx, req.params.bucket!);
-  const body = (req.json ?? {}) as Partial<Policy>;
+  const body = parseBody(bucketPolicyBody, req.json);
   // Cloud Storage reports a stale etag as a failed precondition (412).
   if (body.etag && !sameEtag(body.etag, b.iamPolicy.etag)) throw failedPrecondition('At least one of the pre-conditions you specified did not hold.');
-  if (!Array.isArray(body.bindings ?? [])) throw invalidArgument('Invalid value for bindings: expected a list.');
   const bindings = (body.bindings ?? []).filter((x) => x.members?.length);
   for (const [i, x] of bindings.entries()) {
-    if (!/^roles\//.test(x.role ?? '') && !/^projects\/[^/]+\/roles\//.test(x.role ?? '')) throw invalidArgument(`Invalid value for bindings[${i}].role: '${x.role}'.`);
+    if (!/^roles\//.test(x.role) && !/^projects\/[^/]+\/roles\//.test(x.role)) throw invalidArgument(`Invalid value for bindings[${i}].role: '${x.role}'.`);
   }
   const policy = { version: body.version ?? 1, bindings };
   b.iamPolicy = { ...policy, etag: base64Etag({ ...policy, previous: b.iamPolicy.etag }) };
