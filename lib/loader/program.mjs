@@ -14,9 +14,10 @@
 // transpiled.
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
-import { createRequire } from 'node:module';
+import Module, { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import vm from 'node:vm';
 
 const toolRoot = fileURLToPath(new URL('../../', import.meta.url));
 const programsDir = path.join(toolRoot, 'node_modules', '.cache', 'gcp-tasks', 'programs');
@@ -262,8 +263,6 @@ function sourceOf(program, file, line) {
  * TypeScript sources: node's own loader runs the script then (it reads the source map; it has no code cache).
  */
 export async function runProgram(program, { sourceMaps = false } = {}) {
-  const vm = await import('node:vm');
-  const { default: Module } = await import('node:module');
   const configs = new Map();
   globalThis[Symbol.for(CONFIGS)] = configs;
   globalThis[Symbol.for('gcp-tasks.program')] = {
