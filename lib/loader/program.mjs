@@ -21,8 +21,6 @@ import vm from 'node:vm';
 
 const toolRoot = fileURLToPath(new URL('../../', import.meta.url));
 const programsDir = path.join(toolRoot, 'node_modules', '.cache', 'gcp-tasks', 'programs');
-// Bumped when the compiled output changes shape: older programs are not reused.
-const FORMAT = 5;
 // Compiled for the node that runs it.
 const TARGET = `node${process.versions.node}`;
 const TS = /\.[cm]?tsx?$/;
@@ -61,7 +59,7 @@ function touch(file) {
 function upToDate(dir) {
   try {
     const record = JSON.parse(fs.readFileSync(path.join(dir, 'program.json'), 'utf8'));
-    if (record.format !== FORMAT || record.target !== TARGET || !fs.existsSync(path.join(dir, record.script))) return undefined;
+    if (record.target !== TARGET || !record.script || !fs.existsSync(path.join(dir, record.script))) return undefined;
     if (!Object.entries(record.inputs).every(([file, was]) => stamp(file) === was)) return undefined;
     touch(path.join(dir, 'program.json'));
     return withPaths(record, dir);
@@ -200,7 +198,7 @@ async function compile(main, configs, dir) {
     const target = path.join(dir, path.basename(out.path).replace('program.cjs', name));
     if (!fs.existsSync(target)) writeAtomic(target, out.path.endsWith('.cjs') ? out.text.replace(/sourceMappingURL=program\.cjs\.map/, `sourceMappingURL=${name}.map`) : out.text);
   }
-  const record = { format: FORMAT, target: TARGET, main, configs, script: name, inputs: Object.fromEntries(files.map((f) => [f, stamp(f)])), modules: moduleLines(script.text) };
+  const record = { target: TARGET, main, configs, script: name, inputs: Object.fromEntries(files.map((f) => [f, stamp(f)])), modules: moduleLines(script.text) };
   writeAtomic(path.join(dir, 'program.json'), JSON.stringify(record));
   removeStale(dir, name);
   removeUnusedPrograms(dir);

@@ -2,7 +2,7 @@
 // (program.mjs), on node alone. When a program cannot be written (a read-only install), the module hooks of
 // register.mjs run the TypeScript sources instead.
 import * as fs from 'node:fs';
-import { register } from 'node:module';
+import { createRequire, register } from 'node:module';
 import { setFlagsFromString } from 'node:v8';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { compileProgram, runProgram } from './program.mjs';
@@ -17,7 +17,7 @@ const cli = source('../bin/task.ts');
 /** The config file this command line names, read by the CLI's own argument parser (a small program of its own). */
 async function configFile() {
   const args = await compileProgram(source('../engine/args.ts'));
-  const { configFileOfArgv } = await import(pathToFileURL(args.file).href);
+  const { configFileOfArgv } = createRequire(import.meta.url)(args.file); // a CommonJS script: no ES module wrapper to build
   return configFileOfArgv(process.argv.slice(2), process.cwd());
 }
 
