@@ -1,4 +1,4 @@
-// Entry point of `pnpm task`: run from lib/loader's compiled program (task.mjs), or with its TypeScript hooks or tsx, so
+// Entry point of `pnpm task`: run from lib/loader's compiled program (task.cjs), or with its TypeScript hooks or tsx, so
 // a .ts config loads as a plain import.
 import './zod-jitless.js';
 import { main } from '../engine/cli.js';

@@ -1,4 +1,4 @@
-// Runs the real CLI (`node lib/loader/task.mjs`, as `pnpm task` does) as a subprocess, the way a user or CI does.
+// Runs the real CLI (`node lib/loader/task.cjs`, as `pnpm task` does) as a subprocess, the way a user or CI does.
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 /** Exactly what `pnpm task` runs: one node process running the compiled CLI (signals reach the CLI itself). */
-export const cliCommand = [process.execPath, path.join(repoRoot, 'lib', 'loader', 'task.mjs')] as const;
+export const cliCommand = [process.execPath, path.join(repoRoot, 'lib', 'loader', 'task.cjs')] as const;
 
 export interface CliResult {
   code: number | null;

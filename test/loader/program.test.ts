@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { compileProgram, type Program } from '../../lib/loader/program.mjs';
+import { compileProgram, type Program } from '../../lib/loader/program.cjs';
 import { tempDir } from '../helpers/engine.js';
 import { repoRoot } from '../helpers/cli.js';
 
@@ -23,6 +23,8 @@ function project() {
     'helper.ts',
     [
       `export const greeting: string = 'hello';`,
+      `// Text beyond ASCII, in a comment (résumé → ✔) and in code, where it must come out as written.`,
+      `export const symbols = { text: 'déjà → ✔ 🚀', template: \`naïve \${'→'}\`, matches: /^[→✔]+$/u.test('✔→') };`,
       `/** This function's own file and line, as the V8 stack sees them. */`,
       `export function whereAmI(): [string, number] {`,
       `  const original = Error.prepareStackTrace;`,
@@ -39,7 +41,7 @@ function project() {
   write(
     'entry.ts',
     [
-      `import { greeting, whereAmI } from './helper.js';`,
+      `import { greeting, symbols, whereAmI } from './helper.js';`,
       `import { where } from ${JSON.stringify(path.join(t.dir, 'absolute.js'))};`,
       `import data from './data.json' with { type: 'json' };`,
       `import { z } from 'zod';`,
@@ -52,7 +54,7 @@ function project() {
       `  // A config not compiled in is refused (its load rejects).`,
       `  const config = await program.config(${JSON.stringify(path.join(t.dir, 'config.ts'))}).then((m: { default: string[] }) => m.default, () => null);`,
       `  const [file, line] = whereAmI();`,
-      `  console.log(JSON.stringify({ greeting, where, answer: data.answer, lazy: lazy.greeting, zod: typeof z.string, agent: typeof undici.Agent,`,
+      `  console.log(JSON.stringify({ greeting, where, answer: data.answer, lazy: lazy.greeting, zod: typeof z.string, agent: typeof undici.Agent, symbols,`,
       `    url: import.meta.url, config, registry, helperSource: program.sourceAt(file, line) }));`,
       `})();`,
     ].join('\n') + '\n',
@@ -62,7 +64,7 @@ function project() {
 
 /** Runs `program` in a fresh node with no hooks at all, as `pnpm task` does: only the program can make it load. */
 function run(program: Program): Record<string, unknown> {
-  const loader = pathToFileURL(path.join(repoRoot, 'lib', 'loader', 'program.mjs')).href;
+  const loader = pathToFileURL(path.join(repoRoot, 'lib', 'loader', 'program.cjs')).href;
   const r = spawnSync(process.execPath, ['--input-type=module', '-e', `import { runProgram } from ${JSON.stringify(loader)}; await runProgram(${JSON.stringify(program)});`], { encoding: 'utf8' });
   assert.is(r.status, 0, r.stderr);
   return JSON.parse(r.stdout);
@@ -74,8 +76,18 @@ test('a compiled program runs on plain node with every import meaning what it di
     const got = run(await compileProgram(p.entry));
     assert.equal(
       { ...got, helperSource: undefined },
-      { greeting: 'hello', where: 'absolute', answer: 42, lazy: 'hello', zod: 'function', agent: 'function', url: pathToFileURL(p.entry).href, config: null, registry: ['entry'], helperSource: undefined },
+      { greeting: 'hello', where: 'absolute', answer: 42, lazy: 'hello', zod: 'function', agent: 'function', symbols: { text: 'déjà → ✔ 🚀', template: 'naïve →', matches: true }, url: pathToFileURL(p.entry).href, config: null, registry: ['entry'], helperSource: undefined },
     );
+  } finally {
+    p.cleanup();
+  }
+});
+
+test('the script is ASCII whatever its sources hold (it is read as one byte a character)', async () => {
+  const p = project();
+  try {
+    const program = await compileProgram(p.entry);
+    assert.not.ok(/[^\x00-\x7f]/.test(fs.readFileSync(program.file, 'utf8')), 'no character beyond ASCII in the script');
   } finally {
     p.cleanup();
   }

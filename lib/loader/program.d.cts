@@ -1,4 +1,4 @@
-// Types of program.mjs, for the tests that compile and run programs.
+// Types of program.cjs, for the tests that compile and run programs.
 export interface Program {
   /** The program's folder, its script and the script's V8 code cache. */
   dir: string;

@@ -12,14 +12,16 @@
 // Each program's record lists every input with its size and modification time; a start that finds them
 // unchanged only stats the files, and a change recompiles. Plain JavaScript: it runs before anything can be
 // transpiled.
-import { createHash } from 'node:crypto';
-import * as fs from 'node:fs';
-import Module, { createRequire } from 'node:module';
-import * as path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import vm from 'node:vm';
+'use strict';
+const { createHash } = require('node:crypto');
+const fs = require('node:fs');
+const Module = require('node:module');
+const path = require('node:path');
+const { pathToFileURL } = require('node:url');
+const vm = require('node:vm');
 
-const toolRoot = fileURLToPath(new URL('../../', import.meta.url));
+const { createRequire } = Module;
+const toolRoot = path.resolve(__dirname, '..', '..') + path.sep;
 const programsDir = path.join(toolRoot, 'node_modules', '.cache', 'gcp-tasks', 'programs');
 // Compiled for the node that runs it.
 const TARGET = `node${process.versions.node}`;
@@ -146,6 +148,14 @@ const configsModule = (configs) => ({
   },
 });
 
+/**
+ * The script in ASCII, so that it is read as one-byte text: a single other character anywhere makes V8 hold
+ * all of it in two bytes a character, and decoding that costs more than the rest of reading the program.
+ * esbuild already escapes every string, template, regular expression and name (its ASCII charset); what is
+ * left is comment text, where an escape is as good as the character.
+ */
+const asciiOnly = (text) => text.replace(/[^\x00-\x7f]/gu, (c) => `\\u{${c.codePointAt(0).toString(16)}}`);
+
 /** Line → module index of the script: esbuild opens each module's code with a `// path` comment. */
 function moduleLines(text) {
   const out = [];
@@ -190,15 +200,15 @@ async function compile(main, configs, dir) {
     });
   // Stamped after compiling: a file saved during the compile may be trusted stale once, until its next save.
   // This file is an input too: a change to how programs are made remakes them.
-  const files = [...Object.keys(metafile.inputs).filter((input) => !/^[\w-]+:/.test(input)).map((input) => path.resolve('/', input)), fileURLToPath(import.meta.url)];
-  const script = outputFiles.find((o) => o.path.endsWith('.cjs'));
+  const files = [...Object.keys(metafile.inputs).filter((input) => !/^[\w-]+:/.test(input)).map((input) => path.resolve('/', input)), __filename];
+  const text = asciiOnly(outputFiles.find((o) => o.path.endsWith('.cjs')).text);
   // Named by content: a run still executing an older script keeps its file (and its lazily read source map).
-  const name = `program-${sha256(script.text).slice(0, 16)}.cjs`;
+  const name = `program-${sha256(text).slice(0, 16)}.cjs`;
   for (const out of outputFiles) {
     const target = path.join(dir, path.basename(out.path).replace('program.cjs', name));
-    if (!fs.existsSync(target)) writeAtomic(target, out.path.endsWith('.cjs') ? out.text.replace(/sourceMappingURL=program\.cjs\.map/, `sourceMappingURL=${name}.map`) : out.text);
+    if (!fs.existsSync(target)) writeAtomic(target, out.path.endsWith('.cjs') ? text.replace(/sourceMappingURL=program\.cjs\.map/, `sourceMappingURL=${name}.map`) : out.text);
   }
-  const record = { target: TARGET, main, configs, script: name, inputs: Object.fromEntries(files.map((f) => [f, stamp(f)])), modules: moduleLines(script.text) };
+  const record = { target: TARGET, main, configs, script: name, inputs: Object.fromEntries(files.map((f) => [f, stamp(f)])), modules: moduleLines(text) };
   writeAtomic(path.join(dir, 'program.json'), JSON.stringify(record));
   removeStale(dir, name);
   removeUnusedPrograms(dir);
@@ -232,7 +242,7 @@ function removeUnusedPrograms(current) {
  * The program of `main` (an absolute path) with `configs` as lazy modules, compiled again when any input
  * changed. Throws what esbuild reports for a source that does not compile, with its file and line.
  */
-export async function compileProgram(main, configs = []) {
+async function compileProgram(main, configs = []) {
   const sorted = [...new Set(configs)].sort();
   const dir = path.join(programsDir, sha256([main, ...sorted].join('\0')).slice(0, 32));
   return upToDate(dir) ?? (await compile(main, sorted, dir));
@@ -260,7 +270,7 @@ function sourceOf(program, file, line) {
  * ends if there was none or V8 refused it (another node version). With `sourceMaps`, stack traces name the
  * TypeScript sources: node's own loader runs the script then (it reads the source map; it has no code cache).
  */
-export async function runProgram(program, { sourceMaps = false } = {}) {
+async function runProgram(program, { sourceMaps = false } = {}) {
   const configs = new Map();
   globalThis[Symbol.for(CONFIGS)] = configs;
   globalThis[Symbol.for('gcp-tasks.program')] = {
@@ -282,7 +292,8 @@ export async function runProgram(program, { sourceMaps = false } = {}) {
   } catch {
     // not written yet
   }
-  const script = new vm.Script(Module.wrap(fs.readFileSync(program.file, 'utf8')), { filename: program.file, cachedData });
+  // The script is ASCII (asciiOnly): read as one byte a character, with no decoding.
+  const script = new vm.Script(Module.wrap(fs.readFileSync(program.file, 'latin1')), { filename: program.file, cachedData });
   if (!cachedData || script.cachedDataRejected) {
     // At exit the cache holds every function this run compiled, not only the script's top level.
     process.once('exit', () => {
@@ -296,3 +307,5 @@ export async function runProgram(program, { sourceMaps = false } = {}) {
   const module = { exports: {} };
   script.runInThisContext()(module.exports, createRequire(program.file), module, program.file, program.dir);
 }
+
+module.exports = { compileProgram, runProgram };
