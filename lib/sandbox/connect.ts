@@ -8,7 +8,7 @@ import { isAlive } from '../engine/processes.js';
 import { pollUntil } from '../engine/wait.js';
 import { sandboxCerts } from './certs.js';
 import { sandboxConfiguration } from './gcloud-config.js';
-import { DEFAULT_PROJECT, DEFAULT_REGION } from './server.js';
+import { DEFAULT_PROJECT, DEFAULT_REGION } from './defaults.js';
 
 export interface SandboxHandle {
   url: string;

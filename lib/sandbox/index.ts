@@ -6,7 +6,8 @@ import { apiModules } from './apis/index.js';
 import { sandboxCerts } from './certs.js';
 import { faultsFromEnv } from './faults.js';
 import type { ApiContext } from './types.js';
-import { DEFAULT_LATENCY_SCALE, DEFAULT_PROJECT, DEFAULT_REGION, SandboxServer } from './server.js';
+import { DEFAULT_PROJECT, DEFAULT_REGION } from './defaults.js';
+import { DEFAULT_LATENCY_SCALE, SandboxServer } from './server.js';
 import { connectToRunningSandbox, gcloudEnvFor, type SandboxHandle, type SandboxInfoFile, SANDBOX_INFO_FILE } from './connect.js';
 
 export { findRunningSandbox, gcloudEnvFor, SANDBOX_INFO_FILE, type SandboxHandle, type SandboxInfoFile } from './connect.js';

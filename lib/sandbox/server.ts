@@ -14,6 +14,7 @@ import { Router } from './router.js';
 import { StateStore } from './state.js';
 import type { ApiContext, ApiModule, LatencyKind, ProjectState, SandboxRequest, SandboxResponse } from './types.js';
 import { delay } from '../engine/wait.js';
+import { DEFAULT_PROJECT } from './defaults.js';
 
 /**
  * Simulated duration of each operation kind at scale 1, in ms: roughly what Google takes.
@@ -36,8 +37,6 @@ export const LATENCY_MS: Record<LatencyKind, number> = {
 const HELD: ReadonlySet<LatencyKind> = new Set(['read', 'write', 'delete', 'bucketCreate']);
 
 export const DEFAULT_LATENCY_SCALE = 0.01;
-export const DEFAULT_PROJECT = 'digitwin-sandbox';
-export const DEFAULT_REGION = 'us-central1';
 const PROJECT_ID = /^[a-z][a-z0-9-]{4,28}[a-z0-9]$/;
 
 export interface ServerOptions {
