@@ -125,25 +125,18 @@ function reincludedBy(file: string, ignoreFile: string, patterns: string[]): Rei
   return pattern === undefined ? undefined : { file, ignoreFile, pattern: `!${pattern}` };
 }
 
-/** Reads a service's build context and Dockerfile. Never throws on a broken Dockerfile (syntaxError says why). */
-export function readBuildSource(appRoot: string, where: BuildLocation): BuildSource {
-  const contextDir = path.resolve(appRoot, where.context);
-  const dockerfile = contextPath(path.relative(contextDir, path.resolve(appRoot, where.dockerfile)));
-  const gcloudignoreText = readIf(path.join(contextDir, GCLOUDIGNORE)) ?? (where.context === '.' ? undefined : readIf(path.join(appRoot, GCLOUDIGNORE)));
-  const gcloudignore: Ignore = ignore().add(gcloudignoreText ?? defaultGcloudignore);
-  const gcloudNegations = negations(gcloudignoreText, false);
-  const dockerignore = dockerignoreCandidates(dockerfile).find((f) => existsSync(path.join(contextDir, f)));
-  const dockerignoreText = dockerignore ? readFileSync(path.join(contextDir, dockerignore), 'utf8') : undefined;
-  const dockerNegations = negations(dockerignoreText, true);
-  const keep = dockerignoreFilter(dockerignoreText);
+/** A build context's files after .gcloudignore and the never-uploaded rules, and the never-uploaded ones found. */
+export interface ContextListing {
+  contextFiles: string[];
+  /** Never-uploaded files (or folders, ending in /) the walk met that .gcloudignore did not already leave out. */
+  blocked: string[];
+}
 
+/** Walks a build context as `gcloud builds submit` would, with `gcloudignoreText` (the defaults when missing). */
+export function listContext(contextDir: string, gcloudignoreText: string | undefined): ContextListing {
+  const gcloudignore: Ignore = ignore().add(gcloudignoreText ?? defaultGcloudignore);
   const contextFiles: string[] = [];
   const blocked: string[] = [];
-  const reincluded: Reincluded[] = [];
-  const refuse = (rel: string) => {
-    const found = reincludedBy(rel, GCLOUDIGNORE, gcloudNegations) ?? reincludedBy(rel, dockerignore ?? '.dockerignore', dockerNegations);
-    if (found) reincluded.push(found);
-  };
   const walk = (dir: string) => {
     const abs = path.join(contextDir, dir);
     let entries;
@@ -158,22 +151,36 @@ export function readBuildSource(appRoot: string, where: BuildLocation): BuildSou
       const isDir = entry.isDirectory() || (entry.isSymbolicLink() && statSync(path.join(abs, entry.name), { throwIfNoEntry: false })?.isDirectory());
       if (isDir) {
         if (neverUploaded.ignores(`${rel}/`)) {
-          if (!gcloudignore.ignores(`${rel}/`)) {
-            blocked.push(`${rel}/`);
-            refuse(`${rel}/`);
-          }
+          if (!gcloudignore.ignores(`${rel}/`)) blocked.push(`${rel}/`);
           continue;
         }
         if (!gcloudignore.ignores(`${rel}/`)) walk(rel);
       } else if (!gcloudignore.ignores(rel)) {
-        if (neverUploaded.ignores(rel) || isServiceAccountKey(path.join(abs, entry.name), rel)) {
-          blocked.push(rel);
-          refuse(rel);
-        } else contextFiles.push(rel);
+        if (neverUploaded.ignores(rel) || isServiceAccountKey(path.join(abs, entry.name), rel)) blocked.push(rel);
+        else contextFiles.push(rel);
       }
     }
   };
   walk('');
+  return { contextFiles, blocked };
+}
+
+/**
+ * Reads a service's build context and Dockerfile. Never throws on a broken Dockerfile (syntaxError says why).
+ * `list` walks the context: services of a monorepo often share one, and a run can walk it once for all.
+ */
+export function readBuildSource(appRoot: string, where: BuildLocation, list: typeof listContext = listContext): BuildSource {
+  const contextDir = path.resolve(appRoot, where.context);
+  const dockerfile = contextPath(path.relative(contextDir, path.resolve(appRoot, where.dockerfile)));
+  const gcloudignoreText = readIf(path.join(contextDir, GCLOUDIGNORE)) ?? (where.context === '.' ? undefined : readIf(path.join(appRoot, GCLOUDIGNORE)));
+  const gcloudNegations = negations(gcloudignoreText, false);
+  const dockerignore = dockerignoreCandidates(dockerfile).find((f) => existsSync(path.join(contextDir, f)));
+  const dockerignoreText = dockerignore ? readFileSync(path.join(contextDir, dockerignore), 'utf8') : undefined;
+  const dockerNegations = negations(dockerignoreText, true);
+  const keep = dockerignoreFilter(dockerignoreText);
+
+  const { contextFiles, blocked } = list(contextDir, gcloudignoreText);
+  const reincluded = blocked.flatMap((rel) => reincludedBy(rel, GCLOUDIGNORE, gcloudNegations) ?? reincludedBy(rel, dockerignore ?? '.dockerignore', dockerNegations) ?? []);
 
   const visible = contextFiles.filter(keep);
   let parsed: Dockerfile | undefined;

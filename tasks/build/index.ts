@@ -7,7 +7,7 @@ import { UserError } from '../../lib/engine/errors.js';
 import type { InfraConfig, ResolvedService } from '../../lib/gcp/infra.js';
 import { defineTask } from '../../lib/index.js';
 import type { FingerprintContext, PreflightContext, TaskDef } from '../../lib/engine/types.js';
-import { describeUpload, ensureGcloudignore, readBuildSource, sourceGlobs, uploadBytes } from './build-source.js';
+import { describeUpload, ensureGcloudignore, listContext, readBuildSource, sourceGlobs, uploadBytes } from './build-source.js';
 import { runCloudBuild, timestampTag } from './cloud-build.js';
 import { assertDeployableEnv } from '../deploy/deploy-env.js';
 import { preflight, preflightError, type PreflightService } from './dockerfile-check.js';
@@ -30,9 +30,14 @@ export function preflightService(service: ResolvedService): PreflightService {
   return { key: service.key, context: service.context, dockerfile: service.dockerfile, packageDir: service.packageDir || undefined, workspacePackage: service.workspacePackage };
 }
 
-/** What the service's build would upload, read once per run for its preflight and its fingerprint. */
+/**
+ * What the service's build would upload, read once per run for its preflight and its fingerprint; a build
+ * context several services share (a monorepo's root) is walked once for all of them.
+ */
 const buildSourceOf = (ctx: FingerprintContext, service: ResolvedService) =>
-  ctx.once(`build-source:${service.key}`, () => readBuildSource(ctx.paths.appRoot, preflightService(service)));
+  ctx.once(`build-source:${service.key}`, () =>
+    readBuildSource(ctx.paths.appRoot, preflightService(service), (dir, gcloudignore) => ctx.once(`build-context:${dir}\0${gcloudignore}`, () => listContext(dir, gcloudignore))),
+  );
 
 /** The Dockerfile preflight: every problem of this service's build, before any upload. */
 export function checkBuild(ctx: PreflightContext, key: string): void {
