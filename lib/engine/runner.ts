@@ -132,6 +132,8 @@ export async function runPlan(opts: RunOptions): Promise<RunSummary> {
   let stopping: 'failure' | 'abort' | null = null;
   /** Tasks inside run() or check(), with their last screen line and a way to end them if they can never settle. */
   const running = new Map<string, { lastLine?: string; end(error: Error): void }>();
+  /** Task logs being flushed: a dependent starts without waiting on its dependency's log file; the run ends after them. */
+  const closingLogs: Promise<void>[] = [];
 
   const abort = () => {
     stopping = 'abort';
@@ -222,7 +224,7 @@ export async function runPlan(opts: RunOptions): Promise<RunSummary> {
       return (await Promise.race([task.check!(ctx), stuck])) ? null : 'the live check found a difference (--refresh)';
     } finally {
       running.delete(task.name);
-      await log.close();
+      closingLogs.push(log.close());
     }
   }
 
@@ -255,7 +257,7 @@ export async function runPlan(opts: RunOptions): Promise<RunSummary> {
       return failed({ ...base, status, durationMs: now() - startedAt, finishedAt: now(), error });
     } finally {
       running.delete(name);
-      await log.close();
+      closingLogs.push(log.close());
     }
   }
 
@@ -300,6 +302,7 @@ export async function runPlan(opts: RunOptions): Promise<RunSummary> {
 
   try {
     const all = await Promise.all(opts.order.map(execute));
+    await Promise.all(closingLogs);
     const durations = new Map(all.map((r) => [r.name, r.durationMs]));
     return {
       results: all,
