@@ -2,6 +2,7 @@
 // with GCP_TASKS_SANDBOX_DIR=<dir> use it, plus the REAL gcloud pointed at it and its control endpoints.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import * as assert from 'uvu/assert';
@@ -33,6 +34,12 @@ export interface TestSandbox {
   requests(): Promise<RequestLogEntry[]>;
   /** Direct HTTP to the sandbox (what gcloud cannot show), with a valid access token unless init sets `authorization`. */
   fetch(pathAndQuery: string, init?: RequestInit): Promise<Response>;
+  /**
+   * A GET of Google's REST API as a logged-in caller, its JSON body; `host` names the host the request is for
+   * (Cloud Run's regional paths answer only on `<region>-run.<host>`). Fails the test on any status but 200.
+   * For reading what exists without a gcloud process (a second of CPU each).
+   */
+  get(pathAndQuery: string, opts?: { host?: string }): Promise<unknown>;
   stop(): Promise<void>;
 }
 
@@ -104,6 +111,17 @@ export async function startTestSandbox(opts: { latencyScale?: number; seed?: num
       if (!headers.has('authorization')) headers.set('authorization', `Bearer ${issueAccessToken(dir, SANDBOX_ACCOUNT)}`);
       return fetch(`${handle.url}${p}`, { ...init, headers });
     },
+    get: (pathAndQuery, o = {}) =>
+      new Promise((resolve, reject) => {
+        const headers = { authorization: `Bearer ${issueAccessToken(dir, SANDBOX_ACCOUNT)}`, ...(o.host ? { host: `${o.host}:${handle.port}` } : {}) };
+        const req = http.get(`${handle.url}${pathAndQuery}`, { headers }, (res) => {
+          let body = '';
+          res.setEncoding('utf8');
+          res.on('data', (d) => (body += d));
+          res.on('end', () => (res.statusCode === 200 ? resolve(JSON.parse(body)) : reject(new Error(`GET ${pathAndQuery}: ${res.statusCode} ${body}`))));
+        });
+        req.on('error', reject);
+      }),
     stop: async () => {
       removeSandboxInfo(dir);
       await handle.stop();

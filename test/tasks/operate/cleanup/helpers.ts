@@ -1,6 +1,6 @@
 // A full development project for the cleanup tests: what `setup` creates, the three Cloud Run services,
 // and resources that are not the tool's (a Terraform state bucket, another team's service), which must
-// survive every cleanup. Plus readers that ask gcloud what exists.
+// survive every cleanup. Plus a reader of what exists, through Google's REST API (no gcloud process per list).
 import * as assert from 'uvu/assert';
 import { expectCode, startOpsSandbox, type OpsSandbox } from '../harness.js';
 
@@ -32,24 +32,26 @@ export async function fillProject(sb: OpsSandbox): Promise<void> {
 
 export interface Existing { buckets: string[]; sql: string[]; secrets: string[]; services: string[]; registries: string[]; sas: string[] }
 
-/** What gcloud says exists (short names). */
+/** What exists (short names), as Google's REST API lists it: the lists gcloud's list commands make. */
 export async function existingNames(sb: OpsSandbox): Promise<Existing> {
   const last = (s: string) => s.split('/').pop()!;
-  const [buckets, sql, secrets, services, registries, sas] = await Promise.all([
-    sb.gcloudJson<any[]>(['storage', 'buckets', 'list', '--raw']),
-    sb.gcloudJson<any[]>(['sql', 'instances', 'list']),
-    sb.gcloudJson<any[]>(['secrets', 'list']),
-    sb.gcloudJson<any[]>(['run', 'services', 'list', `--region=${sb.region}`, '--platform=managed']),
-    sb.gcloudJson<any[]>(['artifacts', 'repositories', 'list', `--location=${sb.region}`]),
-    sb.gcloudJson<any[]>(['iam', 'service-accounts', 'list']),
-  ]);
+  const get = sb.sandbox.get;
+  const p = sb.project;
+  const [buckets, sql, secrets, services, registries, sas] = (await Promise.all([
+    get(`/storage/v1/b?project=${p}`),
+    get(`/sql/v1beta4/projects/${p}/instances`),
+    get(`/v1/projects/${p}/secrets`),
+    get(`/apis/serving.knative.dev/v1/namespaces/${p}/services`, { host: `${sb.region}-run.sandbox` }),
+    get(`/v1/projects/${p}/locations/${sb.region}/repositories`),
+    get(`/v1/projects/${p}/serviceAccounts`),
+  ])) as { items?: { name: string }[]; secrets?: { name: string }[]; repositories?: { name: string }[]; accounts?: { email: string }[] }[];
   return {
-    buckets: (buckets ?? []).map((b) => b.name),
-    sql: (sql ?? []).map((i) => i.name),
-    secrets: (secrets ?? []).map((s) => last(s.name)),
-    services: (services ?? []).map((s) => s.metadata.name),
-    registries: (registries ?? []).map((r) => last(r.name)),
-    sas: (sas ?? []).map((a) => a.email.split('@')[0]),
+    buckets: (buckets!.items ?? []).map((b) => b.name),
+    sql: (sql!.items ?? []).map((i) => i.name),
+    secrets: (secrets!.secrets ?? []).map((s) => last(s.name)),
+    services: ((services as { items?: { metadata: { name: string } }[] }).items ?? []).map((s) => s.metadata.name),
+    registries: (registries!.repositories ?? []).map((r) => last(r.name)),
+    sas: (sas!.accounts ?? []).map((a) => a.email.split('@')[0]!),
   };
 }
 
