@@ -151,10 +151,15 @@ export async function closeRestSession(session: RestSession): Promise<void> {
  * One keep-alive pool for the run. With a proxy in the configuration every request goes through it, as
  * with gcloud: plain-http URLs in absolute form (the sandbox reaches its regional Cloud Run host this way),
  * https ones through CONNECT; otherwise the standard HTTP(S)_PROXY variables apply. The configuration's CA
- * file is trusted for TLS.
+ * file is trusted for TLS. undici's dispatchers and its request come from their own modules: its index loads
+ * the whole library (fetch, WebSocket, mocks, caches), which cost a `status` run more CPU than all its requests.
  */
 async function makeDispatcher(env: Readonly<Record<string, string | undefined>>): Promise<Dispatcher> {
-  const { Agent, EnvHttpProxyAgent, ProxyAgent } = await import('undici');
+  const [{ default: Agent }, { default: ProxyAgent }, { default: EnvHttpProxyAgent }] = await Promise.all([
+    import('undici/lib/dispatcher/agent.js'),
+    import('undici/lib/dispatcher/proxy-agent.js'),
+    import('undici/lib/dispatcher/env-http-proxy-agent.js'),
+  ]);
   const caFile = gcloudProperty(env, 'core', 'custom_ca_certs_file');
   const tls = caFile ? { ca: fs.readFileSync(caFile, 'utf8') } : {};
   const type = gcloudProperty(env, 'proxy', 'type');
@@ -187,6 +192,8 @@ export interface RestCaller {
   signal: AbortSignal;
 }
 
+const headerValue = (value: string | string[] | undefined): string | null => (value === undefined ? null : Array.isArray(value) ? value.join(', ') : value);
+
 /** Requests of one caller over the run's session: the token once, retries of transient failures. */
 function createTransport(session: RestSession, task: RestCaller): (api: RestApi, url: URL, opts: SendOptions) => Promise<Answer> {
   const fromGcloud = async (): Promise<Bearer> => {
@@ -214,7 +221,7 @@ function createTransport(session: RestSession, task: RestCaller): (api: RestApi,
     const { method } = opts;
     const command = `${method} ${url.toString()}`;
     const dispatcher = await (session.dispatcher ??= makeDispatcher(session.env));
-    const { fetch } = await import('undici');
+    const { default: request } = await import('undici/lib/api/api-request.js');
     let bearer = await token();
     for (let attempt = 1; ; attempt++) {
       session.stats.requests++;
@@ -224,16 +231,17 @@ function createTransport(session: RestSession, task: RestCaller): (api: RestApi,
       let failure: GcloudError;
       try {
         const contentType = opts.media ? opts.media.contentType : opts.body === undefined ? undefined : 'application/json';
-        const res = await fetch(url, {
+        const res = await request.call(dispatcher, {
+          origin: url.origin,
+          path: `${url.pathname}${url.search}`,
           method,
           headers: { accept: 'application/json', ...(bearer ? { authorization: `Bearer ${bearer.value}` } : {}), ...(contentType ? { 'content-type': contentType } : {}) },
           body: opts.media ? opts.media.data : opts.body === undefined ? undefined : JSON.stringify(opts.body),
           signal,
-          dispatcher,
         });
-        const text = await res.text();
-        if (res.ok) return { text, headers: res.headers };
-        failure = toRestError(res.status, text, command, session.project);
+        const text = await res.body.text();
+        if (res.statusCode >= 200 && res.statusCode < 300) return { text, headers: { get: (name) => headerValue(res.headers[name.toLowerCase()]) } };
+        failure = toRestError(res.statusCode, text, command, session.project);
         // gcloud's cached token was refused (revoked, or the clock is off): the run asks gcloud for one instead.
         if (failure.kind === 'unauthenticated' && bearer?.cached) {
           // The first request refused forgets the token; the others then find gcloud's on its way.
@@ -312,7 +320,7 @@ export function createRestReader(session: RestSession, task: RestCaller): RestRe
   };
 }
 
-/** An error and its causes on one line (fetch wraps the socket error as `cause`). */
+/** An error and its causes on one line (undici may wrap the socket error as `cause`). */
 function errorChain(e: unknown): string {
   const parts: string[] = [];
   for (let cur: unknown = e; cur && parts.length < 4; cur = (cur as { cause?: unknown }).cause) {
