@@ -127,12 +127,18 @@ interface Bearer {
   cached: boolean;
 }
 
+/** The run's keep-alive connection pool and undici's request over it. */
+interface Pool {
+  dispatcher: Dispatcher;
+  request(options: Dispatcher.RequestOptions): Promise<Dispatcher.ResponseData>;
+}
+
 /** What the REST reader shares across the tasks of a run: the connection pool, the token and the call count. */
 export interface RestSession {
   env: Readonly<Record<string, string | undefined>>;
   project: string;
   stats: { requests: number; retries: number };
-  dispatcher?: Promise<Dispatcher>;
+  pool?: Promise<Pool>;
   token?: Promise<Bearer | null>;
   /** Set once Google refused gcloud's cached token: the rest of the run takes its token from gcloud. */
   cachedTokenRefused?: boolean;
@@ -144,7 +150,7 @@ export function createRestSession(env: Readonly<Record<string, string | undefine
 
 /** Closes the run's connection pool (keep-alive sockets would otherwise hold the process a few seconds). */
 export async function closeRestSession(session: RestSession): Promise<void> {
-  if (session.dispatcher) await (await session.dispatcher).close();
+  if (session.pool) await (await session.pool).dispatcher.close();
 }
 
 /**
@@ -154,6 +160,11 @@ export async function closeRestSession(session: RestSession): Promise<void> {
  * file is trusted for TLS. undici's dispatchers and its request come from their own modules: its index loads
  * the whole library (fetch, WebSocket, mocks, caches), which cost a `status` run more CPU than all its requests.
  */
+async function openPool(env: Readonly<Record<string, string | undefined>>): Promise<Pool> {
+  const [{ default: request }, dispatcher] = await Promise.all([import('undici/lib/api/api-request.js'), makeDispatcher(env)]);
+  return { dispatcher, request: (options) => request.call(dispatcher, options) };
+}
+
 async function makeDispatcher(env: Readonly<Record<string, string | undefined>>): Promise<Dispatcher> {
   const [{ default: Agent }, { default: ProxyAgent }, { default: EnvHttpProxyAgent }] = await Promise.all([
     import('undici/lib/dispatcher/agent.js'),
@@ -220,8 +231,7 @@ function createTransport(session: RestSession, task: RestCaller): (api: RestApi,
     for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) url.searchParams.set(k, v);
     const { method } = opts;
     const command = `${method} ${url.toString()}`;
-    const dispatcher = await (session.dispatcher ??= makeDispatcher(session.env));
-    const { default: request } = await import('undici/lib/api/api-request.js');
+    const { request } = await (session.pool ??= openPool(session.env));
     let bearer = await token();
     for (let attempt = 1; ; attempt++) {
       session.stats.requests++;
@@ -231,7 +241,7 @@ function createTransport(session: RestSession, task: RestCaller): (api: RestApi,
       let failure: GcloudError;
       try {
         const contentType = opts.media ? opts.media.contentType : opts.body === undefined ? undefined : 'application/json';
-        const res = await request.call(dispatcher, {
+        const res = await request({
           origin: url.origin,
           path: `${url.pathname}${url.search}`,
           method,
