@@ -92,6 +92,8 @@ export async function startTestSandbox(opts: { latencyScale?: number; seed?: num
       });
       child.stdin.end(o.stdin ?? '');
     });
+  /** What a logged-in caller sends: the sandbox answers 401 without a token it issued. */
+  const authorization = () => `Bearer ${issueAccessToken(dir, SANDBOX_ACCOUNT)}`;
   return {
     handle,
     dir,
@@ -105,15 +107,15 @@ export async function startTestSandbox(opts: { latencyScale?: number; seed?: num
     reset: async () => void (await control('POST', 'reset')),
     dump: async () => (await control('GET', 'state')) as SandboxState,
     requests: async () => ((await control('GET', 'requests')) as { requests: RequestLogEntry[] }).requests.filter((r) => !r.path.startsWith('/__sandbox/')),
-    // As a logged-in caller (the sandbox answers 401 without a token it issued), unless the test sets its own header.
+    // As a logged-in caller, unless the test sets its own header.
     fetch: (p, init) => {
       const headers = new Headers(init?.headers);
-      if (!headers.has('authorization')) headers.set('authorization', `Bearer ${issueAccessToken(dir, SANDBOX_ACCOUNT)}`);
+      if (!headers.has('authorization')) headers.set('authorization', authorization());
       return fetch(`${handle.url}${p}`, { ...init, headers });
     },
     get: (pathAndQuery, o = {}) =>
       new Promise((resolve, reject) => {
-        const headers = { authorization: `Bearer ${issueAccessToken(dir, SANDBOX_ACCOUNT)}`, ...(o.host ? { host: `${o.host}:${handle.port}` } : {}) };
+        const headers = { authorization: authorization(), ...(o.host ? { host: `${o.host}:${handle.port}` } : {}) };
         const req = http.get(`${handle.url}${pathAndQuery}`, { headers }, (res) => {
           let body = '';
           res.setEncoding('utf8');
