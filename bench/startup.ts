@@ -119,13 +119,15 @@ export const startupBench: BenchSection = {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gt-bench-startup-'));
     try {
       const dag = sleepingDag(dir);
-      const runs: { wallMs: number; tasks: { name: string; durationMs?: number }[] }[] = [];
+      const runs: { wallMs: number; tasks: { name: string; durationMs?: number; startedAtMs?: number }[] }[] = [];
       for (let i = 0; i < 3; i++) runs.push(JSON.parse((await once(task('all', '--json'), { GCP_TASKS_STATE_DIR: path.join(dir, '.task-state') }, dir)).stdout));
       const best = runs.reduce((a, b) => (a.wallMs <= b.wallMs ? a : b));
-      const firstMs = best.tasks.find((t) => t.name === 't0')?.durationMs ?? NaN;
+      const first = best.tasks.find((t) => t.name === 't0');
+      const firstMs = first?.durationMs ?? NaN;
       rows.push(
         { metric: `sleeping DAG through the CLI (48 tasks, critical path ${dag.critical} ms): wall / critical path`, value: best.wallMs / dag.critical, unit: '×', target: 1.02 },
         { metric: `sleeping DAG: first task's time over its ${dag.first} ms sleep`, value: firstMs - dag.first, unit: 'ms' },
+        { metric: 'sleeping DAG: first task started after the run began', value: first?.startedAtMs ?? NaN, unit: 'ms' },
       );
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });

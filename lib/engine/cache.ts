@@ -301,8 +301,10 @@ export class StateStore implements RecordStore {
   }
 
   async delete(task: string): Promise<void> {
+    // Synchronous on purpose: one short syscall the task must wait for anyway, where an asynchronous unlink
+    // costs a trip through libuv's thread pool (busy with other tasks' log files) before every task starts.
     try {
-      await fs.promises.unlink(this.#file(task));
+      fs.unlinkSync(this.#file(task));
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
     }

@@ -236,6 +236,8 @@ export interface SummaryInfo {
 }
 
 /** Every status with its count, in a fixed order (zero counts left out). */
+const round1 = (ms: number) => Math.round(ms * 10) / 10;
+
 function counts(results: readonly TaskResult[]): Partial<Record<TaskStatus, number>> {
   const out: Partial<Record<TaskStatus, number>> = {};
   for (const r of results) out[r.status] = (out[r.status] ?? 0) + 1;
@@ -311,6 +313,8 @@ export function jsonSummary(summary: RunSummary, info: SummaryInfo, exitCode: nu
           status: r.status,
           reason: r.reason,
           durationMs: Math.round(r.durationMs),
+          ...(r.startedAt !== undefined ? { startedAtMs: round1(r.startedAt) } : {}),
+          ...(r.finishedAt !== undefined ? { finishedAtMs: round1(r.finishedAt) } : {}),
           ...(r.log ? { log: r.log } : {}),
           ...(r.cause ? { cause: r.cause } : {}),
           // What the task returned (status, list, cost: the report as data).

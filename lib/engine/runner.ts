@@ -142,8 +142,13 @@ export async function runPlan(opts: RunOptions): Promise<RunSummary> {
   if (opts.signal?.aborted) abort();
   opts.signal?.addEventListener('abort', abort, { once: true });
 
+  /** Tasks whose end was told: a task that ran tells it before its limiter slot is handed on, the others on settling. */
+  const ended = new Set<string>();
   const finish = (result: TaskResult): TaskResult => {
-    emit({ type: 'end', result, at: now() });
+    if (!ended.has(result.name)) {
+      ended.add(result.name);
+      emit({ type: 'end', result, at: now() });
+    }
     return result;
   };
   /** Called the moment a task fails, before its limiter slot is handed to the next queued task. */
@@ -210,7 +215,8 @@ export async function runPlan(opts: RunOptions): Promise<RunSummary> {
     if (reason === null) return { name, status: 'cached', reason: 'up to date', durationMs: 0, outputs: record!.outputs };
     if (opts.dryRun) return { name, status: 'would-run', reason, durationMs: 0 };
     const why = reason;
-    return limit(() => (stopping ? notRun(name) : run(task, why, deps, fingerprint)));
+    // The end is told inside the slot, so no task's start is ever seen before the end of the task it replaces.
+    return limit(async () => finish(stopping ? notRun(name) : await run(task, why, deps, fingerprint)));
   }
 
   /** --refresh: the cheap live probe of a cached task. Returns a stale reason, or null when it still holds. */

@@ -25,6 +25,10 @@ test('--json: summary on stdout (per task status, duration, reason, log), UI on 
   assert.match(fs.readFileSync(deploy.log, 'utf8'), 'deployed img@sha256:aaa');
   assert.match(r.stderr, '✔ deploy:app');
   assert.equal(summary.criticalPath.tasks.at(-1), 'deploy:app');
+  // The timeline: each task starts after every dependency it waited for has finished.
+  const at = Object.fromEntries(summary.tasks.map((t: { name: string; startedAtMs: number; finishedAtMs: number }) => [t.name, t]));
+  for (const dep of ['build:image', 'lint']) assert.ok(at[dep].finishedAtMs <= at['deploy:app'].startedAtMs, `${dep} finished before deploy:app started`);
+  assert.ok(at['deploy:app'].startedAtMs <= at['deploy:app'].finishedAtMs && at['deploy:app'].finishedAtMs <= summary.wallMs + 1);
 
   const again = JSON.parse((await p.cli(['deploy:app', '--json'])).stdout);
   assert.equal(again.counts, { cached: 4 });
