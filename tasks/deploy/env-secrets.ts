@@ -10,11 +10,11 @@ import { parse } from 'dotenv';
 import { envFileNames } from '../../lib/engine/env.js';
 import { UserError } from '../../lib/engine/errors.js';
 import type { ResolvedInfra, ResolvedService } from '../../lib/gcp/infra.js';
-import * as shapes from '../../lib/gcp/resources.js';
 import { defineTask } from '../../lib/index.js';
 import type { FingerprintContext, TaskContext } from '../../lib/engine/types.js';
 import { createOrAdopt, forEachResource, hasBinding, labelsFlag, serviceAccountMember, suppliedSecretVar } from '../shared/common.js';
 import { TASK } from '../shared/task-names.js';
+import { readSecret, readSecretPolicy } from '../shared/cloud-reads.js';
 
 const PLACEHOLDER = /^\$\{SECRET_([A-Z0-9_]+)\}$/;
 const ACCESSOR = 'roles/secretmanager.secretAccessor';
@@ -80,7 +80,7 @@ export function placeholderMounts(infra: ResolvedInfra, placeholders: Readonly<R
 }
 
 async function ensureMount(ctx: TaskContext, mount: SecretMount): Promise<'exists' | 'created' | 'missing'> {
-  const describe = () => ctx.gcloud.read(shapes.secret, ['secrets', 'describe', mount.secret]);
+  const describe = () => readSecret(ctx, mount.secret);
   let state: 'exists' | 'created' = 'exists';
   if (!(await describe())) {
     const value = ctx.vars[suppliedSecretVar(mount.placeholder!)];
@@ -93,7 +93,7 @@ async function ensureMount(ctx: TaskContext, mount: SecretMount): Promise<'exist
   }
   // The services run as the config's service account: it must be able to read the secret.
   const member = serviceAccountMember(ctx.infra.serviceAccount.email);
-  if (!hasBinding(await ctx.gcloud.read(shapes.iamPolicy, ['secrets', 'get-iam-policy', mount.secret]), ACCESSOR, member)) {
+  if (!hasBinding(await readSecretPolicy(ctx, mount.secret), ACCESSOR, member)) {
     await ctx.gcloud.mutate(['secrets', 'add-iam-policy-binding', mount.secret, `--member=${member}`, `--role=${ACCESSOR}`, '--condition=None']);
   }
   return state;
@@ -108,7 +108,7 @@ export const secretsEnv = defineTask({
   },
   check: async (ctx) => {
     const found = await Promise.all(
-      placeholderMounts(ctx.infra, envPlaceholders(ctx)).map((m) => ctx.rest.get('secretmanager', `v1/projects/${ctx.project}/secrets/${encodeURIComponent(m.secret)}`, shapes.secret)),
+      placeholderMounts(ctx.infra, envPlaceholders(ctx)).map((m) => readSecret(ctx, m.secret)),
     );
     return found.every(Boolean);
   },

@@ -1,27 +1,25 @@
-// Reading Cloud Run services back (the v1 Knative objects `gcloud run services describe/list` print)
-// and the small facts the deploy, rollback and urls tasks take from them.
+// Reading Cloud Run services back (the v1 Knative objects of the region's API) and the small facts the
+// deploy, rollback and urls tasks take from them.
 import type { ResolvedInfra, ResolvedService } from '../../lib/gcp/infra.js';
 import type { TaskContext } from '../../lib/engine/types.js';
-import { z } from 'zod';
-import { revision, runService, type Revision, type RunService } from '../../lib/gcp/resources.js';
+import type { Revision, RunService } from '../../lib/gcp/resources.js';
+import * as reads from '../shared/cloud-reads.js';
 
 export type { RunService, Revision };
 
-const where = (ctx: TaskContext) => [`--region=${ctx.region}`, '--platform=managed'];
-
 export function describeService(ctx: TaskContext, name: string): Promise<RunService | null> {
-  return ctx.gcloud.read(runService, ['run', 'services', 'describe', name, ...where(ctx)]);
+  return reads.readRunService(ctx, name);
 }
 
 /** Every Cloud Run service of the region, by name (one call). */
 export async function listServices(ctx: TaskContext): Promise<Map<string, RunService>> {
-  const items = (await ctx.gcloud.read(z.array(runService), ['run', 'services', 'list', ...where(ctx)])) ?? [];
+  const items = (await reads.listRunServices(ctx)) ?? [];
   return new Map(items.map((s) => [s.metadata.name, s]));
 }
 
 /** A service's revisions, newest first. */
 export async function listRevisions(ctx: TaskContext, name: string): Promise<Revision[]> {
-  const items = (await ctx.gcloud.read(z.array(revision), ['run', 'revisions', 'list', `--service=${name}`, ...where(ctx)])) ?? [];
+  const items = (await reads.listRevisions(ctx, name)) ?? [];
   // Revision names end in a generation counter (`api-gateway-00003-xyz`): the tie-breaker when timestamps are equal.
   const generation = (r: Revision) => Number(/-(\d+)-[a-z0-9]+$/.exec(r.metadata.name)?.[1] ?? 0);
   return items.sort((a, b) => (b.metadata.creationTimestamp ?? '').localeCompare(a.metadata.creationTimestamp ?? '') || generation(b) - generation(a));

@@ -30,8 +30,8 @@ import { answerOrStop } from '../shared/common.js';
 import { taskCommand, type RunTarget } from '../shared/hints.js';
 import { cleanupProgress, type CleanupProgress } from './cleanup-progress.js';
 import { TASK } from '../shared/task-names.js';
-import { z } from 'zod';
-import * as shapes from '../../lib/gcp/resources.js';
+import { listEnabledServices } from '../shared/cloud-reads.js';
+import type { EnabledService } from '../../lib/gcp/resources.js';
 
 type Mode = 'all' | 'selective' | 'menu';
 
@@ -114,7 +114,7 @@ async function cleanup(ctx: TaskContext): Promise<CleanupOutput> {
   ctx.log.info(`Discovering resources in project ${ctx.project} (${ctx.region}, environment ${ctx.env})…`);
   const [found, enabledApis] = await Promise.all([
     discover(ctx, { deadline, sqlDatabases: true }),
-    disableApis ? probe(deadline, (timeoutMs) => ctx.gcloud.read(z.array(shapes.enabledService), ['services', 'list', '--enabled'], { timeoutMs })) : null,
+    disableApis ? probe(deadline, (timeoutMs) => listEnabledServices(ctx, { timeoutMs })) : null,
   ]);
   const out: CleanupOutput = { project: ctx.project, env: ctx.env, dryRun: planOnly, deleted: [], interrupted: [], failed: [], skipped: [], leftAlone: [], notDiscovered: [], apisDisabled: [], invalidated: [] };
   const candidates = classify(ctx, found, out);
@@ -210,7 +210,7 @@ function leftAloneReason(ctx: TaskContext, r: Resource): string {
   return r.scope === 'foreign' ? `not managed by ${ctx.infra.managedBy}` : `belongs to the ${r.labels.environment} environment`;
 }
 
-function apisToDisable(ctx: TaskContext, enabled: Probe<shapes.EnabledService[] | null> | null, out: CleanupOutput): string[] {
+function apisToDisable(ctx: TaskContext, enabled: Probe<EnabledService[] | null> | null, out: CleanupOutput): string[] {
   if (enabled === null) return [];
   if (enabled.state === 'timed-out' || enabled.state === 'error') {
     out.notDiscovered.push({ type: 'api', name: '*', reason: describeFailure(enabled) });

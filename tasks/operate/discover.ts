@@ -8,6 +8,7 @@ import type { ResolvedInfra } from '../../lib/gcp/infra.js';
 import type { TaskContext } from '../../lib/engine/types.js';
 import * as shapes from '../../lib/gcp/resources.js';
 import { STATE_PURPOSE } from '../setup/state.js';
+import * as reads from '../shared/cloud-reads.js';
 
 export const resourceTypes = ['service', 'gke', 'sql', 'bucket', 'registry', 'secret', 'sa'] as const;
 export type ResourceType = (typeof resourceTypes)[number];
@@ -186,7 +187,7 @@ const asArray = <T>(v: T[] | null | undefined): T[] => (Array.isArray(v) ? v : [
 
 export async function discoverServices(ctx: Reader, deadline: Deadline): Promise<Probe<Resource<'service'>[]>> {
   const listed = await probe(deadline, (timeoutMs) =>
-    ctx.rest.list('run', `apis/serving.knative.dev/v1/namespaces/${ctx.project}/services`, 'items', shapes.runService, { timeoutMs, region: ctx.region }),
+    reads.listRunServices(ctx, { timeoutMs }),
   );
   if (listed.state !== 'ok') return noneOrFailure(listed);
   const configured = configuredNames(ctx.infra).service;
@@ -233,7 +234,7 @@ function serviceDetails(s: shapes.RunService): ServiceDetails {
 // ---------------------------------------------------------------- GKE
 
 async function discoverClusters(ctx: Reader, deadline: Deadline): Promise<Probe<Resource<'gke'>[]>> {
-  const listed = await probe(deadline, (timeoutMs) => ctx.rest.list('container', `v1/projects/${ctx.project}/locations/-/clusters`, 'clusters', shapes.cluster, { timeoutMs }));
+  const listed = await probe(deadline, (timeoutMs) => reads.listClusters(ctx, { timeoutMs }));
   if (listed.state !== 'ok') return noneOrFailure(listed);
   const value = asArray(listed.value).map((c): Resource<'gke'> => {
     const labels: Labels = c.resourceLabels ?? {};
@@ -254,14 +255,14 @@ async function discoverClusters(ctx: Reader, deadline: Deadline): Promise<Probe<
 // ---------------------------------------------------------------- Cloud SQL
 
 export async function discoverSql(ctx: Reader, deadline: Deadline, withDatabases: boolean): Promise<Probe<Resource<'sql'>[]>> {
-  const listed = await probe(deadline, (timeoutMs) => ctx.rest.list('sql', `sql/v1beta4/projects/${ctx.project}/instances`, 'items', shapes.sqlInstance, { timeoutMs }));
+  const listed = await probe(deadline, (timeoutMs) => reads.listSqlInstances(ctx, { timeoutMs }));
   if (listed.state !== 'ok') return noneOrFailure(listed);
   const configured = configuredNames(ctx.infra).sql;
   const value = await Promise.all(
     asArray(listed.value).map(async (i): Promise<Resource<'sql'>> => {
       const resource = sqlResource(ctx.infra, i, configured.includes(i.name));
       if (withDatabases && resource.scope === 'managed') {
-        const dbs = await probe(deadline, (timeoutMs) => ctx.rest.list('sql', `sql/v1beta4/projects/${ctx.project}/instances/${encodeURIComponent(i.name)}/databases`, 'items', shapes.sqlDatabase, { timeoutMs }));
+        const dbs = await probe(deadline, (timeoutMs) => reads.listSqlDatabases(ctx, i.name, { timeoutMs }));
         resource.details.databases = valueOf(dbs)?.map((d) => d.name) ?? null;
       }
       return resource;
@@ -304,7 +305,7 @@ export function sqlResource(infra: ResolvedInfra, i: shapes.SqlInstance, namedIn
 
 export async function discoverBuckets(ctx: Reader, deadline: Deadline): Promise<Probe<Resource<'bucket'>[]>> {
   const listed = await probe(deadline, (timeoutMs) =>
-    ctx.rest.list('storage', 'b', 'items', shapes.bucket, { timeoutMs, query: { project: ctx.project, projection: 'full' } }),
+    reads.listBuckets(ctx, { timeoutMs }),
   );
   if (listed.state !== 'ok') return noneOrFailure(listed);
   const configured = configuredNames(ctx.infra).bucket;
@@ -338,10 +339,7 @@ export async function discoverBuckets(ctx: Reader, deadline: Deadline): Promise<
 
 /** Bytes and object count of a bucket: every object listed (names and sizes only), as `gcloud storage du` does. */
 async function bucketUsage(ctx: Reader, bucket: string, timeoutMs: number): Promise<{ bytes: number; objects: number } | null> {
-  const objects = await ctx.rest.list('storage', `b/${encodeURIComponent(bucket)}/o`, 'items', shapes.storageObject, {
-    timeoutMs,
-    query: { fields: 'items(name,size),nextPageToken', maxResults: '1000' },
-  });
+  const objects = await reads.listObjectSizes(ctx, bucket, { timeoutMs });
   if (objects === null) return null;
   // Objects named like folders (`dir/`) are placeholders: their bytes count, they are not objects.
   return { bytes: objects.reduce((sum, o) => sum + Number(o.size ?? 0), 0), objects: objects.filter((o) => !o.name.endsWith('/')).length };
@@ -363,12 +361,12 @@ export function lifecycleOf(lifecycle: shapes.Bucket['lifecycle']): { prefix: st
 async function discoverRegistries(ctx: Reader, deadline: Deadline): Promise<Probe<Resource<'registry'>[]>> {
   const images = memo((name: string) =>
     probe(deadline, (timeoutMs) =>
-      ctx.rest.list('artifactregistry', `v1/projects/${ctx.project}/locations/${ctx.region}/repositories/${encodeURIComponent(name)}/dockerImages`, 'dockerImages', shapes.dockerImage, { timeoutMs }),
+      reads.listDockerImages(ctx, ctx.region, name, { timeoutMs }),
     ),
   );
   const configured = configuredNames(ctx.infra).registry;
   configured.forEach((name) => void images(name));
-  const listed = await probe(deadline, (timeoutMs) => ctx.rest.list('artifactregistry', `v1/projects/${ctx.project}/locations/${ctx.region}/repositories`, 'repositories', shapes.repository, { timeoutMs }));
+  const listed = await probe(deadline, (timeoutMs) => reads.listRepositories(ctx, ctx.region, { timeoutMs }));
   if (listed.state !== 'ok') return noneOrFailure(listed);
   const value = await Promise.all(
     asArray(listed.value).map(async (r): Promise<Resource<'registry'>> => {
@@ -406,10 +404,10 @@ function imageDetails(i: shapes.DockerImage): ImageDetails {
 // ---------------------------------------------------------------- Secret Manager
 
 async function discoverSecrets(ctx: Reader, deadline: Deadline): Promise<Probe<Resource<'secret'>[]>> {
-  const versions = memo((name: string) => probe(deadline, (timeoutMs) => ctx.rest.list('secretmanager', `v1/projects/${ctx.project}/secrets/${encodeURIComponent(name)}/versions`, 'versions', shapes.secretVersion, { timeoutMs })));
+  const versions = memo((name: string) => probe(deadline, (timeoutMs) => reads.listSecretVersions(ctx, name, { timeoutMs })));
   const configured = configuredNames(ctx.infra).secret;
   configured.forEach((name) => void versions(name));
-  const listed = await probe(deadline, (timeoutMs) => ctx.rest.list('secretmanager', `v1/projects/${ctx.project}/secrets`, 'secrets', shapes.secret, { timeoutMs }));
+  const listed = await probe(deadline, (timeoutMs) => reads.listSecrets(ctx, { timeoutMs }));
   if (listed.state !== 'ok') return noneOrFailure(listed);
   const value = await Promise.all(
     asArray(listed.value).map(async (s): Promise<Resource<'secret'>> => {
@@ -428,7 +426,7 @@ async function discoverSecrets(ctx: Reader, deadline: Deadline): Promise<Probe<R
 // ---------------------------------------------------------------- IAM service accounts
 
 async function discoverServiceAccounts(ctx: Reader, deadline: Deadline): Promise<Probe<Resource<'sa'>[]>> {
-  const listed = await probe(deadline, (timeoutMs) => ctx.rest.list('iam', `v1/projects/${ctx.project}/serviceAccounts`, 'accounts', shapes.serviceAccount, { timeoutMs }));
+  const listed = await probe(deadline, (timeoutMs) => reads.listServiceAccounts(ctx, { timeoutMs }));
   if (listed.state !== 'ok') return noneOrFailure(listed);
   const configured = configuredNames(ctx.infra).sa;
   const value = asArray(listed.value).map((a): Resource<'sa'> => {

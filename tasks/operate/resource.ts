@@ -11,7 +11,7 @@ import { Deadline, describeFailure } from '../shared/query.js';
 import { answerOrStop, isGcloudError, serviceAccountMember, withoutMembers, withTempFile } from '../shared/common.js';
 import { taskCommand, type RunTarget } from '../shared/hints.js';
 import { TASK, type TaskName } from '../shared/task-names.js';
-import { iamPolicy } from '../../lib/gcp/resources.js';
+import { readProjectPolicy } from '../shared/cloud-reads.js';
 
 /** The details a person needs to decide whether to delete it. */
 export function describeResource(r: Resource): string {
@@ -69,7 +69,7 @@ export async function deleteResource(ctx: TaskContext, r: Resource): Promise<voi
 async function dropAccountBindings(ctx: TaskContext, email: string): Promise<void> {
   const ofAccount = (m: string) => m === serviceAccountMember(email) || m.startsWith(`deleted:${serviceAccountMember(email)}?uid=`);
   for (let attempt = 1; ; attempt++) {
-    const policy = (await ctx.gcloud.read(iamPolicy, ['projects', 'get-iam-policy', ctx.project], { project: false })) ?? {};
+    const policy = (await readProjectPolicy(ctx)) ?? {};
     if (!(policy.bindings ?? []).some((b) => (b.members ?? []).some(ofAccount))) return;
     try {
       await withTempFile('policy.json', JSON.stringify(withoutMembers(policy, ofAccount)), (file) =>

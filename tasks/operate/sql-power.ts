@@ -10,8 +10,7 @@ import { sqlMonthly } from './cost.js';
 import { sqlResource, type Resource } from './discover.js';
 import { formatMoney } from '../shared/format.js';
 import { TASK } from '../shared/task-names.js';
-import { z } from 'zod';
-import { sqlInstance } from '../../lib/gcp/resources.js';
+import { listSqlInstances } from '../shared/cloud-reads.js';
 
 export type SqlPowerOutput = {
   instance: string;
@@ -27,10 +26,10 @@ export type SqlPowerOutput = {
 const WAIT_LIMIT_MS = 10 * 60_000;
 const POLL_MS = 2_000;
 
-/** The configured instance, read from the list (describe reports a missing instance as a permission error). */
-export async function readSqlInstance(ctx: TaskContext): Promise<Resource<'sql'> | null> {
+/** The configured instance, found in the list (a read of one instance that does not exist may be refused as not permitted). */
+export async function readConfiguredInstance(ctx: TaskContext): Promise<Resource<'sql'> | null> {
   const name = ctx.infra.sql.instance;
-  const list = await ctx.gcloud.read(z.array(sqlInstance), ['sql', 'instances', 'list', `--filter=name=${name}`]);
+  const list = await listSqlInstances(ctx);
   const raw = (list ?? []).find((i) => i.name === name);
   return raw ? sqlResource(ctx.infra, raw, true) : null;
 }
@@ -47,7 +46,7 @@ function sqlPowerTask(action: 'start' | 'stop'): TaskDef<SqlPowerOutput> {
     run: async (ctx) => {
       const sql = ctx.infra.sql;
       const here: RunTarget = ctx;
-      const before = await readSqlInstance(ctx);
+      const before = await readConfiguredInstance(ctx);
       if (!before) throw new UserError(`Cloud SQL instance ${sql.instance} does not exist in project ${ctx.project}.`, { hint: `Create it with: ${taskCommand(here, TASK.sqlCreate)}` });
       guardEnvironment(ctx.infra, `Cloud SQL instance ${sql.instance}`, before.labels);
       if (!isOwned(before.labels, ctx.infra))
@@ -108,7 +107,7 @@ function costLine(ctx: TaskContext, monthly: number | null, action: 'start' | 's
 async function waitForPolicy(ctx: TaskContext, target: 'NEVER' | 'ALWAYS'): Promise<Resource<'sql'>> {
   const until = Date.now() + WAIT_LIMIT_MS;
   for (;;) {
-    const now = await readSqlInstance(ctx);
+    const now = await readConfiguredInstance(ctx);
     if (!now) throw new UserError(`Cloud SQL instance ${ctx.infra.sql.instance} disappeared while changing its activation policy.`);
     if (now.details.activationPolicy === target && (target === 'NEVER' || now.details.state === 'RUNNABLE')) return now;
     if (Date.now() > until)

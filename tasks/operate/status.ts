@@ -15,6 +15,7 @@ import { bucketDrift, roleDrift, serviceDrift, sqlDrift } from './drift.js';
 import { columns, formatBytes, plural } from '../shared/format.js';
 import { Deadline, describeFailure, probe, type Probe } from '../shared/query.js';
 import { TASK } from '../shared/task-names.js';
+import * as reads from '../shared/cloud-reads.js';
 
 export type StatusState = 'ok' | 'missing' | 'not-managed' | 'drift' | 'stopped' | 'not-ready' | 'extra' | 'timed-out' | 'error';
 
@@ -75,9 +76,9 @@ export async function collectStatus(ctx: TaskContext, deadline: Deadline): Promi
   const started = Date.now();
   const [found, apis, policy, alerts, localDb] = await Promise.all([
     discover(ctx, { types: ['service', 'sql', 'bucket', 'registry', 'secret', 'sa'], deadline }),
-    probe(deadline, (timeoutMs) => ctx.rest.list('serviceusage', `v1/projects/${ctx.project}/services`, 'services', shapes.enabledService, { timeoutMs, query: { filter: 'state:ENABLED', pageSize: '200' } })),
-    probe(deadline, (timeoutMs) => ctx.rest.get('cloudresourcemanager', `v1/projects/${ctx.project}:getIamPolicy`, shapes.iamPolicy, { timeoutMs, body: { options: { requestedPolicyVersion: 3 } } })),
-    probe(deadline, (timeoutMs) => ctx.rest.list('monitoring', `v3/projects/${ctx.project}/alertPolicies`, 'alertPolicies', shapes.alertPolicy, { timeoutMs })),
+    probe(deadline, (timeoutMs) => reads.listEnabledServices(ctx, { timeoutMs })),
+    probe(deadline, (timeoutMs) => reads.readProjectPolicy(ctx, { timeoutMs })),
+    probe(deadline, (timeoutMs) => reads.listAlertPolicies(ctx, { timeoutMs })),
     probe(deadline, () => localDbStatus(ctx.paths)),
   ]);
   const items = [

@@ -1,13 +1,13 @@
 // apis:enable — every API the infrastructure needs, enabled in one gcloud call, only those not yet enabled.
 import { defineTask } from '../../lib/index.js';
-import * as shapes from '../../lib/gcp/resources.js';
 import type { TaskContext } from '../../lib/engine/types.js';
 import { recordReports } from '../shared/common.js';
 import { TASK } from '../shared/task-names.js';
+import { listEnabledServices } from '../shared/cloud-reads.js';
 
 /** The required APIs that are not enabled yet (one read). */
-export async function missingApis(ctx: Pick<TaskContext, 'gcloud' | 'infra'>): Promise<string[]> {
-  const enabled = (await ctx.gcloud.read(shapes.enabledService.array(), ['services', 'list', '--enabled'])) ?? [];
+export async function missingApis(ctx: Pick<TaskContext, 'rest' | 'project' | 'region' | 'infra'>): Promise<string[]> {
+  const enabled = (await listEnabledServices(ctx)) ?? [];
   const names = new Set(enabled.map((s) => s.config?.name ?? s.name?.split('/').pop() ?? ''));
   return ctx.infra.apis.filter((api) => !names.has(api));
 }
@@ -17,9 +17,7 @@ export const apisEnable = defineTask({
   description: 'Enable the Google Cloud APIs the infrastructure needs (one call, only those not yet enabled)',
   inputs: { config: ({ infra }) => infra.apis },
   check: async (ctx) => {
-    const enabled = await ctx.rest.list('serviceusage', `v1/projects/${ctx.project}/services`, 'services', shapes.enabledService, { query: { filter: 'state:ENABLED', pageSize: '200' } });
-    const names = new Set((enabled ?? []).map((s) => s.config?.name ?? s.name?.split('/').pop() ?? ''));
-    return ctx.infra.apis.every((api) => names.has(api));
+    return (await missingApis(ctx)).length === 0;
   },
   run: async (ctx) => {
     const missing = await missingApis(ctx);

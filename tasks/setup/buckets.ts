@@ -8,6 +8,7 @@ import type { ResolvedInfra } from '../../lib/gcp/infra.js';
 import type { TaskContext } from '../../lib/engine/types.js';
 import { createOrAdopt, doneCreating, forEachResource, guardOwnership, isGcloudError, markCreating, wasCreating, labelsFlag, missingLabels, recordReports, withTempFile, type ResourceReport } from '../shared/common.js';
 import { TASK } from '../shared/task-names.js';
+import { readBucket } from '../shared/cloud-reads.js';
 
 type Bucket = ResolvedInfra['buckets'][number];
 interface LifecycleRule { action: { type: string; [k: string]: unknown }; condition: Record<string, unknown> }
@@ -42,7 +43,7 @@ const url = (name: string) => `gs://${name}`;
 
 async function describeBucket(ctx: TaskContext, bucket: Bucket): Promise<shapes.Bucket | null> {
   try {
-    return await ctx.gcloud.read(shapes.bucket, ['storage', 'buckets', 'describe', url(bucket.name), '--raw']);
+    return await readBucket(ctx, bucket.name);
   } catch (error) {
     if (!isGcloudError(error, 'permission')) throw error;
     throw new UserError(`no permission to read bucket ${bucket.name}: ${error.message}`, {
@@ -114,7 +115,7 @@ export const bucketsCreate = defineTask({
   args: { adopt: 'manage existing buckets that lack the tool\'s labels (they are labelled, then brought in line)' },
   inputs: { config: ({ infra, region }) => ({ buckets: infra.buckets, labels: infra.labels, region }) },
   check: async (ctx) => {
-    const found = await Promise.all(ctx.infra.buckets.map((b) => ctx.rest.get('storage', `b/${encodeURIComponent(b.name)}`, shapes.bucket, { query: { projection: 'full' } })));
+    const found = await Promise.all(ctx.infra.buckets.map((b) => readBucket(ctx, b.name)));
     return found.every((b, i) => b !== null && lifecycleMatches(b.lifecycle, ctx.infra.buckets[i]) && missingLabels(b.labels, ctx.infra.labels).length === 0);
   },
   run: async (ctx) => {

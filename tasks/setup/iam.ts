@@ -4,12 +4,12 @@
 import { chmod, mkdir, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { defineTask } from '../../lib/index.js';
-import * as shapes from '../../lib/gcp/resources.js';
 import type { TaskContext } from '../../lib/engine/types.js';
 import { TASK } from '../shared/task-names.js';
+import { readProjectPolicy, readServiceAccount } from '../shared/cloud-reads.js';
 import {
   createOrAdopt, guardOwnership, isGcloudError, labelsAsDescription, labelsFromDescription, missingRoles, recordReports, serviceAccountMember, withRoles,
-  withTempFile, type IamPolicy, type ResourceReport,
+  withTempFile, type ResourceReport,
 } from '../shared/common.js';
 
 
@@ -17,7 +17,7 @@ async function ensureServiceAccount(ctx: TaskContext): Promise<ResourceReport> {
   const sa = ctx.infra.serviceAccount;
   const resource = `service account ${sa.email}`;
   const description = labelsAsDescription(ctx.infra.labels);
-  const describe = () => ctx.gcloud.read(shapes.serviceAccount, ['iam', 'service-accounts', 'describe', sa.email]);
+  const describe = () => readServiceAccount(ctx, sa.email);
   let existing = await describe();
   if (!existing) {
     existing = await createOrAdopt(resource, () => ctx.gcloud.mutate(['iam', 'service-accounts', 'create', sa.name, `--display-name=${sa.displayName}`, `--description=${description}`]), describe);
@@ -38,10 +38,6 @@ async function ensureServiceAccount(ctx: TaskContext): Promise<ResourceReport> {
   return { resource, state: 'updated', changes };
 }
 
-async function projectPolicy(ctx: TaskContext): Promise<IamPolicy | null> {
-  return ctx.gcloud.read(shapes.iamPolicy, ['projects', 'get-iam-policy', ctx.project], { project: false });
-}
-
 // Retries of the policy write: an etag conflict (somebody changed the policy since it was read) is
 // answered by reading it again; a service account created a moment ago may not be known to IAM yet
 // ("does not exist" for a few seconds on Google).
@@ -57,7 +53,7 @@ async function ensureRoles(ctx: TaskContext, justCreated: boolean): Promise<Reso
   const member = serviceAccountMember(email);
   const resource = `project roles of ${email}`;
   for (let attempt = 0; ; attempt++) {
-    const policy = (await projectPolicy(ctx)) ?? {};
+    const policy = (await readProjectPolicy(ctx)) ?? {};
     const missing = missingRoles(policy, roles, member);
     if (missing.length === 0) return { resource, state: 'unchanged', changes: [] };
     try {
@@ -106,8 +102,8 @@ export const iamCreate = defineTask({
   check: async (ctx) => {
     const { email, roles } = ctx.infra.serviceAccount;
     const [account, policy] = await Promise.all([
-      ctx.rest.get('iam', `v1/projects/-/serviceAccounts/${encodeURIComponent(email)}`, shapes.serviceAccount),
-      ctx.rest.get('cloudresourcemanager', `v1/projects/${ctx.project}:getIamPolicy`, shapes.iamPolicy, { body: { options: { requestedPolicyVersion: 3 } } }),
+      readServiceAccount(ctx, email),
+      readProjectPolicy(ctx),
     ]);
     return account !== null && missingRoles(policy, roles, serviceAccountMember(email)).length === 0;
   },

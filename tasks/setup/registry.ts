@@ -5,16 +5,16 @@ import { homedir } from 'node:os';
 import path from 'node:path';
 import { UserError } from '../../lib/engine/errors.js';
 import { defineTask } from '../../lib/index.js';
-import * as shapes from '../../lib/gcp/resources.js';
 import type { TaskContext } from '../../lib/engine/types.js';
 import { createOrAdopt, guardOwnership, labelsFlag, missingLabels, recordReports, type ResourceReport } from '../shared/common.js';
 import { TASK } from '../shared/task-names.js';
+import { readRepository } from '../shared/cloud-reads.js';
 
 async function ensureRepository(ctx: TaskContext): Promise<ResourceReport> {
   const { registry, labels } = ctx.infra;
   const resource = `registry ${registry.path}`;
   const where = [registry.name, `--location=${registry.location}`];
-  const describe = () => ctx.gcloud.read(shapes.repository, ['artifacts', 'repositories', 'describe', ...where]);
+  const describe = () => readRepository(ctx, registry.location, registry.name);
   let repo = await describe();
   if (!repo) {
     repo = await createOrAdopt(resource, () => ctx.gcloud.mutate(['artifacts', 'repositories', 'create', ...where, `--repository-format=${registry.format}`,
@@ -70,7 +70,7 @@ export const registryCreate = defineTask({
   inputs: { config: ({ infra }) => ({ registry: infra.registry, labels: infra.labels }) },
   check: async (ctx) => {
     const { registry } = ctx.infra;
-    const repo = await ctx.rest.get('artifactregistry', `v1/projects/${ctx.project}/locations/${registry.location}/repositories/${encodeURIComponent(registry.name)}`, shapes.repository);
+    const repo = await readRepository(ctx, registry.location, registry.name);
     return repo !== null && missingLabels(repo.labels, ctx.infra.labels).length === 0;
   },
   run: async (ctx) => {

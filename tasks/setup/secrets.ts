@@ -3,10 +3,10 @@
 // never printed. Existing versions are never overwritten; a secret without the tool's labels is left alone
 // unless adopted. The service account may read each.
 import { defineTask } from '../../lib/index.js';
-import * as shapes from '../../lib/gcp/resources.js';
 import type { ResolvedInfra } from '../../lib/gcp/infra.js';
 import type { TaskContext } from '../../lib/engine/types.js';
 import { TASK } from '../shared/task-names.js';
+import { listSecretVersions, readSecret, readSecretPolicy } from '../shared/cloud-reads.js';
 import {
   createOrAdopt, forEachResource, generateSecret, guardOwnership, hasBinding, labelsFlag, missingLabels, recordReports, serviceAccountMember, suppliedSecretVar,
   type ResourceReport,
@@ -29,18 +29,18 @@ async function grantAccessor(ctx: TaskContext, secret: Secret): Promise<void> {
 }
 
 async function accessorGranted(ctx: TaskContext, secret: Secret): Promise<boolean> {
-  const policy = await ctx.gcloud.read(shapes.iamPolicy, ['secrets', 'get-iam-policy', secret.name]);
+  const policy = await readSecretPolicy(ctx, secret.name);
   return hasBinding(policy, ACCESSOR, serviceAccountMember(ctx.infra.serviceAccount.email));
 }
 
 async function hasEnabledVersion(ctx: TaskContext, secret: Secret): Promise<boolean> {
-  const versions = (await ctx.gcloud.read(shapes.secretVersion.array(), ['secrets', 'versions', 'list', secret.name])) ?? [];
+  const versions = (await listSecretVersions(ctx, secret.name)) ?? [];
   return versions.some((v) => v.state === 'ENABLED');
 }
 
 async function ensureSecret(ctx: TaskContext, secret: Secret): Promise<ResourceReport> {
   const resource = `secret ${secret.name}`;
-  const describe = () => ctx.gcloud.read(shapes.secret, ['secrets', 'describe', secret.name]);
+  const describe = () => readSecret(ctx, secret.name);
   let existing = await describe();
   if (!existing) {
     const { value, source } = firstValue(ctx, secret);
@@ -84,15 +84,7 @@ export const secretsCreate = defineTask({
   // SECRET_VALUE_* is not an input: a value only matters for a first version, and versions are never overwritten.
   inputs: { config: ({ infra }) => ({ secrets: infra.secrets, labels: infra.labels, serviceAccount: infra.serviceAccount.email }) },
   check: async (ctx) => {
-    const member = serviceAccountMember(ctx.infra.serviceAccount.email);
-    const ok = await Promise.all(ctx.infra.secrets.map(async (s) => {
-      const secret = `v1/projects/${ctx.project}/secrets/${encodeURIComponent(s.name)}`;
-      const [versions, policy] = await Promise.all([
-        ctx.rest.list('secretmanager', `${secret}/versions`, 'versions', shapes.secretVersion),
-        ctx.rest.get('secretmanager', `${secret}:getIamPolicy`, shapes.iamPolicy),
-      ]);
-      return (versions ?? []).some((v) => v.state === 'ENABLED') && hasBinding(policy, ACCESSOR, member);
-    }));
+    const ok = await Promise.all(ctx.infra.secrets.map(async (s) => (await Promise.all([hasEnabledVersion(ctx, s), accessorGranted(ctx, s)])).every(Boolean)));
     return ok.every(Boolean);
   },
   run: async (ctx) => {

@@ -2,11 +2,11 @@
 // proves it works. Connects through cloud-sql-proxy or the instance's public IP (lib/postgres/connect.ts).
 import type { InfraConfig } from '../../lib/gcp/infra.js';
 import { defineTask, type JsonObject } from '../../lib/index.js';
-import * as shapes from '../../lib/gcp/resources.js';
 import { withPg } from '../../lib/postgres/client.js';
 import { openCloudSql, runnableInstance } from '../../lib/postgres/connect.js';
 import { enablePgvector } from '../../lib/postgres/pgvector.js';
 import { TASK } from '../shared/task-names.js';
+import { readSqlInstance } from '../shared/cloud-reads.js';
 
 export function sqlPgvectorTask(_infra: InfraConfig) {
   return defineTask<JsonObject>({
@@ -17,7 +17,7 @@ export function sqlPgvectorTask(_infra: InfraConfig) {
       config: ({ infra, project }) => ({ project, instance: infra.sql.instance, database: infra.sql.database }),
     },
     // With --refresh: run again when the instance is gone or was replaced.
-    check: async (ctx) => (await ctx.rest.get('sql', `sql/v1beta4/projects/${ctx.project}/instances/${encodeURIComponent(ctx.infra.sql.instance)}`, shapes.sqlInstance)) !== null,
+    check: async (ctx) => (await readSqlInstance(ctx, ctx.infra.sql.instance)) !== null,
     async run(ctx): Promise<JsonObject> {
       const { instance, database } = ctx.infra.sql;
       if (ctx.dryRun) {

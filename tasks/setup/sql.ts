@@ -13,6 +13,7 @@ import { delay } from '../../lib/engine/wait.js';
 import { taskCommand } from '../shared/hints.js';
 import { createOrAdopt, guardOwnership, labelsFlag, missingLabels, recordReports, type Labels, type ResourceReport } from '../shared/common.js';
 import { TASK } from '../shared/task-names.js';
+import { readLatestSecretVersion, readSqlDatabase, readSqlInstance } from '../shared/cloud-reads.js';
 
 type SqlConfig = ResolvedInfra['sql'];
 
@@ -105,7 +106,7 @@ async function withProgress<T>(ctx: TaskContext, what: string, work: Promise<T>)
   }
 }
 
-const describeInstance = (ctx: TaskContext) => ctx.gcloud.read(shapes.sqlInstance, ['sql', 'instances', 'describe', ctx.infra.sql.instance]);
+const describeInstance = (ctx: TaskContext) => readSqlInstance(ctx, ctx.infra.sql.instance);
 
 /** An instance still being created (e.g. by an interrupted run) is waited for, with a bound. */
 async function waitUntilCreated(ctx: TaskContext, instance: SqlInstance): Promise<SqlInstance> {
@@ -170,10 +171,9 @@ async function setPassword(ctx: TaskContext, password: string): Promise<void> {
 async function ensureDatabase(ctx: TaskContext, fresh: boolean): Promise<ResourceReport> {
   const { sql } = ctx.infra;
   const resource = `database ${sql.database}`;
-  const where = [sql.database, `--instance=${sql.instance}`];
-  if (!fresh && (await ctx.gcloud.read(shapes.sqlDatabase, ['sql', 'databases', 'describe', ...where]))) return { resource, state: 'unchanged', changes: [] };
-  const adopted = await createOrAdopt(resource, () => ctx.gcloud.mutate(['sql', 'databases', 'create', ...where], { timeoutMs: PATCH_TIMEOUT_MS }),
-    () => ctx.gcloud.read(shapes.sqlDatabase, ['sql', 'databases', 'describe', ...where]));
+  const describe = () => readSqlDatabase(ctx, sql.instance, sql.database);
+  if (!fresh && (await describe())) return { resource, state: 'unchanged', changes: [] };
+  const adopted = await createOrAdopt(resource, () => ctx.gcloud.mutate(['sql', 'databases', 'create', sql.database, `--instance=${sql.instance}`], { timeoutMs: PATCH_TIMEOUT_MS }), describe);
   if (adopted) return { resource, state: 'unchanged', changes: [] };
   ctx.log.success(`created ${resource}`);
   return { resource, state: 'created', changes: [] };
@@ -251,7 +251,7 @@ export const sqlCreate = defineTask({
   deps: [TASK.apisEnable],
   inputs: { config: ({ infra, region }) => ({ sql: infra.sql, labels: infra.labels, region }) },
   check: async (ctx) => {
-    const instance = await ctx.rest.get('sql', `sql/v1beta4/projects/${ctx.project}/instances/${encodeURIComponent(ctx.infra.sql.instance)}`, shapes.sqlInstance);
+    const instance = await describeInstance(ctx);
     return instance !== null && instanceDrift(instance, ctx.infra.sql, ctx.infra.labels).changes.length === 0;
   },
   run: async (ctx) => {
@@ -278,8 +278,8 @@ export const sqlPassword = defineTask({
   check: async (ctx) => {
     const { sql } = ctx.infra;
     const [instance, latest] = await Promise.all([
-      ctx.rest.get('sql', `sql/v1beta4/projects/${ctx.project}/instances/${encodeURIComponent(sql.instance)}`, shapes.sqlInstance),
-      ctx.rest.get('secretmanager', `v1/projects/${ctx.project}/secrets/${encodeURIComponent(sql.passwordSecret)}/versions/latest`, shapes.secretVersion),
+      readSqlInstance(ctx, sql.instance),
+      readLatestSecretVersion(ctx, sql.passwordSecret),
     ]);
     const version = latest?.name.split('/').pop();
     return !!version && instance?.settings?.userLabels?.[PASSWORD_LABEL] === version;

@@ -11,6 +11,7 @@ import type { TaskContext } from '../../lib/engine/types.js';
 import { isGcloudError, isManaged, labelsFlag, missingLabels, type Labels } from '../shared/common.js';
 import * as shapes from '../../lib/gcp/resources.js';
 import { TASK } from '../shared/task-names.js';
+import { readBucket } from '../shared/cloud-reads.js';
 
 /** The label that tells cleanup and a reader what the bucket is for. */
 export const STATE_PURPOSE = { purpose: 'task-state' } as const;
@@ -24,9 +25,9 @@ function configured(ctx: TaskContext): NonNullable<TaskContext['stateBucket']> {
 
 const stateLabels = (ctx: TaskContext): Labels => ({ app: ctx.infra.app, 'managed-by': ctx.infra.managedBy, ...STATE_PURPOSE });
 
-async function describe(ctx: TaskContext, url: string): Promise<shapes.Bucket | null> {
+async function describe(ctx: TaskContext, bucketName: string, url: string): Promise<shapes.Bucket | null> {
   try {
-    return await ctx.gcloud.read(shapes.bucket, ['storage', 'buckets', 'describe', url, '--raw']);
+    return await readBucket(ctx, bucketName);
   } catch (error) {
     if (!isGcloudError(error, 'permission')) throw error;
     throw new UserError(`no permission to read bucket ${url}: ${error.message}`, {
@@ -44,7 +45,7 @@ export const stateInit = defineTask({
     const loc = configured(ctx);
     const url = `gs://${loc.bucket}`;
     const labels = stateLabels(ctx);
-    const existing = await describe(ctx, url);
+    const existing = await describe(ctx, loc.bucket, url);
     if (!existing) {
       await ctx.gcloud.mutate(['storage', 'buckets', 'create', url, `--location=${ctx.region}`, '--uniform-bucket-level-access', '--public-access-prevention'], { json: false });
       // `buckets create` takes neither labels nor versioning (gcloud 528).
