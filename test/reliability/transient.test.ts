@@ -1,6 +1,6 @@
 // Transient faults: a cold deploy:all on a fresh sandbox project where 10% of API requests are answered
-// 429 or 503 (seeded) completes with every resource correct, over 5 seeds. gcloud retries 503s itself;
-// the wrapper retries 429s; the summary shows how many retries the tool made.
+// 429 or 503 (seeded) completes with every resource correct, over 5 seeds. gcloud retries 503s itself; the
+// wrapper retries 429s; the REST reads retry both; the summary shows how many retries the tool made.
 import { gcloudTests } from '../helpers/skip.js';
 import * as assert from 'uvu/assert';
 import { DEPLOY_ALL_TASKS, falseRecords, sandboxProject, statusesOf } from './helpers.js';
@@ -23,7 +23,7 @@ for (const seed of SEEDS) {
       for (const task of DEPLOY_ALL_TASKS) assert.is(statuses[task], 'ran', task);
       assert.equal([...p.records().keys()].sort(), [...DEPLOY_ALL_TASKS].sort());
       assert.equal(await falseRecords(p), []);
-      console.log(`  seed ${seed}: ${injected} injected 429/503 answers, ${summary.gcloud.retries} retries by the tool, ${summary.gcloud.calls} gcloud calls, ${(summary.wallMs / 1000).toFixed(1)} s`);
+      console.log(`  seed ${seed}: ${injected} injected 429/503 answers, ${summary.gcloud.retries + summary.rest.retries} retries by the tool, ${summary.gcloud.calls} gcloud calls, ${summary.rest.requests} REST requests, ${(summary.wallMs / 1000).toFixed(1)} s`);
     } finally {
       await p.stop();
     }
