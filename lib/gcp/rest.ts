@@ -29,6 +29,7 @@ const APIS = {
   container: { host: 'container.googleapis.com', base: '' },
   monitoring: { host: 'monitoring.googleapis.com', base: '' },
   run: { host: 'run.googleapis.com', base: '' },
+  cloudbuild: { host: 'cloudbuild.googleapis.com', base: '' },
 } as const;
 
 export type RestApi = keyof typeof APIS;
@@ -119,6 +120,8 @@ export interface RestReader {
   get<S extends z.ZodType>(api: RestApi, relPath: string, schema: S, opts?: RestCallOptions): Promise<z.infer<S> | null>;
   /** Every item of a paged list (`key` names the array), each validated; null when the parent does not exist. */
   list<S extends z.ZodType>(api: RestApi, relPath: string, key: string, schema: S, opts?: RestCallOptions): Promise<z.infer<S>[] | null>;
+  /** A body that is not JSON (an object's bytes as text); null when it does not exist. */
+  text(api: RestApi, relPath: string, opts?: RestCallOptions): Promise<string | null>;
 }
 
 /** The run's access token, and whether it came from gcloud's token cache rather than from gcloud itself. */
@@ -294,9 +297,12 @@ async function notFoundAsNull<T>(work: () => Promise<T>): Promise<T | null> {
 /** The reader of one task: its log and abort signal, the run's shared session, the gcloud wrapper for the token. */
 export function createRestReader(session: RestSession, task: RestCaller): RestReader {
   const send = createTransport(session, task);
-  const request = async (api: RestApi, relPath: string, opts: RestCallOptions): Promise<unknown> => {
+  const fetchText = async (api: RestApi, relPath: string, opts: RestCallOptions): Promise<string> => {
     const url = new URL(relPath, endpointOf(session.env, api, opts.region));
-    const { text } = await send(api, url, { ...opts, method: opts.body === undefined ? 'GET' : 'POST' });
+    return (await send(api, url, { ...opts, method: opts.body === undefined ? 'GET' : 'POST' })).text;
+  };
+  const request = async (api: RestApi, relPath: string, opts: RestCallOptions): Promise<unknown> => {
+    const text = await fetchText(api, relPath, opts);
     return text.trim() ? JSON.parse(text) : {};
   };
 
@@ -309,6 +315,7 @@ export function createRestReader(session: RestSession, task: RestCaller): RestRe
 
   return {
     get: (api, relPath, schema, opts = {}) => notFoundAsNull(async () => validate(schema, await request(api, relPath, opts), api, relPath)),
+    text: (api, relPath, opts = {}) => notFoundAsNull(() => fetchText(api, relPath, opts)),
     list: (api, relPath, key, schema, opts = {}) =>
       notFoundAsNull(async () => {
         const items: unknown[] = [];

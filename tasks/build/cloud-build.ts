@@ -11,6 +11,7 @@ import type { TaskContext } from '../../lib/engine/types.js';
 import { z } from 'zod';
 import * as shapes from '../../lib/gcp/resources.js';
 import { withTempFile } from '../shared/common.js';
+import { readBuild, readObjectText } from '../shared/cloud-reads.js';
 import { backoff, delay } from '../../lib/engine/wait.js';
 
 /** Cloud Build's statuses while a build has not ended. */
@@ -97,7 +98,7 @@ async function waitForBuild(ctx: TaskContext, id: string): Promise<shapes.Build>
   const deadline = Date.now() + (BUILD_TIMEOUT_S + 120) * 1000;
   let last = '';
   for (let i = 0; ; i++) {
-    const build = await ctx.gcloud.read(shapes.build, ['builds', 'describe', id]);
+    const build = await readBuild(ctx, id);
     if (!build) throw new UserError(`Cloud Build lost track of build ${id}.`, { hint: `Check \`gcloud builds describe ${id} --project=${ctx.project}\`.` });
     const status = build.status ?? 'STATUS_UNKNOWN';
     const steps = build.steps?.length ? ` (step ${Math.max(1, build.steps.filter((s) => s.status === 'SUCCESS').length + 1)}/${build.steps.length})` : '';
@@ -116,8 +117,7 @@ async function fetchLog(ctx: TaskContext, build: shapes.Build): Promise<string |
   if (!build.logsBucket) return undefined;
   const bucket = build.logsBucket.replace(/^gs:\/\//, '').replace(/\/$/, '');
   try {
-    const text = await ctx.gcloud.read(z.string(), ['storage', 'cat', `gs://${bucket}/log-${build.id}.txt`], { json: false });
-    return text ?? undefined;
+    return (await readObjectText(ctx, bucket, `log-${build.id}.txt`)) ?? undefined;
   } catch (error) {
     ctx.log.warn(`could not read the log of build ${build.id}: ${(error as Error).message}`);
     return undefined;

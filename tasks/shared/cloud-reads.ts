@@ -26,6 +26,8 @@ export const listServiceAccounts = (ctx: Reader, opts: Options = {}) => ctx.rest
 
 export const readBucket = (ctx: Reader, name: string) => ctx.rest.get('storage', `b/${seg(name)}`, shapes.bucket, { query: { projection: 'full' } });
 export const listBuckets = (ctx: Reader, opts: Options = {}) => ctx.rest.list('storage', 'b', 'items', shapes.bucket, { ...opts, query: { project: ctx.project, projection: 'full' } });
+/** An object's bytes as text (a build's log). */
+export const readObjectText = (ctx: Reader, bucket: string, name: string) => ctx.rest.text('storage', `b/${seg(bucket)}/o/${seg(name)}`, { query: { alt: 'media' } });
 /** Names and sizes only, a thousand to a page: a bucket's usage adds up every object. */
 export const listObjectSizes = (ctx: Reader, bucket: string, opts: Options = {}) =>
   ctx.rest.list('storage', `b/${seg(bucket)}/o`, 'items', shapes.storageObject, { ...opts, query: { fields: 'items(name,size),nextPageToken', maxResults: '1000' } });
@@ -49,6 +51,8 @@ export const readSqlInstance = (ctx: Reader, instance: string) => ctx.rest.get('
 export const readSqlDatabase = (ctx: Reader, instance: string, database: string) =>
   ctx.rest.get('sql', `${instancePath(ctx, instance)}/databases/${seg(database)}`, shapes.sqlDatabase);
 export const listSqlDatabases = (ctx: Reader, instance: string, opts: Options = {}) => ctx.rest.list('sql', `${instancePath(ctx, instance)}/databases`, 'items', shapes.sqlDatabase, opts);
+
+export const readBuild = (ctx: Reader, id: string) => ctx.rest.get('cloudbuild', `v1/projects/${ctx.project}/locations/global/builds/${seg(id)}`, shapes.build);
 
 export const listClusters = (ctx: Reader, opts: Options = {}) => ctx.rest.list('container', `v1/projects/${ctx.project}/locations/-/clusters`, 'clusters', shapes.cluster, opts);
 export const listAlertPolicies = (ctx: Reader, opts: Options = {}) => ctx.rest.list('monitoring', `v3/projects/${ctx.project}/alertPolicies`, 'alertPolicies', shapes.alertPolicy, opts);

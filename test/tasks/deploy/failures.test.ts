@@ -67,6 +67,8 @@ test('a build that fails on Cloud Build: non-zero, the build\'s error, where the
   assert.is(statuses['build:api-gateway'], 'failed');
   assert.is(statuses['deploy:api-gateway'], 'skipped-dep-failed');
   assert.match(r.stderr, /Cloud Build \S+ of api-gateway ended with FAILURE/);
+  // The tail of the build's own log, read from its logs bucket, names the failing step.
+  assert.match(r.stderr, /last lines of the build log:[\s\S]*RUN exit 1/);
   assert.match(r.stderr, /gcloud builds log \S+ --project=/);
   assert.match(r.stderr, /build:api-gateway\.log/);
   const service = await w.gcloud(['run', 'services', 'describe', 'api-gateway-dev', `--region=${w.sandbox.region}`]);

@@ -16,6 +16,7 @@ const owned = { app: infra.app, 'managed-by': infra.managedBy, environment: 'dev
 function reader(buckets: { name: string; labels: Record<string, string> }[]): RestReader {
   return {
     get: async () => null,
+    text: async () => null,
     list: async (_api, relPath, _key, schema: z.ZodType) => (relPath === 'b' ? buckets.map((b) => schema.parse({ ...b, location: 'US-CENTRAL1' })) : []),
   } as RestReader;
 }
