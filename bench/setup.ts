@@ -1,6 +1,6 @@
 // Benchmark of `setup` against the sandbox: a fresh run, a repeated run served from the cache, and a
-// repeated run that re-checks everything live (--force-all): gcloud calls (from the --json summary),
-// mutating API requests (from the sandbox's request log) and wall time. The old bash setup made about
+// repeated run that re-checks everything live (--force-all): gcloud calls and REST reads (from the --json
+// summary), mutating API requests (from the sandbox's request log) and wall time. The old bash setup made about
 // 61 sequential CLI calls on a no-op run (SPEC); that is the target of the live re-check.
 // Run alone: node_modules/.bin/tsx bench/setup.ts
 import type { BenchRow, BenchSection } from './run.js';
@@ -20,9 +20,11 @@ export const setupBench: BenchSection = {
       const r = await runCli(['--sandbox', 'setup', '--json', ...args], { env, timeoutMs: 600_000 });
       const ms = performance.now() - started;
       if (r.code !== 0) throw new Error(`setup (${label}) failed:\n${r.stderr}`);
-      const calls = (JSON.parse(r.stdout) as { gcloud: { calls: number } }).gcloud.calls;
+      const summary = JSON.parse(r.stdout) as { gcloud: { calls: number }; rest: { requests: number } };
+      const calls = summary.gcloud.calls;
+      const reads = summary.rest.requests;
       const mutating = (await sb.requests()).filter((q) => q.method !== 'GET' && !READ_POSTS.test(q.path)).length;
-      return { calls, mutating, ms };
+      return { calls, reads, mutating, ms };
     };
     try {
       const fresh = await measure('fresh', []);
@@ -30,10 +32,12 @@ export const setupBench: BenchSection = {
       const live = await measure('repeated, --force-all', ['--force-all']);
       return [
         { metric: 'fresh setup: gcloud calls', value: fresh.calls, unit: 'calls' },
+        { metric: 'fresh setup: REST reads', value: fresh.reads, unit: 'requests' },
         { metric: 'fresh setup: wall', value: fresh.ms / 1000, unit: 's' },
         { metric: 'repeated setup (cache): gcloud calls', value: cached.calls, unit: 'calls' },
         { metric: 'repeated setup (cache): wall', value: cached.ms / 1000, unit: 's' },
         { metric: 'repeated setup (--force-all): gcloud calls', value: live.calls, unit: 'calls', target: 61 },
+        { metric: 'repeated setup (--force-all): REST reads', value: live.reads, unit: 'requests' },
         { metric: 'repeated setup (--force-all): mutating requests', value: live.mutating, unit: 'requests' },
         { metric: 'repeated setup (--force-all): wall', value: live.ms / 1000, unit: 's' },
       ];
