@@ -106,7 +106,7 @@ async function waitForBuild(ctx: TaskContext, id: string): Promise<shapes.Build>
     last = status + steps;
     if (!RUNNING.has(status)) return build;
     if (Date.now() > deadline) throw new UserError(`build ${id} is still ${status} after ${BUILD_TIMEOUT_S + 120} s.`, { hint: `Follow it with \`gcloud builds log --stream ${id} --project=${ctx.project}\`.` });
-    // Quick at first (the sandbox finishes in well under a second), then every 5 s at most.
+    // Quick at first (a build whose steps are all cached ends within seconds), then every 5 s at most.
     await delay(backoff(i, 250, 5000), ctx.signal);
     if (ctx.signal.aborted) throw new UserError(`interrupted while build ${id} was ${status}`, { hint: `It may still run: \`gcloud builds cancel ${id} --project=${ctx.project}\`.` });
   }
