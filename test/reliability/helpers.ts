@@ -4,6 +4,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { lintEnvText } from '../../lib/engine/env.js';
+import { closure, createGraph } from '../../lib/engine/graph.js';
 import config from '../../tasks.config.js';
 import { TASK } from '../../tasks/shared/task-names.js';
 import { runCli, type CliOptions, type CliResult } from '../helpers/cli.js';
@@ -52,17 +53,7 @@ export async function sandboxProject(opts: { env?: Env; seed?: number; snapshot?
 
 /** Every task of a full `deploy:all`. */
 /** Every task `deploy:all` runs: its dependency closure in the config's own graph, so no list goes stale. */
-export const DEPLOY_ALL_TASKS: readonly string[] = (() => {
-  const deps = new Map(config.tasks.map((t) => [t.name, t.deps ?? []]));
-  const closure = new Set<string>();
-  const visit = (name: string) => {
-    if (closure.has(name)) return;
-    closure.add(name);
-    deps.get(name)!.forEach(visit);
-  };
-  visit(TASK.deployAll);
-  return [...closure];
-})();
+export const DEPLOY_ALL_TASKS: readonly string[] = [...closure(createGraph(config.tasks), [TASK.deployAll])];
 
 /**
  * Problems found when holding each cache record against the cloud: a record for a task whose work is not
