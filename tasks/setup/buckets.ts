@@ -41,13 +41,17 @@ export function lifecycleMatches(actual: shapes.Bucket['lifecycle'], bucket: Pic
 
 const url = (name: string) => `gs://${name}`;
 
-async function describeBucket(ctx: TaskContext, bucket: Bucket): Promise<shapes.Bucket | null> {
+/**
+ * A bucket, or null. Bucket names are global, so a refusal usually means another project owns the name:
+ * `rename` says how to pick another one.
+ */
+export async function describeBucket(ctx: TaskContext, name: string, rename: string): Promise<shapes.Bucket | null> {
   try {
-    return await readBucket(ctx, bucket.name);
+    return await readBucket(ctx, name);
   } catch (error) {
     if (!isGcloudError(error, 'permission')) throw error;
-    throw new UserError(`no permission to read bucket ${bucket.name}: ${error.message}`, {
-      hint: `Bucket names are global: if another project owns ${bucket.name}, set ${bucket.envVar} to another name. Otherwise grant your account roles/storage.admin on ${ctx.project}.`,
+    throw new UserError(`no permission to read bucket ${name}: ${error.message}`, {
+      hint: `Bucket names are global: if another project owns ${name}, ${rename}. Otherwise grant your account roles/storage.admin on ${ctx.project}.`,
       cause: error,
     });
   }
@@ -58,13 +62,14 @@ async function ensureBucket(ctx: TaskContext, bucket: Bucket): Promise<ResourceR
   const lifecycle = JSON.stringify(lifecycleConfig(bucket));
   const labels = `--update-labels=${labelsFlag(ctx.infra.labels)}`;
   const marker = `bucket-${bucket.name}`;
-  let existing = await describeBucket(ctx, bucket);
+  const rename = `set ${bucket.envVar} to another name`;
+  let existing = await describeBucket(ctx, bucket.name, rename);
   if (!existing) {
     if (!ctx.dryRun) await markCreating(ctx, marker);
     existing = await createOrAdopt(resource, () => withTempFile('lifecycle.json', lifecycle, (file) => ctx.gcloud.mutate(
       ['storage', 'buckets', 'create', url(bucket.name), `--location=${ctx.region}`, '--uniform-bucket-level-access', `--lifecycle-file=${file}`],
       { json: false },
-    )), () => describeBucket(ctx, bucket));
+    )), () => describeBucket(ctx, bucket.name, rename));
     if (!existing) {
       // `buckets create` takes no labels (gcloud 528); a rerun labels a bucket left unlabelled by a failure here.
       await ctx.gcloud.mutate(['storage', 'buckets', 'update', url(bucket.name), labels], { json: false });

@@ -8,10 +8,9 @@ import { loadSalt, recordsDir, StateStore } from '../../lib/engine/cache.js';
 import { defineTask } from '../../lib/index.js';
 import { stateUrl, STATE_ENV } from '../../lib/gcp/state-bucket.js';
 import type { TaskContext } from '../../lib/engine/types.js';
-import { isGcloudError, isManaged, labelsFlag, missingLabels, type Labels } from '../shared/common.js';
-import * as shapes from '../../lib/gcp/resources.js';
+import { isManaged, labelsFlag, missingLabels, type Labels } from '../shared/common.js';
 import { TASK } from '../shared/task-names.js';
-import { readBucket } from '../shared/cloud-reads.js';
+import { describeBucket } from './buckets.js';
 
 /** The label that tells cleanup and a reader what the bucket is for. */
 export const STATE_PURPOSE = { purpose: 'task-state' } as const;
@@ -25,18 +24,6 @@ function configured(ctx: TaskContext): NonNullable<TaskContext['stateBucket']> {
 
 const stateLabels = (ctx: TaskContext): Labels => ({ app: ctx.infra.app, 'managed-by': ctx.infra.managedBy, ...STATE_PURPOSE });
 
-async function describe(ctx: TaskContext, bucketName: string, url: string): Promise<shapes.Bucket | null> {
-  try {
-    return await readBucket(ctx, bucketName);
-  } catch (error) {
-    if (!isGcloudError(error, 'permission')) throw error;
-    throw new UserError(`no permission to read bucket ${url}: ${error.message}`, {
-      hint: `Bucket names are global: if another project owns it, choose another name. Otherwise grant your account roles/storage.admin on ${ctx.project}.`,
-      cause: error,
-    });
-  }
-}
-
 export const stateInit = defineTask({
   name: TASK.stateInit,
   description: 'Create the bucket for shared state (records, salt, lock): versioned, uniform access, no public access, labelled',
@@ -45,7 +32,7 @@ export const stateInit = defineTask({
     const loc = configured(ctx);
     const url = `gs://${loc.bucket}`;
     const labels = stateLabels(ctx);
-    const existing = await describe(ctx, loc.bucket, url);
+    const existing = await describeBucket(ctx, loc.bucket, 'choose another name');
     if (!existing) {
       await ctx.gcloud.mutate(['storage', 'buckets', 'create', url, `--location=${ctx.region}`, '--uniform-bucket-level-access', '--public-access-prevention'], { json: false });
       // `buckets create` takes neither labels nor versioning (gcloud 528).
