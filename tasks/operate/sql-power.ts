@@ -10,7 +10,7 @@ import { sqlMonthly } from './cost.js';
 import { sqlResource, type Resource } from './discover.js';
 import { formatMoney } from '../shared/format.js';
 import { TASK } from '../shared/task-names.js';
-import { listSqlInstances } from '../shared/cloud-reads.js';
+import { readSqlInstance } from '../shared/cloud-reads.js';
 
 export type SqlPowerOutput = {
   instance: string;
@@ -26,11 +26,9 @@ export type SqlPowerOutput = {
 const WAIT_LIMIT_MS = 10 * 60_000;
 const POLL_MS = 2_000;
 
-/** The configured instance, found in the list (a read of one instance that does not exist may be refused as not permitted). */
+/** The configured instance. */
 export async function readConfiguredInstance(ctx: TaskContext): Promise<Resource<'sql'> | null> {
-  const name = ctx.infra.sql.instance;
-  const list = await listSqlInstances(ctx);
-  const raw = (list ?? []).find((i) => i.name === name);
+  const raw = await readSqlInstance(ctx, ctx.infra.sql.instance);
   return raw ? sqlResource(ctx.infra, raw, true) : null;
 }
 

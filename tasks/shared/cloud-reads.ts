@@ -47,7 +47,8 @@ export const readLatestSecretVersion = (ctx: Reader, name: string) => ctx.rest.g
 
 const instancePath = (ctx: Reader, instance: string) => `sql/v1beta4/projects/${ctx.project}/instances/${seg(instance)}`;
 export const listSqlInstances = (ctx: Reader, opts: Options = {}) => ctx.rest.list('sql', `sql/v1beta4/projects/${ctx.project}/instances`, 'items', shapes.sqlInstance, opts);
-export const readSqlInstance = (ctx: Reader, instance: string) => ctx.rest.get('sql', instancePath(ctx, instance), shapes.sqlInstance);
+/** Found in the list, one request too: Cloud SQL may refuse the read of one instance that does not exist as not permitted. */
+export const readSqlInstance = async (ctx: Reader, instance: string) => (await listSqlInstances(ctx))?.find((i) => i.name === instance) ?? null;
 export const readSqlDatabase = (ctx: Reader, instance: string, database: string) =>
   ctx.rest.get('sql', `${instancePath(ctx, instance)}/databases/${seg(database)}`, shapes.sqlDatabase);
 export const listSqlDatabases = (ctx: Reader, instance: string, opts: Options = {}) => ctx.rest.list('sql', `${instancePath(ctx, instance)}/databases`, 'items', shapes.sqlDatabase, opts);
